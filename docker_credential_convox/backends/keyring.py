@@ -1,0 +1,79 @@
+"""Static credentials (username and secret) for ordinary registries, kept in the OS keyring.
+
+Write order, chosen so that an interrupted process never leaves a visible half-state:
+- store: secret into the keyring first, then the index entry. Killed in between, the index has
+  no entry, so `get`/`list` behave as if the store never happened; the orphaned secret is
+  overwritten by the next store or swept by the next erase.
+- erase: index entry first, then the keyring secret. Killed in between, `get`/`list` already
+  behave as if erased (get answers from the index first); the orphan is swept by the next erase.
+`get` consults the index before the keyring, so unknown servers never touch the keyring at all.
+"""
+
+from __future__ import annotations
+
+from docker_credential_convox.diagnostics import Diagnostics
+from docker_credential_convox.errors import CredentialsNotFound, StoreUnavailable
+from docker_credential_convox.keychain import Keychain
+from docker_credential_convox.protocol import Credentials
+from docker_credential_convox.registry_index import SOURCE_KEYRING, Entry, RegistryIndex
+from docker_credential_convox.servers import Server
+
+# A secret orphaned by an interrupted store or erase is found by service alone; bound the sweep.
+MAX_ORPHANS_SWEPT = 16
+
+
+class KeyringBackend:
+    """Username in the registry index, secret in the OS keyring under (key, username)."""
+
+    def __init__(self, index: RegistryIndex, keychain: Keychain, diagnostics: Diagnostics) -> None:
+        self.index = index
+        self.keychain = keychain
+        self.diagnostics = diagnostics
+
+    def store(self, server: Server, credentials: Credentials) -> None:
+        self.keychain.set(server.key, credentials.username, credentials.secret)
+        replaced = self.index.put(
+            Entry(server.key, credentials.server_url, credentials.username, SOURCE_KEYRING)
+        )
+        if replaced is not None and replaced.username != credentials.username:
+            self.keychain.delete(server.key, replaced.username)
+        self.diagnostics.debug(f"stored credentials for {server.key} in the OS keyring")
+
+    def get(self, server: Server) -> Credentials:
+        entry = self.index.lookup(server.key)
+        if entry is None:
+            self.diagnostics.debug(f"no entry for {server.key} in {self.index.path}")
+            raise CredentialsNotFound()
+        return self.get_entry(server, entry)
+
+    def get_entry(self, server: Server, entry: Entry) -> Credentials:
+        """The credentials for an index entry this backend wrote."""
+        secret = self.keychain.get(server.key, entry.username)
+        if secret is None:
+            self.diagnostics.warn(
+                f"{server.key} is in the registry index but its secret is missing from the "
+                "OS keyring; log in again to store it"
+            )
+            raise CredentialsNotFound()
+        return Credentials(server.url, entry.username, secret)
+
+    def erase(self, server: Server) -> None:
+        entry = self.index.remove(server.key)
+        if entry is not None:
+            self.keychain.delete(server.key, entry.username)
+            self.diagnostics.debug(f"erased credentials for {server.key}")
+            return
+        self.sweep_orphans(server.key)
+
+    def sweep_orphans(self, key: str) -> None:
+        """Delete secrets filed under `key` that no index entry points to (best effort)."""
+        try:
+            for _ in range(MAX_ORPHANS_SWEPT):
+                username = self.keychain.find_username(key)
+                if username is None:
+                    return
+                self.keychain.delete(key, username)
+                self.diagnostics.debug(f"swept an orphaned secret for {key}")
+        except StoreUnavailable as exc:
+            # Erasing what is not stored must succeed (skopeo crashes otherwise).
+            self.diagnostics.debug(f"could not sweep the keyring for {key}: {exc.message}")

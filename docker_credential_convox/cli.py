@@ -1,0 +1,131 @@
+"""argv -> action. The only place that prints and chooses exit codes.
+
+stdout carries only the protocol (replies, and errors as the reference helpers print them);
+hints and diagnostics go to stderr. No Python traceback ever reaches the user's terminal
+unless DOCKER_CREDENTIAL_CONVOX_DEBUG is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, Mapping, Optional, Sequence, TextIO
+
+from docker_credential_convox import DISTRIBUTION, __version__, protocol
+from docker_credential_convox.errors import BadRequest, HelperError
+
+NAME = "docker-credential-convox"
+
+HELP = f"""\
+{protocol.usage(NAME)}
+
+A Docker credential helper. Docker, BuildKit, skopeo and docker-py run it with one action
+and speak JSON over stdin/stdout:
+
+  store    read {{"ServerURL", "Username", "Secret"}} from stdin and keep it
+  get      read a server URL from stdin, print its credentials as JSON
+  erase    read a server URL from stdin, forget its credentials (nothing stored is fine)
+  list     print {{"<server URL>": "<username>", ...}} for every stored registry
+  version  print the version
+
+Amazon ECR hosts get registry tokens minted with boto3; every other registry keeps its
+username and secret in the OS keyring. Wire a registry into Docker with
+  "credHelpers": {{"registry.example.com": "convox"}}
+in ~/.docker/config.json.
+
+Environment: DOCKER_CREDENTIAL_CONVOX_DEBUG=1 prints debug lines on stderr;
+DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR and DOCKER_CREDENTIAL_CONVOX_CACHE_DIR move its files;
+PYTHON_KEYRING_BACKEND chooses the keyring backend.
+"""
+
+
+def _run_action(
+    action: str,
+    stdin: IO[bytes],
+    stdout: TextIO,
+    environ: Mapping[str, str],
+    stderr: TextIO,
+) -> None:
+    from docker_credential_convox.diagnostics import Diagnostics
+    from docker_credential_convox.helper import Helper
+    from docker_credential_convox.settings import Settings
+
+    settings = Settings(environ)
+    helper = Helper(settings, Diagnostics(stderr, settings.debug))
+    if action == "store":
+        helper.store(protocol.parse_credentials(protocol.read_request(stdin)))
+    elif action == "get":
+        credentials = helper.get(protocol.parse_server_url(protocol.read_request(stdin)))
+        stdout.write(protocol.render_credentials(credentials))
+    elif action == "erase":
+        helper.erase(protocol.parse_server_url(protocol.read_request(stdin)))
+    else:  # list: stdin is ignored (docker sends "unused", docker-py nothing)
+        stdout.write(protocol.render_listing(helper.list()))
+
+
+def _debug_enabled(environ: Mapping[str, str]) -> bool:
+    from docker_credential_convox.settings import ENV_DEBUG, is_true
+
+    return is_true(environ.get(ENV_DEBUG))
+
+
+def main(
+    argv: Optional[Sequence[str]] = None,
+    stdin: Optional[IO[bytes]] = None,
+    stdout: Optional[TextIO] = None,
+    stderr: Optional[TextIO] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> int:
+    """Run one helper invocation and return its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    env = os.environ if environ is None else environ
+    try:
+        if len(args) == 1 and args[0] in ("--version", "-v", "version"):
+            out.write(protocol.render_version(__version__, DISTRIBUTION, NAME))
+            return 0
+        if len(args) == 1 and args[0] in ("--help", "-h", "help"):
+            out.write(HELP)
+            return 0
+        if args and args[0] == "registries":
+            from docker_credential_convox.registries import main as registries_main
+
+            return registries_main(args[1:], out, err, env)
+        if len(args) != 1:
+            out.write(protocol.usage(NAME) + "\n")
+            return 1
+        action = args[0]
+        if action not in protocol.ACTIONS:
+            raise BadRequest(
+                f"Unknown credential action `{action}`",
+                hint=f"{protocol.usage(NAME)}\nRun `{NAME} --help` for details.",
+            )
+        _run_action(action, stdin or sys.stdin.buffer, out, env, err)
+        out.flush()
+        return 0
+    except HelperError as exc:
+        out.write(exc.message + "\n")
+        if exc.hint:
+            err.write(exc.hint.rstrip("\n") + "\n")
+        return 1
+    except KeyboardInterrupt:
+        err.write(f"{NAME}: interrupted\n")
+        return 130
+    except BrokenPipeError:  # the client went away; nothing more to say
+        return 1
+    except Exception as exc:
+        if _debug_enabled(env):
+            import traceback
+
+            traceback.print_exc(file=err)
+        out.write(
+            f"internal error in {NAME} ({type(exc).__name__}); "
+            f"set DOCKER_CREDENTIAL_CONVOX_DEBUG=1 and retry to see the details\n"
+        )
+        return 1
+    finally:
+        try:
+            out.flush()
+        except (OSError, ValueError):
+            pass

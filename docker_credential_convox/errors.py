@@ -1,0 +1,59 @@
+"""The helper's whole exception family: one-line messages for stdout, hints for stderr.
+
+Callers test the class, never the text (like `IsErrCredentialsNotFound` in the Go helpers).
+No message may contain a secret: messages reach stdout, logs and the user's terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+NOT_FOUND_MESSAGE = "credentials not found in native keychain"
+MISSING_SERVER_URL_MESSAGE = "no credentials server URL"
+MISSING_USERNAME_MESSAGE = "no credentials username"
+
+
+class HelperError(Exception):
+    """A failure reported as one line on stdout (exit 1), with an optional hint on stderr."""
+
+    def __init__(self, message: str, hint: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class CredentialsNotFound(HelperError):
+    """Nothing is stored for the server; clients match this exact text."""
+
+    def __init__(self, hint: Optional[str] = None) -> None:
+        super().__init__(NOT_FOUND_MESSAGE, hint)
+
+
+class MissingServerURL(HelperError):
+    """The request named no server."""
+
+    def __init__(self) -> None:
+        super().__init__(MISSING_SERVER_URL_MESSAGE)
+
+
+class MissingUsername(HelperError):
+    """A store request without a username."""
+
+    def __init__(self) -> None:
+        super().__init__(MISSING_USERNAME_MESSAGE)
+
+
+class BadRequest(HelperError):
+    """What arrived on stdin or argv is not something the helper can act on."""
+
+
+class StoreUnavailable(HelperError):
+    """The place that holds secrets (the OS keyring) cannot be used right now."""
+
+
+class StateError(HelperError):
+    """One of the helper's own files cannot be read or written."""
+
+
+class SourceError(HelperError):
+    """A credential source (AWS, say) refused or failed to produce credentials."""

@@ -1,0 +1,95 @@
+"""Private, atomic, locked files: the only way the helper writes its own state."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from typing import Iterator, Optional
+
+from docker_credential_convox.errors import StateError
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def ensure_private_dir(path: str) -> None:
+    """Create `path` (and parents) 0700 if missing; tighten it to 0700 if we own it."""
+    try:
+        os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
+        info = os.stat(path)
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            os.chmod(path, PRIVATE_DIR_MODE)
+    except OSError as exc:
+        raise StateError(
+            f"cannot create directory {path}: {exc.strerror}; "
+            "check its permissions or choose another location"
+        ) from None
+
+
+def read_text(path: str) -> Optional[str]:
+    """The file's text, or None if it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise StateError(f"cannot read {path}: {reason}") from None
+
+
+def atomic_write(path: str, text: str, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Replace `path` with `text` all at once: a temp file in the same directory, fsync, rename.
+
+    A reader sees the old content or the new, never a mix; a crash leaves at most a stray temp file.
+    """
+    directory = os.path.dirname(path) or "."
+    temp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+        try:
+            os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; the file's must not be
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                fd = -1
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise StateError(
+            f"cannot write {path}: {exc.strerror}; check the directory's permissions and free space"
+        ) from None
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (created 0600) for the block's duration."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    except OSError as exc:
+        raise StateError(f"cannot open lock file {path}: {exc.strerror}") from None
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                break
+            except OSError as exc:  # pragma: no cover - EINTR is retried by Python >= 3.5
+                if exc.errno != errno.EINTR:
+                    raise StateError(f"cannot lock {path}: {exc.strerror}") from None
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,72 @@
+"""The router: parse the server once, pick the backend that serves it, answer the action."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Optional
+
+from docker_credential_convox.diagnostics import Diagnostics
+from docker_credential_convox.registry_index import RegistryIndex
+from docker_credential_convox.servers import ECR, ECR_PUBLIC, Server, parse_server
+from docker_credential_convox.settings import Settings
+
+if TYPE_CHECKING:
+    from docker_credential_convox.backends import Backend
+    from docker_credential_convox.keychain import Keychain
+    from docker_credential_convox.protocol import Credentials
+
+
+class Helper:
+    """The four protocol operations over every backend, sharing one registry index."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        diagnostics: Diagnostics,
+        index: Optional[RegistryIndex] = None,
+        keychain: Optional[Keychain] = None,
+        clock: Optional[Callable[[], float]] = None,
+    ) -> None:
+        self.settings = settings
+        self.diagnostics = diagnostics
+        self.index = index or RegistryIndex(settings.index_path)
+        self._keychain = keychain
+        self._clock = clock
+
+    @property
+    def keychain(self) -> Keychain:
+        """The OS keyring wrapper, created on first use (importing nothing until then)."""
+        if self._keychain is None:
+            from docker_credential_convox.keychain import Keychain
+
+            self._keychain = Keychain(self.settings.keyring_backend)
+        return self._keychain
+
+    def backend_for(self, server: Server) -> Backend:
+        """The backend that serves `server`."""
+        if server.kind in (ECR, ECR_PUBLIC):
+            return self._ecr_backend()
+        from docker_credential_convox.backends.keyring import KeyringBackend
+
+        return KeyringBackend(self.index, self.keychain, self.diagnostics)
+
+    def _ecr_backend(self) -> Backend:
+        # Until the ECR backend lands, ECR hosts are ordinary keyring-backed registries.
+        from docker_credential_convox.backends.keyring import KeyringBackend
+
+        return KeyringBackend(self.index, self.keychain, self.diagnostics)
+
+    def store(self, credentials: Credentials) -> None:
+        server = parse_server(credentials.server_url)
+        self.backend_for(server).store(server, credentials)
+
+    def get(self, server_url: str) -> Credentials:
+        server = parse_server(server_url)
+        return self.backend_for(server).get(server)
+
+    def erase(self, server_url: str) -> None:
+        server = parse_server(server_url)
+        self.backend_for(server).erase(server)
+
+    def list(self) -> dict[str, str]:
+        """Server URL -> username for every registry in the index; no keyring or network call."""
+        return {entry.server_url: entry.username for entry in self.index.entries()}

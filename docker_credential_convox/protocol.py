@@ -1,0 +1,157 @@
+"""The wire format of the Docker credential-helper protocol: parse requests, render replies.
+
+Knows nothing about where credentials live. Field names on `store` are matched
+case-insensitively and unknown fields are ignored, as Go's encoding/json does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Mapping, Optional
+
+from docker_credential_convox.errors import BadRequest, MissingServerURL, MissingUsername
+
+# The Go helpers read stdin with a line scanner capped at 64 KiB; we cap the whole request there.
+MAX_REQUEST_BYTES = 64 * 1024
+
+ACTIONS = ("store", "get", "erase", "list", "version")
+STORE_SHAPE = '{"ServerURL": "...", "Username": "...", "Secret": "..."}'
+
+
+class Credentials:
+    """A server URL with the username and secret stored for it. The secret never shows in repr."""
+
+    __slots__ = ("secret", "server_url", "username")
+
+    def __init__(self, server_url: str, username: str, secret: str) -> None:
+        self.server_url = server_url
+        self.username = username
+        self.secret = secret
+
+    def __repr__(self) -> str:
+        return f"Credentials(server_url={self.server_url!r}, username={self.username!r}, secret=***)"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Credentials):
+            return NotImplemented
+        return (self.server_url, self.username, self.secret) == (
+            other.server_url,
+            other.username,
+            other.secret,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def read_request(stream: IO[bytes], limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """Read the whole request from stdin, refusing more than `limit` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise BadRequest(
+            f"request on stdin is larger than {limit // 1024} KiB: "
+            "send one server URL (get/erase) or one credentials object (store)"
+        )
+    return data
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("request on stdin is not valid UTF-8: send UTF-8 text") from None
+
+
+def parse_server_url(data: bytes) -> str:
+    """The server URL of a get or erase request: trimmed, one line, not empty."""
+    text = _decode(data).strip()
+    if not text:
+        raise MissingServerURL()
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise BadRequest(
+            "server URL on stdin contains whitespace or control characters: "
+            "send one URL such as registry.example.com:5000"
+        )
+    return text
+
+
+def _field(fields: Mapping[str, object], name: str) -> str:
+    value = fields.get(name.lower())
+    if value is None:  # Go decodes a missing field and a JSON null to ""
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(
+            f'invalid store request: "{name}" must be a JSON string, not {_json_type(value)}; '
+            f"expected {STORE_SHAPE}"
+        )
+    return value
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a string"
+
+
+def parse_credentials(data: bytes) -> Credentials:
+    """The credentials of a store request; errors never quote the input (it holds a secret)."""
+    text = _decode(data)
+    if not text.strip():
+        raise BadRequest(f"no credentials on stdin: store expects {STORE_SHAPE}")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        # JSONDecodeError's own text names only a position, never the content.
+        position = getattr(exc, "msg", "malformed JSON")
+        raise BadRequest(
+            f"invalid JSON on stdin ({position}): store expects {STORE_SHAPE}"
+        ) from None
+    if not isinstance(document, dict):
+        raise BadRequest(
+            f"invalid store request: expected a JSON object, got {_json_type(document)}; "
+            f"expected {STORE_SHAPE}"
+        )
+    fields = {str(key).lower(): value for key, value in document.items()}
+    server_url = _field(fields, "ServerURL")
+    username = _field(fields, "Username")
+    secret = _field(fields, "Secret")
+    if not server_url.strip():
+        raise MissingServerURL()
+    if not username:
+        raise MissingUsername()
+    return Credentials(server_url.strip(), username, secret)
+
+
+def render_credentials(credentials: Credentials) -> str:
+    """The reply to get."""
+    return (
+        json.dumps(
+            {
+                "ServerURL": credentials.server_url,
+                "Username": credentials.username,
+                "Secret": credentials.secret,
+            }
+        )
+        + "\n"
+    )
+
+
+def render_listing(listing: Mapping[str, str]) -> str:
+    """The reply to list: server URL -> username."""
+    return json.dumps(dict(sorted(listing.items()))) + "\n"
+
+
+def render_version(version: str, distribution: str, name: str = "docker-credential-convox") -> str:
+    """The reply to version, shaped like the Go helpers' `NAME (PACKAGE) VERSION`."""
+    return f"{name} ({distribution}) {version}\n"
+
+
+def usage(name: str = "docker-credential-convox", extra: Optional[str] = None) -> str:
+    """The usage line the reference helpers print for a wrong argument count."""
+    line = f"Usage: {name} <store|get|erase|list|version>"
+    return line if extra is None else f"{line}\n{extra}"

@@ -1,0 +1,163 @@
+"""The registry index: what the helper stores, per registry, except the secrets themselves.
+
+The OS keyring cannot enumerate its entries, so `list` is answered from this file. Each entry
+holds the server URL as the client sent it, the username and the credential source; secrets
+never enter it. Reads take no lock (writes are atomic renames, so a reader sees a whole file);
+read-modify-write cycles hold an exclusive lock so concurrent `store`s never lose each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, Dict, Iterator, Mapping, Optional
+
+from docker_credential_convox import fileio
+from docker_credential_convox.errors import StateError
+
+FORMAT_VERSION = 1
+
+# The kinds of entry; each backend owns the sources it writes.
+SOURCE_KEYRING = "keyring"
+
+
+class Entry:
+    """One registry the helper knows: where its credentials come from, never the secret."""
+
+    __slots__ = ("key", "options", "server_url", "source", "username")
+
+    def __init__(
+        self,
+        key: str,
+        server_url: str,
+        username: str,
+        source: str = SOURCE_KEYRING,
+        options: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self.key = key
+        self.server_url = server_url
+        self.username = username
+        self.source = source
+        self.options: Dict[str, str] = dict(options or {})
+
+    def to_json(self) -> dict[str, object]:
+        document: dict[str, object] = {
+            "ServerURL": self.server_url,
+            "Username": self.username,
+            "Source": self.source,
+        }
+        if self.options:
+            document["Options"] = dict(sorted(self.options.items()))
+        return document
+
+    @classmethod
+    def from_json(cls, key: str, document: object) -> Entry:
+        if not isinstance(document, dict):
+            raise ValueError(f"entry {key!r} is not an object")
+        server_url = document.get("ServerURL")
+        username = document.get("Username")
+        source = document.get("Source", SOURCE_KEYRING)
+        options = document.get("Options", {})
+        if not (isinstance(server_url, str) and isinstance(username, str)):
+            raise ValueError(f"entry {key!r} lacks a ServerURL or Username string")
+        if not isinstance(source, str) or not isinstance(options, dict):
+            raise ValueError(f"entry {key!r} has a malformed Source or Options")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in options.items()):
+            raise ValueError(f"entry {key!r} has non-string Options")
+        return cls(key, server_url, username, source, options)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Entry):
+            return NotImplemented
+        return self.to_json() == other.to_json() and self.key == other.key
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Entry(key={self.key!r}, username={self.username!r}, source={self.source!r})"
+
+
+class RegistryIndex:
+    """The index file at `path`, with an exclusive lock beside it for updates."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock_path = path + ".lock"
+
+    def _load(self) -> dict[str, Entry]:
+        text = fileio.read_text(self.path)
+        if text is None:
+            return {}
+        try:
+            document = json.loads(text)
+            if not isinstance(document, dict) or not isinstance(
+                document.get("registries", {}), dict
+            ):
+                raise ValueError("not an index document")
+            if document.get("version", FORMAT_VERSION) != FORMAT_VERSION:
+                raise ValueError(f"format version {document.get('version')!r} is not supported")
+            return {
+                key: Entry.from_json(key, value)
+                for key, value in document.get("registries", {}).items()
+            }
+        except ValueError as exc:
+            raise StateError(
+                f"the registry index {self.path} is damaged ({exc}); "
+                "repair it or move it aside and store the credentials again"
+            ) from None
+
+    def _save(self, entries: Mapping[str, Entry]) -> None:
+        document = {
+            "version": FORMAT_VERSION,
+            "registries": {key: entries[key].to_json() for key in sorted(entries)},
+        }
+        fileio.atomic_write(self.path, json.dumps(document, indent=2) + "\n")
+
+    def lookup(self, key: str) -> Optional[Entry]:
+        """The entry for a canonical key, or None."""
+        return self._load().get(key)
+
+    def entries(self) -> list[Entry]:
+        """Every entry, ordered by key."""
+        loaded = self._load()
+        return [loaded[key] for key in sorted(loaded)]
+
+    def update(self, change: Callable[[dict[str, Entry]], None]) -> None:
+        """Apply `change` to the entries under the lock and save the result atomically."""
+        fileio.ensure_private_dir(os.path.dirname(self.path))
+        with fileio.exclusive_lock(self.lock_path):
+            entries = self._load()
+            before = {key: entry.to_json() for key, entry in entries.items()}
+            change(entries)
+            if {key: entry.to_json() for key, entry in entries.items()} != before:
+                self._save(entries)
+
+    def put(self, entry: Entry) -> Optional[Entry]:
+        """Record `entry`, returning the one it replaced."""
+        replaced: list[Entry] = []
+
+        def change(entries: dict[str, Entry]) -> None:
+            old = entries.get(entry.key)
+            if old is not None:
+                replaced.append(old)
+            entries[entry.key] = entry
+
+        self.update(change)
+        return replaced[0] if replaced else None
+
+    def remove(self, key: str) -> Optional[Entry]:
+        """Forget the entry for `key`, returning it (None if there was none)."""
+        if not os.path.exists(self.path):
+            return None
+        removed: list[Entry] = []
+
+        def change(entries: dict[str, Entry]) -> None:
+            old = entries.pop(key, None)
+            if old is not None:
+                removed.append(old)
+
+        self.update(change)
+        return removed[0] if removed else None
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries())

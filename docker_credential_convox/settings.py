@@ -1,0 +1,84 @@
+"""The one place that knows every path and every environment variable the helper reads."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Optional
+
+APP = "docker-credential-convox"
+
+# Environment variables of our own. AWS_* and PYTHON_KEYRING_BACKEND keep their usual meaning.
+ENV_CONFIG_DIR = "DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR"
+ENV_CACHE_DIR = "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR"
+ENV_NO_CACHE = "DOCKER_CREDENTIAL_CONVOX_NO_CACHE"
+ENV_DEBUG = "DOCKER_CREDENTIAL_CONVOX_DEBUG"
+ENV_KEYRING_BACKEND = "PYTHON_KEYRING_BACKEND"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def _home(environ: Mapping[str, str]) -> Optional[str]:
+    """HOME, else the password database: systemd units and Nomad tasks often run without HOME."""
+    home = environ.get("HOME")
+    if home:
+        return home
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir or None
+    except (ImportError, KeyError, OSError):
+        return None
+
+
+def _xdg(environ: Mapping[str, str], variable: str, fallback: str) -> str:
+    base = environ.get(variable)
+    if base and os.path.isabs(base):
+        return os.path.join(base, APP)
+    home = _home(environ)
+    if home:
+        return os.path.join(home, fallback, APP)
+    # Neither XDG nor a home directory: a per-user directory that we create 0700.
+    return os.path.join("/tmp", f"{APP}-{os.getuid()}", fallback.strip("./"))
+
+
+def is_true(value: Optional[str]) -> bool:
+    """Whether an environment flag is set to a true-ish value."""
+    return (value or "").strip().lower() in _TRUE
+
+
+class Settings:
+    """Paths and switches resolved from the environment once, at start-up."""
+
+    __slots__ = ("cache_dir", "cache_enabled", "config_dir", "debug", "environ")
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.config_dir = environ.get(ENV_CONFIG_DIR) or _xdg(
+            environ, "XDG_CONFIG_HOME", ".config"
+        )
+        self.cache_dir = environ.get(ENV_CACHE_DIR) or _xdg(environ, "XDG_CACHE_HOME", ".cache")
+        self.cache_enabled = not is_true(environ.get(ENV_NO_CACHE))
+        self.debug = is_true(environ.get(ENV_DEBUG))
+
+    @property
+    def index_path(self) -> str:
+        """The registry index: server URL, username and source per registry, never a secret."""
+        return os.path.join(self.config_dir, "registries.json")
+
+    @property
+    def token_cache_path(self) -> str:
+        """The file that shares minted ECR tokens across processes."""
+        return os.path.join(self.cache_dir, "tokens.json")
+
+    @property
+    def keyring_backend(self) -> Optional[str]:
+        """A keyring backend chosen explicitly by the user, as a dotted class path."""
+        return self.environ.get(ENV_KEYRING_BACKEND) or None
+
+    @property
+    def docker_config_dir(self) -> str:
+        """Docker's configuration directory: $DOCKER_CONFIG or ~/.docker."""
+        explicit = self.environ.get("DOCKER_CONFIG")
+        if explicit:
+            return explicit
+        return os.path.join(_home(self.environ) or ".", ".docker")
