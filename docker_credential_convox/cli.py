@@ -7,9 +7,11 @@ unless DOCKER_CREDENTIAL_CONVOX_DEBUG is set.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import IO, Mapping, Optional, Sequence, TextIO
+from collections.abc import Mapping, Sequence
+from typing import IO, Optional, TextIO
 
 from docker_credential_convox import DISTRIBUTION, __version__, protocol
 from docker_credential_convox.errors import BadRequest, HelperError
@@ -69,7 +71,7 @@ def _debug_enabled(environ: Mapping[str, str]) -> bool:
     return is_true(environ.get(ENV_DEBUG))
 
 
-def main(
+def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
     argv: Optional[Sequence[str]] = None,
     stdin: Optional[IO[bytes]] = None,
     stdout: Optional[TextIO] = None,
@@ -88,10 +90,6 @@ def main(
         if len(args) == 1 and args[0] in ("--help", "-h", "help"):
             out.write(HELP)
             return 0
-        if args and args[0] == "registries":
-            from docker_credential_convox.registries import main as registries_main
-
-            return registries_main(args[1:], out, err, env)
         if len(args) != 1:
             out.write(protocol.usage(NAME) + "\n")
             return 1
@@ -125,7 +123,5 @@ def main(
         )
         return 1
     finally:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             out.flush()
-        except (OSError, ValueError):
-            pass

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from typing import Iterator, Optional
+from collections.abc import Iterator
+from typing import Optional
 
 from docker_credential_convox.errors import StateError
 
@@ -18,7 +19,12 @@ def ensure_private_dir(path: str) -> None:
     try:
         os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
         info = os.stat(path)
-        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        if info.st_uid != os.getuid():
+            raise StateError(
+                f"directory {path} belongs to another user; refusing to keep credentials there: "
+                "remove it or choose another location"
+            )
+        if info.st_mode & 0o077:
             os.chmod(path, PRIVATE_DIR_MODE)
     except OSError as exc:
         raise StateError(

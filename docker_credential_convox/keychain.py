@@ -1,10 +1,11 @@
-"""Secrets in the OS keyring through Python `keyring`, with its failures turned into one-line errors.
+"""Secrets in the OS keyring through Python `keyring`; its failures become one-line errors.
 
 `keyring` is imported only when a secret is actually read or written, never on start-up.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, Optional
 
 from docker_credential_convox.errors import StoreUnavailable
@@ -20,7 +21,7 @@ NO_KEYRING_MESSAGE = (
 )
 NO_KEYRING_HINT = (
     "hint: on a headless machine run the client inside a D-Bus session with an unlocked keyring:\n"
-    "  dbus-run-session -- sh -c 'printf %s \"$KEYRING_PASSWORD\" | "
+    '  dbus-run-session -- sh -c \'printf %s "$KEYRING_PASSWORD" | '
     "gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec docker login ...'\n"
     "or pick any keyring backend explicitly, e.g. "
     "PYTHON_KEYRING_BACKEND=keyrings.alt.file.EncryptedKeyring (pip install keyrings.alt)."
@@ -107,10 +108,8 @@ class Keychain:
         """Remove the secret for (key, username); a missing one is not an error."""
         from keyring import errors as kerrors
 
-        try:
+        with contextlib.suppress(kerrors.PasswordDeleteError):
             self._call("delete a secret", "delete_password", service_name(key), username)
-        except kerrors.PasswordDeleteError:
-            pass
 
     def find_username(self, key: str) -> Optional[str]:
         """Some username with a secret filed under `key`, or None (backends that can search)."""

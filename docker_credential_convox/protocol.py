@@ -7,7 +7,8 @@ case-insensitively and unknown fields are ignored, as Go's encoding/json does.
 from __future__ import annotations
 
 import json
-from typing import IO, Mapping, Optional
+from collections.abc import Mapping
+from typing import IO, Optional
 
 from docker_credential_convox.errors import BadRequest, MissingServerURL, MissingUsername
 
@@ -29,7 +30,9 @@ class Credentials:
         self.secret = secret
 
     def __repr__(self) -> str:
-        return f"Credentials(server_url={self.server_url!r}, username={self.username!r}, secret=***)"
+        return (
+            f"Credentials(server_url={self.server_url!r}, username={self.username!r}, secret=***)"
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Credentials):

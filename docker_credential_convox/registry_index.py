@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Callable, Dict, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import Callable, Optional
 
 from docker_credential_convox import fileio
 from docker_credential_convox.errors import StateError
@@ -38,7 +39,7 @@ class Entry:
         self.server_url = server_url
         self.username = username
         self.source = source
-        self.options: Dict[str, str] = dict(options or {})
+        self.options: dict[str, str] = dict(options or {})
 
     def to_json(self) -> dict[str, object]:
         document: dict[str, object] = {

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Optional
+from collections.abc import Mapping
+from typing import Optional
 
 APP = "docker-credential-convox"
 
@@ -38,7 +39,8 @@ def _xdg(environ: Mapping[str, str], variable: str, fallback: str) -> str:
     if home:
         return os.path.join(home, fallback, APP)
     # Neither XDG nor a home directory: a per-user directory that we create 0700.
-    return os.path.join("/tmp", f"{APP}-{os.getuid()}", fallback.strip("./"))
+    # fileio.ensure_private_dir refuses it if another user created it first.
+    return os.path.join("/tmp", f"{APP}-{os.getuid()}", fallback.strip("./"))  # noqa: S108
 
 
 def is_true(value: Optional[str]) -> bool:
@@ -53,9 +55,7 @@ class Settings:
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
-        self.config_dir = environ.get(ENV_CONFIG_DIR) or _xdg(
-            environ, "XDG_CONFIG_HOME", ".config"
-        )
+        self.config_dir = environ.get(ENV_CONFIG_DIR) or _xdg(environ, "XDG_CONFIG_HOME", ".config")
         self.cache_dir = environ.get(ENV_CACHE_DIR) or _xdg(environ, "XDG_CACHE_HOME", ".cache")
         self.cache_enabled = not is_true(environ.get(ENV_NO_CACHE))
         self.debug = is_true(environ.get(ENV_DEBUG))

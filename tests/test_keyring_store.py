@@ -1,0 +1,198 @@
+"""The keyring store under faults: no Secret Service, a locked keyring, a kill mid-write."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import RunHelper, SecretService, hermetic_env, run_helper_in
+
+NOT_FOUND = "credentials not found in native keychain"
+
+
+@pytest.fixture
+def host() -> str:
+    """A registry host of this test's own: the Secret Service is shared by the whole session."""
+    return f"r-{uuid.uuid4().hex[:12]}.example"
+
+
+def store_request(host: str, secret: str = "pw") -> str:
+    return json.dumps({"ServerURL": host, "Username": "alice", "Secret": secret})
+
+
+def keyring_items(env: dict[str, str], key: str) -> list[str]:
+    """Usernames with a secret filed under a registry key, read straight from the Secret Service."""
+    result = subprocess.run(
+        ["secret-tool", "search", "--all", "service", f"docker-credential-convox:{key}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    text = result.stdout + result.stderr
+    return [
+        line.split(" = ", 1)[1]
+        for line in text.splitlines()
+        if line.startswith("attribute.username = ")
+    ]
+
+
+def test_no_secret_service_gives_one_line_that_says_what_to_do(tmp_path: Path, host: str) -> None:
+    env = hermetic_env(tmp_path)  # no DBUS_SESSION_BUS_ADDRESS: nothing answers
+    result = run_helper_in(env, "store", stdin=store_request(host))
+    assert result.returncode == 1
+    assert result.stdout.count("\n") == 1
+    assert result.stdout.startswith("no usable OS keyring")
+    assert "PYTHON_KEYRING_BACKEND" in result.stdout
+    assert "gnome-keyring-daemon" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert json.loads(run_helper_in(env, "list").stdout) == {}
+
+
+def test_without_a_keyring_unknown_servers_are_still_plain_not_found(
+    tmp_path: Path, host: str
+) -> None:
+    env = hermetic_env(tmp_path)
+    get = run_helper_in(env, "get", stdin=host)
+    assert (get.returncode, get.stdout) == (1, NOT_FOUND + "\n")
+    erase = run_helper_in(env, "erase", stdin=host)
+    assert (erase.returncode, erase.stdout) == (0, "")
+
+
+def test_explicit_backend_that_does_not_exist_is_named(
+    helper_env: dict[str, str], host: str
+) -> None:
+    env = {**helper_env, "PYTHON_KEYRING_BACKEND": "no.such.Backend"}
+    result = run_helper_in(env, "store", stdin=store_request(host))
+    assert result.returncode == 1
+    assert "cannot load keyring backend no.such.Backend" in result.stdout
+
+
+@pytest.fixture
+def locked_secret_service() -> Iterator[SecretService]:
+    """A Secret Service whose login keyring was created with another password: it stays locked."""
+    root = Path(tempfile.mkdtemp(prefix="dccx-locked-"))
+    service = SecretService(root).start(password="first-password")
+    service.stop_keyring()
+    service.start_keyring(password="another-password")
+    try:
+        yield service
+    finally:
+        service.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_locked_keyring_is_reported_as_locked_and_nothing_is_indexed(
+    tmp_path: Path, locked_secret_service: SecretService, host: str
+) -> None:
+    env = hermetic_env(tmp_path, locked_secret_service.env)
+    result = run_helper_in(env, "store", stdin=store_request(host), timeout=30)
+    assert result.returncode == 1
+    assert result.stdout.startswith("the OS keyring is locked")
+    assert result.stdout.count("\n") == 1
+    assert json.loads(run_helper_in(env, "list").stdout) == {}
+
+
+KILL_BETWEEN = """
+import os, sys
+from docker_credential_convox import cli, keychain, registry_index
+def killed(*args, **kwargs):
+    os._exit(137)  # SIGKILL-like: no cleanup, no finally blocks
+target = {target!r}
+if target == "index.put":
+    registry_index.RegistryIndex.put = killed
+else:
+    keychain.Keychain.delete = killed
+sys.exit(cli.main([{action!r}]))
+"""
+
+
+def run_killed_between_writes(env: dict[str, str], action: str, stdin: str, target: str) -> None:
+    """Fault injection: the real helper, killed exactly between its keyring and index writes."""
+    code = KILL_BETWEEN.format(target=target, action=action)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=stdin.encode(),
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 137, result
+
+
+def test_store_killed_between_keyring_and_index_looks_like_no_store(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    run_killed_between_writes(helper_env, "store", store_request(host), "index.put")
+    assert keyring_items(helper_env, host) == ["alice"]  # the orphan exists...
+    assert run_helper("get", host).stdout == NOT_FOUND + "\n"  # ...but is not served
+    assert json.loads(run_helper("list").stdout) == {}
+    assert run_helper("erase", host).returncode == 0
+    assert keyring_items(helper_env, host) == []  # erase swept it
+
+
+def test_store_after_an_interrupted_store_works(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    run_killed_between_writes(helper_env, "store", store_request(host), "index.put")
+    assert run_helper("store", store_request(host, "pw2")).returncode == 0
+    assert json.loads(run_helper("get", host).stdout)["Secret"] == "pw2"
+    assert keyring_items(helper_env, host) == ["alice"]
+
+
+def test_erase_killed_between_index_and_keyring_looks_erased_and_is_swept(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0
+    run_killed_between_writes(helper_env, "erase", host, "keychain.delete")
+    assert run_helper("get", host).stdout == NOT_FOUND + "\n"
+    assert json.loads(run_helper("list").stdout) == {}
+    assert keyring_items(helper_env, host) == ["alice"]
+    assert run_helper("erase", host).returncode == 0
+    assert keyring_items(helper_env, host) == []
+
+
+def test_secret_missing_from_keyring_is_not_found_with_a_warning(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0
+    subprocess.run(
+        ["secret-tool", "clear", "service", f"docker-credential-convox:{host}"],
+        env=helper_env,
+        check=True,
+    )
+    result = run_helper("get", host)
+    assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n")
+    assert "secret is missing from the OS keyring" in result.stderr
+
+
+def test_concurrent_stores_lose_no_index_entry(
+    run_helper: RunHelper, helper_env: dict[str, str]
+) -> None:
+    from conftest import HELPER
+
+    processes = [
+        subprocess.Popen(
+            [str(HELPER), "store"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=helper_env,
+        )
+        for _ in range(12)
+    ]
+    for number, process in enumerate(processes):  # all of them are running before any reads
+        payload = {"ServerURL": f"r{number}.example", "Username": f"u{number}", "Secret": "s"}
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(payload).encode())
+        process.stdin.close()
+    for process in processes:
+        assert process.wait(timeout=60) == 0
+    listing = json.loads(run_helper("list").stdout)
+    assert listing == {f"r{n}.example": f"u{n}" for n in range(12)}
