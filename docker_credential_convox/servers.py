@@ -86,7 +86,10 @@ def split_host_port(url: str) -> tuple[str, Optional[int]]:
     text = url.strip()
     if not text:
         raise MissingServerURL()
-    parsed = urlsplit(text if "://" in text else "//" + text)
+    try:
+        parsed = urlsplit(text if "://" in text else "//" + text)
+    except ValueError:  # unbalanced IPv6 brackets
+        raise _invalid(url, "its brackets are unbalanced") from None
     try:
         host = parsed.hostname
         port = parsed.port

@@ -1,0 +1,68 @@
+"""Start-up stays light: the module entry works, and cheap actions import no heavy library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import run_helper_in
+
+HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools", "argparse")
+
+PROBE = """
+import sys
+from docker_credential_convox import cli
+code = cli.main(sys.argv[1:])
+heavy = sorted(name for name in {heavy!r} if name in sys.modules)
+sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
+sys.exit(code)
+"""
+
+
+def imported_heavy_modules(env: dict[str, str], *args: str, stdin: bytes = b"") -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("HEAVY=")][-1]
+    return [name for name in line[len("HEAVY=") :].split(",") if name]
+
+
+@pytest.mark.parametrize("args", [["version"], ["--version"], ["--help"], ["bogus"], []])
+def test_cheap_actions_import_no_heavy_library(helper_env: dict[str, str], args: list[str]) -> None:
+    assert imported_heavy_modules(helper_env, *args) == []
+
+
+def test_get_of_an_unknown_registry_touches_no_keyring(helper_env: dict[str, str]) -> None:
+    assert imported_heavy_modules(helper_env, "get", stdin=b"unknown.example") == []
+
+
+def test_list_touches_no_keyring(helper_env: dict[str, str]) -> None:
+    assert imported_heavy_modules(helper_env, "list") == []
+
+
+def test_python_dash_m_runs_the_helper(helper_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "docker_credential_convox", "get"],
+        input=b"unknown.example",
+        capture_output=True,
+        env=helper_env,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (1, b"credentials not found in native keychain\n")
+
+
+def test_installed_script_and_module_report_the_same_version(helper_env: dict[str, str]) -> None:
+    script = run_helper_in(helper_env, "version").stdout
+    module = subprocess.run(
+        [sys.executable, "-m", "docker_credential_convox", "version"],
+        capture_output=True,
+        text=True,
+        env=helper_env,
+        check=True,
+    ).stdout
+    assert script == module
