@@ -20,8 +20,12 @@ from typing import Optional, Union
 
 import pytest
 
-BIN_DIR = Path(sys.executable).parent
-HELPER = BIN_DIR / "docker-credential-convox"
+# The executable under test: the one installed into this venv, or another installed artifact
+# (the .deb, a wheel in a fresh venv, the single-file build) named by DCCX_HELPER.
+HELPER = Path(
+    os.environ.get("DCCX_HELPER") or Path(sys.executable).parent / "docker-credential-convox"
+)
+BIN_DIR = HELPER.parent
 KEYRING_PASSWORD = "test-keyring-password"
 
 # Settings that keep boto3 away from real AWS, whatever the developer's machine has configured.
