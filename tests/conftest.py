@@ -20,6 +20,9 @@ from typing import Optional, Union
 
 import pytest
 
+# Session fixtures for the other real services live in modules of their own.
+from fixtures_services import registry, registry_image  # noqa: F401
+
 # The executable under test: the one installed into this venv, or another installed artifact
 # (the .deb, a wheel in a fresh venv, the single-file build) named by DCCX_HELPER.
 HELPER = Path(
