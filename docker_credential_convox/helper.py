@@ -11,6 +11,7 @@ from docker_credential_convox.settings import Settings
 
 if TYPE_CHECKING:
     from docker_credential_convox.backends import Backend
+    from docker_credential_convox.backends.ecr import EcrBackend
     from docker_credential_convox.keychain import Keychain
     from docker_credential_convox.protocol import Credentials
 
@@ -31,6 +32,7 @@ class Helper:
         self.index = index or RegistryIndex(settings.index_path)
         self._keychain = keychain
         self._clock = clock
+        self._ecr: Optional[EcrBackend] = None
 
     @property
     def keychain(self) -> Keychain:
@@ -38,7 +40,9 @@ class Helper:
         if self._keychain is None:
             from docker_credential_convox.keychain import Keychain
 
-            self._keychain = Keychain(self.settings.keyring_backend)
+            self._keychain = Keychain(
+                self.settings.keyring_backend, pin_path=self.settings.keyring_pin_path
+            )
         return self._keychain
 
     def backend_for(self, server: Server) -> Backend:
@@ -49,11 +53,21 @@ class Helper:
 
         return KeyringBackend(self.index, self.keychain, self.diagnostics)
 
-    def _ecr_backend(self) -> Backend:
-        # Until the ECR backend lands, ECR hosts are ordinary keyring-backed registries.
-        from docker_credential_convox.backends.keyring import KeyringBackend
+    def _ecr_backend(self) -> EcrBackend:
+        """The ECR backend, built on first use; the keychain is handed over unopened."""
+        if self._ecr is None:
+            import time
 
-        return KeyringBackend(self.index, self.keychain, self.diagnostics)
+            from docker_credential_convox.backends.ecr import EcrBackend
+
+            self._ecr = EcrBackend(
+                self.settings,
+                self.diagnostics,
+                self.index,
+                lambda: self.keychain,
+                clock=self._clock or time.time,
+            )
+        return self._ecr
 
     def store(self, credentials: Credentials) -> None:
         server = parse_server(credentials.server_url)
@@ -68,5 +82,12 @@ class Helper:
         self.backend_for(server).erase(server)
 
     def list(self) -> dict[str, str]:
-        """Server URL -> username for every registry in the index; no keyring or network call."""
-        return {entry.server_url: entry.username for entry in self.index.entries()}
+        """Server URL -> username for every registry in the index, plus the ECR registries with
+        a usable cached token (minted from the default chain, say); no keyring or network call."""
+        entries = self.index.entries()
+        listing = {entry.server_url: entry.username for entry in entries}
+        indexed = {entry.key for entry in entries}
+        for registry, username in self._ecr_backend().cached_registries().items():
+            if registry not in indexed:
+                listing.setdefault(registry, username)
+        return listing

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import TYPE_CHECKING, Any, Optional
 
 from docker_credential_convox.errors import StoreUnavailable
@@ -37,45 +38,126 @@ def service_name(key: str) -> str:
     return SERVICE_PREFIX + key
 
 
+def _is_dotted_path(name: str) -> bool:
+    return bool(name) and all(part.isidentifier() for part in name.split("."))
+
+
+def _keyring_config_exists() -> bool:
+    """Whether the user configured keyring in keyringrc.cfg (then keyring decides, not our pin)."""
+    from keyring.util import platform_
+
+    return os.path.exists(os.path.join(platform_.config_root(), "keyringrc.cfg"))
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())[:300]
 
 
 class Keychain:
-    """Get, set and delete secrets by (registry key, username) in one keyring backend."""
+    """Get, set and delete secrets by (registry key, username) in one keyring backend.
 
-    def __init__(self, backend_name: Optional[str] = None, backend: Any = None) -> None:
+    Which backend: PYTHON_KEYRING_BACKEND if set; else keyring's own choice (its keyringrc.cfg,
+    or discovery through entry points, which costs tens of milliseconds). The discovered choice
+    is remembered in `pin_path` and loaded directly next time; a remembered backend that stops
+    working is forgotten and discovery runs again.
+    """
+
+    def __init__(
+        self,
+        backend_name: Optional[str] = None,
+        pin_path: Optional[str] = None,
+        backend: Any = None,
+    ) -> None:
         self._backend_name = backend_name
+        self._pin_path = pin_path
         self._backend: Optional[KeyringBackend] = backend
+        self._pinned = False
 
     def _keyring(self) -> KeyringBackend:
         if self._backend is not None:
             return self._backend
         try:
-            import keyring
             import keyring.core
-            from keyring.backends import fail
         except ImportError:  # pragma: no cover - keyring is a hard dependency
             raise StoreUnavailable(
                 "the Python keyring library is not installed: reinstall docker-credential-convox"
             ) from None
-        try:
-            if self._backend_name:
-                backend = keyring.core.load_keyring(self._backend_name)
-            else:
-                backend = keyring.get_keyring()
-        except Exception as exc:  # a misnamed or broken backend class
-            raise StoreUnavailable(
-                f"cannot load keyring backend {self._backend_name or '(default)'}: "
-                f"{_one_line(str(exc)) or type(exc).__name__}; "
-                "check PYTHON_KEYRING_BACKEND or ~/.config/python_keyring/keyringrc.cfg"
-            ) from None
-        if isinstance(backend, fail.Keyring):
+        backend: Optional[KeyringBackend]
+        if self._backend_name:
+            backend = self._load(self._backend_name)
+        else:
+            pinned = self._read_pin()
+            backend = self._load(pinned, quiet=True) if pinned else None
+            self._pinned = backend is not None
+            if backend is None:
+                backend = keyring.core.get_keyring()
+                self._write_pin(backend)
+        from keyring.backends import fail
+
+        if backend is None or isinstance(backend, fail.Keyring):
             raise StoreUnavailable(NO_KEYRING_MESSAGE, NO_KEYRING_HINT)
         self._backend = backend
         return backend
 
+    def _load(self, name: str, quiet: bool = False) -> Optional[KeyringBackend]:
+        """Instantiate a backend class by dotted path, without keyring's viability probe."""
+        import importlib
+
+        module_name, _, class_name = name.rpartition(".")
+        try:
+            backend_class = getattr(importlib.import_module(module_name), class_name)
+            backend: KeyringBackend = backend_class()
+        except Exception as exc:  # a misnamed or broken backend class
+            if quiet:
+                return None
+            raise StoreUnavailable(
+                f"cannot load keyring backend {name}: "
+                f"{_one_line(str(exc)) or type(exc).__name__}; check PYTHON_KEYRING_BACKEND"
+            ) from None
+        return backend
+
+    def _read_pin(self) -> Optional[str]:
+        if not self._pin_path or _keyring_config_exists():
+            return None
+        try:
+            with open(self._pin_path, encoding="utf-8") as handle:
+                name = handle.read().strip()
+        except OSError:
+            return None
+        return name if _is_dotted_path(name) else None
+
+    def _write_pin(self, backend: Any) -> None:
+        from keyring.backends import chainer, fail
+
+        if not self._pin_path or isinstance(backend, (fail.Keyring, chainer.ChainerBackend)):
+            return
+        if _keyring_config_exists():
+            return
+        name = f"{type(backend).__module__}.{type(backend).__qualname__}"
+        from docker_credential_convox import fileio
+
+        with contextlib.suppress(Exception):  # only a speed-up: never fail a request over it
+            fileio.ensure_private_dir(os.path.dirname(self._pin_path))
+            fileio.atomic_write(self._pin_path, name + "\n")
+
+    def _forget_pin(self) -> None:
+        if self._pin_path:
+            with contextlib.suppress(OSError):
+                os.unlink(self._pin_path)
+        self._backend = None
+        self._pinned = False
+
     def _call(self, what: str, method: str, *args: Optional[str]) -> Any:
+        try:
+            return self._call_once(what, method, *args)
+        except StoreUnavailable:
+            if not self._pinned:
+                raise
+            # The remembered backend no longer works here: choose afresh, once.
+            self._forget_pin()
+            return self._call_once(what, method, *args)
+
+    def _call_once(self, what: str, method: str, *args: Optional[str]) -> Any:
         from keyring import errors as kerrors
 
         backend = self._keyring()
@@ -91,6 +173,8 @@ class Keychain:
             text = _one_line(str(exc)) or type(exc).__name__
             if "locked" in text.lower() or "prompt" in text.lower():
                 raise StoreUnavailable(f"{LOCKED_MESSAGE} ({text})") from None
+            if type(exc).__name__ == "SecretServiceNotAvailableException":
+                raise StoreUnavailable(NO_KEYRING_MESSAGE, NO_KEYRING_HINT) from None
             raise StoreUnavailable(
                 f"the OS keyring ({type(backend).__module__}) failed to {what}: {text}"
             ) from None

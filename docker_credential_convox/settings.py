@@ -15,6 +15,30 @@ ENV_NO_CACHE = "DOCKER_CREDENTIAL_CONVOX_NO_CACHE"
 ENV_DEBUG = "DOCKER_CREDENTIAL_CONVOX_DEBUG"
 ENV_KEYRING_BACKEND = "PYTHON_KEYRING_BACKEND"
 
+# AWS variables read by the helper itself. Debian 12's boto3 1.26 predates the per-service
+# endpoint variables, so the helper reads them and passes endpoint_url explicitly.
+ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+ENV_AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+ENV_AWS_METADATA_SERVICE_TIMEOUT = "AWS_METADATA_SERVICE_TIMEOUT"
+ENV_AWS_METADATA_SERVICE_NUM_ATTEMPTS = "AWS_METADATA_SERVICE_NUM_ATTEMPTS"
+AWS_ENDPOINT_URL_VARIABLES = {
+    "ecr": "AWS_ENDPOINT_URL_ECR",
+    "ecr-public": "AWS_ENDPOINT_URL_ECR_PUBLIC",
+    "sts": "AWS_ENDPOINT_URL_STS",
+}
+# What names the default chain's source without resolving it: the token cache keys on these, so
+# a cached token still hits when the chain's keys rotate (SSO, aws-vault, web identity), yet
+# switching profile or configuration files starts a new entry. AWS_ACCESS_KEY_ID is left out on
+# purpose: aws-vault and SSO exports change it every hour.
+AWS_DEFAULT_CHAIN_IDENTITY_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_VAULT",
+    "AWS_ROLE_ARN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -69,6 +93,32 @@ class Settings:
     def token_cache_path(self) -> str:
         """The file that shares minted ECR tokens across processes."""
         return os.path.join(self.cache_dir, "tokens.json")
+
+    @property
+    def token_cache_lock_path(self) -> str:
+        """The lock that makes concurrent cold `get`s mint one token between them."""
+        return self.token_cache_path + ".lock"
+
+    def aws_endpoint_url(self, service: str) -> Optional[str]:
+        """The endpoint override for an AWS service ("ecr", "ecr-public", "sts"), if any."""
+        if is_true(self.environ.get(ENV_AWS_IGNORE_CONFIGURED_ENDPOINT_URLS)):
+            return None
+        variable = AWS_ENDPOINT_URL_VARIABLES.get(service)
+        specific = self.environ.get(variable) if variable else None
+        return (specific or self.environ.get(ENV_AWS_ENDPOINT_URL) or "").strip() or None
+
+    def aws_default_chain_identity(self) -> dict[str, str]:
+        """The environment that selects the AWS default chain's source (never a secret)."""
+        return {
+            name: self.environ[name]
+            for name in AWS_DEFAULT_CHAIN_IDENTITY_VARIABLES
+            if self.environ.get(name)
+        }
+
+    @property
+    def keyring_pin_path(self) -> str:
+        """The keyring backend discovered last time, so later calls skip discovery."""
+        return os.path.join(self.cache_dir, "keyring-backend")
 
     @property
     def keyring_backend(self) -> Optional[str]:

@@ -196,3 +196,40 @@ def test_concurrent_stores_lose_no_index_entry(
         assert process.wait(timeout=60) == 0
     listing = json.loads(run_helper("list").stdout)
     assert listing == {f"r{n}.example": f"u{n}" for n in range(12)}
+
+
+def pin_file(env: dict[str, str]) -> Path:
+    return Path(env["XDG_CACHE_HOME"]) / "docker-credential-convox" / "keyring-backend"
+
+
+def test_discovered_backend_is_remembered_privately(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0
+    pin = pin_file(helper_env)
+    assert pin.read_text() == "keyring.backends.SecretService.Keyring\n"
+    assert oct(pin.stat().st_mode & 0o777) == oct(0o600)
+
+
+@pytest.mark.parametrize(
+    "pinned", ["no.such.module.Keyring", "not a dotted path!", "keyring.backends.fail.Keyring"]
+)
+def test_a_stale_or_broken_remembered_backend_is_replaced(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str, pinned: str
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0
+    pin_file(helper_env).write_text(pinned + "\n")
+    result = run_helper("get", host)
+    assert result.returncode == 0, result
+    assert json.loads(result.stdout)["Secret"] == "pw"
+    assert pin_file(helper_env).read_text() == "keyring.backends.SecretService.Keyring\n"
+
+
+def test_explicit_backend_choice_wins_over_the_remembered_one(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0
+    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    result = run_helper("get", host, env)
+    assert result.returncode == 1
+    assert result.stdout.startswith("no usable OS keyring")
