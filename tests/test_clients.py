@@ -142,7 +142,9 @@ def assert_config_holds_no_secret(env: Mapping[str, str], registry: Registry) ->
 @pytest.fixture
 def client_env(helper_env: dict[str, str], registry: Registry, tmp_path: Path) -> dict[str, str]:
     """The test's environment with config.json routing the test registry to our helper."""
-    assert shutil.which("docker-credential-convox", path=helper_env["PATH"]) == str(HELPER)
+    found = shutil.which("docker-credential-convox", path=helper_env["PATH"])
+    assert found is not None
+    assert os.path.samefile(found, HELPER)
     for client in ("docker", "skopeo"):
         if shutil.which(client, path=helper_env["PATH"]) is None:
             pytest.fail(f"{client} is missing: run `make test`, which installs it")
@@ -216,8 +218,13 @@ def test_docker_manifest_inspect_authenticates_with_what_docker_login_stored(
 
 
 def test_docker_manifest_inspect_without_login_fails_with_no_basic_auth_credentials(
-    client_env: dict[str, str], registry_image: str
+    client_env: dict[str, str], registry: Registry, registry_image: str, run_helper: RunHelper
 ) -> None:
+    # Another port of the same host is another registry: its credentials must not be offered.
+    host, port = registry.host.rsplit(":", 1)
+    other_port = f"{host}:{int(port) % 65535 + 1}"
+    store_as_docker_does(run_helper, other_port, registry.username, "other-registry-password")
+
     result = docker_manifest_inspect(client_env, registry_image)
 
     assert result.returncode != 0
@@ -318,7 +325,7 @@ def test_docker_finds_what_skopeo_login_stored_and_its_logout_erases_it(
 @pytest.mark.usefixtures("docker_py_environ")
 def test_docker_py_store_round_trips_store_get_list_and_erase() -> None:
     store = docker.credentials.Store("convox")
-    assert store.exe == str(HELPER)
+    assert os.path.samefile(store.exe, HELPER)
     server = "registry.example.test:5000"
 
     store.store(server=server, username="bob", secret="b0b-secret")
