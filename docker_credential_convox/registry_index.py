@@ -20,6 +20,13 @@ FORMAT_VERSION = 1
 
 # The kinds of entry; each backend owns the sources it writes.
 SOURCE_KEYRING = "keyring"
+# ECR registries (backends/ecr.py). None of them keeps a secret in the index: access keys and
+# `docker login -u AWS` tokens live in the OS keyring; profiles and roles need no secret at all.
+SOURCE_ECR_KEYS = "ecr-keys"  # Username: access key ID; secret access key in the keyring
+SOURCE_ECR_PROFILE = "ecr-profile"  # Options: profile
+SOURCE_ECR_ROLE = "ecr-role"  # Options: role_arn, external_id (optional), profile (optional)
+SOURCE_ECR_LOGIN = "ecr-login"  # Username "AWS": a login token in the keyring; Options: stored_at
+ECR_SOURCES = frozenset({SOURCE_ECR_KEYS, SOURCE_ECR_PROFILE, SOURCE_ECR_ROLE, SOURCE_ECR_LOGIN})
 
 
 class Entry:

@@ -1,0 +1,326 @@
+"""Expiry-aware registry-token cache: cachetools in process, over a locked, atomic file.
+
+Levels:
+- in process, a `cachetools.TLRUCache` whose time-to-use is each token's refresh point, on the
+  same injectable clock as everything else. It is created on first need (after a mint, or on
+  request for long-lived callers), because a one-shot `get` answered from the file gains nothing
+  from it and `cachetools` costs milliseconds to import;
+- across processes, one JSON file (0600, in a 0700 directory) replaced atomically. Reads take no
+  lock; a miss takes an exclusive lock, reads again and only then mints, so N processes that miss
+  at once mint one token between them and the other N-1 read it.
+
+A token is *fresh* until half its lifetime has passed (then it is refreshed) and *usable* while
+more than `USABLE_MARGIN` seconds remain; an unusable token is never returned. When a mint fails
+and the cached token is still usable, it is returned with a warning. A cache file that cannot be
+read, parsed or written is ignored (and rewritten when possible), never a failure of the request:
+the cache only saves time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Callable, Optional
+
+from docker_credential_convox import fileio
+from docker_credential_convox.diagnostics import Diagnostics
+from docker_credential_convox.errors import HelperError, StateError
+
+if TYPE_CHECKING:
+    from cachetools import TLRUCache
+
+FORMAT = "docker-credential-convox/token-cache"
+FORMAT_VERSION = 1
+# A token must have at least this long left to be returned at all, even as a fallback.
+USABLE_MARGIN = 300.0
+# Refuse to parse a cache file larger than this (it is not ours).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MEMORY_ENTRIES = 64
+
+
+class CachedToken:
+    """A registry token with when it was issued and when it expires (epoch seconds)."""
+
+    __slots__ = ("expires_at", "issued_at", "registry", "secret", "username")
+
+    def __init__(
+        self, registry: str, username: str, secret: str, issued_at: float, expires_at: float
+    ) -> None:
+        self.registry = registry
+        self.username = username
+        self.secret = secret
+        self.issued_at = issued_at
+        self.expires_at = expires_at
+
+    @property
+    def refresh_at(self) -> float:
+        """When half the token's lifetime has passed: from then on a new one is minted."""
+        return self.issued_at + (self.expires_at - self.issued_at) / 2
+
+    def is_fresh(self, now: float) -> bool:
+        """Young enough to return without trying to refresh it."""
+        return now < self.refresh_at and self.is_usable(now)
+
+    def is_usable(self, now: float) -> bool:
+        """Not expired, with a margin: the only tokens ever returned."""
+        return self.expires_at - now > USABLE_MARGIN
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "registry": self.registry,
+            "username": self.username,
+            "secret": self.secret,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_json(cls, document: object) -> Optional[CachedToken]:
+        """The token in a cache entry, or None if the entry is not one of ours."""
+        if not isinstance(document, dict):
+            return None
+        registry = document.get("registry")
+        username = document.get("username")
+        secret = document.get("secret")
+        issued_at = document.get("issued_at")
+        expires_at = document.get("expires_at")
+        if not (isinstance(registry, str) and isinstance(username, str)):
+            return None
+        if not isinstance(secret, str) or not secret:
+            return None
+        issued = _number(issued_at)
+        expires = _number(expires_at)
+        if issued is None or expires is None:
+            return None
+        return cls(registry, username, secret, issued, expires)
+
+    def __repr__(self) -> str:
+        return (
+            f"CachedToken(registry={self.registry!r}, username={self.username!r}, secret=***, "
+            f"issued_at={self.issued_at}, expires_at={self.expires_at})"
+        )
+
+
+def _number(value: object) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def describe_time(epoch: float) -> str:
+    """An epoch time as UTC ISO 8601, for messages."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+class TokenCache:
+    """Tokens by cache key (which names the credential source), in memory and in `path`."""
+
+    def __init__(
+        self,
+        path: str,
+        diagnostics: Diagnostics,
+        clock: Callable[[], float] = time.time,
+        enabled: bool = True,
+        memory: bool = False,
+    ) -> None:
+        self.path = path
+        self.lock_path = path + ".lock"
+        self.diagnostics = diagnostics
+        self.clock = clock
+        self.enabled = enabled
+        self._memory: Optional[TLRUCache[str, CachedToken]] = None
+        if memory:
+            self._memory = self._new_memory()
+
+    # -- the in-process level ----------------------------------------------------------------
+
+    def _new_memory(self) -> TLRUCache[str, CachedToken]:
+        from cachetools import TLRUCache
+
+        def time_to_use(_key: str, token: CachedToken, _now: float) -> float:
+            return token.refresh_at
+
+        return TLRUCache(maxsize=MEMORY_ENTRIES, ttu=time_to_use, timer=self.clock)
+
+    def _remember(self, key: str, token: CachedToken) -> None:
+        if self._memory is None:
+            self._memory = self._new_memory()
+        if token.is_fresh(self.clock()):
+            self._memory[key] = token
+
+    def _recall(self, key: str) -> Optional[CachedToken]:
+        if self._memory is None:
+            return None
+        token = self._memory.get(key)
+        if token is not None and token.is_fresh(self.clock()):
+            return token
+        return None
+
+    # -- the file level ----------------------------------------------------------------------
+
+    def _read_file(self) -> dict[str, CachedToken]:
+        """Every token in the file; a missing, unreadable, corrupt or foreign file is empty."""
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            self.diagnostics.debug(f"ignoring token cache {self.path}: {exc.strerror}")
+            return {}
+        if len(data) > MAX_FILE_BYTES:
+            self.diagnostics.debug(f"ignoring token cache {self.path}: too large to be ours")
+            return {}
+        try:
+            document = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            self.diagnostics.debug(f"ignoring token cache {self.path}: not valid JSON")
+            return {}
+        if (
+            not isinstance(document, dict)
+            or document.get("format") != FORMAT
+            or document.get("version") != FORMAT_VERSION
+            or not isinstance(document.get("tokens"), dict)
+        ):
+            self.diagnostics.debug(f"ignoring token cache {self.path}: not a token cache")
+            return {}
+        tokens: dict[str, CachedToken] = {}
+        for key, value in document["tokens"].items():
+            token = CachedToken.from_json(value)
+            if isinstance(key, str) and token is not None:
+                tokens[key] = token
+        return tokens
+
+    def _write_file(self, tokens: dict[str, CachedToken]) -> None:
+        """Replace the file with `tokens`, dropping unusable ones; failures only warn."""
+        now = self.clock()
+        document = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "tokens": {
+                key: tokens[key].to_json() for key in sorted(tokens) if tokens[key].is_usable(now)
+            },
+        }
+        try:
+            fileio.atomic_write(self.path, json.dumps(document, indent=1) + "\n")
+        except StateError as exc:
+            self.diagnostics.warn(f"token cache not saved: {exc.message}")
+
+    def _prepare_directory(self) -> bool:
+        try:
+            fileio.ensure_private_dir(os.path.dirname(self.path))
+        except StateError as exc:
+            self.diagnostics.warn(f"token cache disabled for this call: {exc.message}")
+            return False
+        return True
+
+    # -- what callers use --------------------------------------------------------------------
+
+    def get_valid(self, key: str) -> Optional[CachedToken]:
+        """A fresh token for `key` from memory or the file, without locking; None on a miss."""
+        if not self.enabled:
+            return None
+        token = self._recall(key)
+        if token is not None:
+            return token
+        token = self._read_file().get(key)
+        if token is None or not token.is_fresh(self.clock()):
+            return None
+        if self._memory is not None:
+            self._remember(key, token)
+        return token
+
+    def fetch(self, key: str, mint: Callable[[], CachedToken]) -> CachedToken:
+        """A fresh token for `key`, minting one (once across processes) when there is none.
+
+        `mint` raises a HelperError on failure; then a cached token that is still usable is
+        returned with a warning, and otherwise the error propagates.
+        """
+        token = self.get_valid(key)
+        if token is not None:
+            self.diagnostics.debug(
+                f"token cache hit for {token.registry} (expires {describe_time(token.expires_at)})"
+            )
+            return token
+        if not self.enabled:
+            return mint()
+        if not self._prepare_directory():
+            return mint()
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(fileio.exclusive_lock(self.lock_path))
+            except StateError as exc:
+                self.diagnostics.warn(f"token cache not shared for this call: {exc.message}")
+                return mint()
+            return self._fetch_locked(key, mint)
+
+    def _fetch_locked(self, key: str, mint: Callable[[], CachedToken]) -> CachedToken:
+        tokens = self._read_file()  # again: another process may have minted meanwhile
+        cached = tokens.get(key)
+        if cached is not None and cached.is_fresh(self.clock()):
+            self.diagnostics.debug(f"token for {cached.registry} was minted by another process")
+            self._remember(key, cached)
+            return cached
+        try:
+            token = mint()
+        except HelperError as exc:
+            if cached is not None and cached.is_usable(self.clock()):
+                self.diagnostics.warn(
+                    f"could not refresh the token for {cached.registry} ({exc.message}); "
+                    f"using the cached one, valid until {describe_time(cached.expires_at)}"
+                )
+                return cached
+            raise
+        if token.is_usable(self.clock()):
+            tokens[key] = token
+            self._write_file(tokens)
+            self._remember(key, token)
+        return token
+
+    def put(self, key: str, token: CachedToken) -> None:
+        """Record a token minted elsewhere (by `store`'s verification, say)."""
+        if not self.enabled or not token.is_usable(self.clock()):
+            return
+        self._remember(key, token)
+        self._update(lambda tokens: tokens.__setitem__(key, token))
+
+    def forget_registry(self, registry: str) -> int:
+        """Drop every token cached for `registry` (whatever its source); how many were dropped."""
+        if self._memory is not None:
+            for key in [k for k, t in self._memory.items() if t.registry == registry]:
+                self._memory.pop(key, None)
+        if not os.path.exists(self.path):
+            return 0
+        dropped: list[str] = []
+
+        def change(tokens: dict[str, CachedToken]) -> None:
+            for key in [k for k, t in tokens.items() if t.registry == registry]:
+                del tokens[key]
+                dropped.append(key)
+
+        self._update(change)
+        return len(dropped)
+
+    def _update(self, change: Callable[[dict[str, CachedToken]], object]) -> None:
+        if not self._prepare_directory():
+            return
+        try:
+            with fileio.exclusive_lock(self.lock_path):
+                tokens = self._read_file()
+                change(tokens)
+                self._write_file(tokens)
+        except StateError as exc:
+            self.diagnostics.warn(f"token cache not updated: {exc.message}")
+
+    def registries(self) -> dict[str, str]:
+        """Registry -> username for every usable cached token; reads the file, no lock."""
+        if not self.enabled:
+            return {}
+        now = self.clock()
+        return {
+            token.registry: token.username
+            for token in self._read_file().values()
+            if token.is_usable(now)
+        }

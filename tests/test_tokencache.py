@@ -1,0 +1,343 @@
+"""The token cache on its own: expiry with an injected clock, damaged files, modes, processes.
+
+`mint` here is the cache's own injection point (a callable the ECR backend supplies), so these
+tests pass plain functions; the ECR tests drive the same cache through moto_server.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from docker_credential_convox.diagnostics import Diagnostics
+from docker_credential_convox.errors import SourceError
+from docker_credential_convox.tokencache import (
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_FILE_BYTES,
+    USABLE_MARGIN,
+    CachedToken,
+    TokenCache,
+)
+
+HOUR = 3600.0
+T0 = 1_800_000_000.0
+LIFETIME = 12 * HOUR
+REGISTRY = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
+KEY = json.dumps([REGISTRY, "ecr", "us-west-2", "", {"default": {}}])
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Minter:
+    """Mints numbered tokens valid for `lifetime` from the clock's now, or fails on demand."""
+
+    def __init__(self, clock: Clock, lifetime: float = LIFETIME) -> None:
+        self.clock = clock
+        self.lifetime = lifetime
+        self.calls = 0
+        self.failing = False
+
+    def __call__(self) -> CachedToken:
+        self.calls += 1
+        if self.failing:
+            raise SourceError("cannot get an ECR token: AccessDeniedException: denied")
+        now = self.clock()
+        return CachedToken(REGISTRY, "AWS", f"token-{self.calls}", now, now + self.lifetime)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def stderr() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture
+def cache_path(tmp_path: Path) -> Path:
+    return tmp_path / "cache" / "docker-credential-convox" / "tokens.json"
+
+
+@pytest.fixture
+def cache(cache_path: Path, clock: Clock, stderr: io.StringIO) -> TokenCache:
+    return TokenCache(str(cache_path), Diagnostics(stderr, debug=True), clock)
+
+
+@pytest.fixture
+def minter(clock: Clock) -> Minter:
+    return Minter(clock)
+
+
+def test_fresh_token_is_reused_without_minting(cache: TokenCache, minter: Minter) -> None:
+    first = cache.fetch(KEY, minter)
+    second = cache.fetch(KEY, minter)
+    assert (first.secret, second.secret, minter.calls) == ("token-1", "token-1", 1)
+
+
+def test_token_is_refreshed_once_less_than_half_its_lifetime_remains(
+    cache: TokenCache, minter: Minter, clock: Clock
+) -> None:
+    cache.fetch(KEY, minter)
+    clock.advance(LIFETIME / 2 - 1)
+    assert cache.fetch(KEY, minter).secret == "token-1"
+    clock.advance(2)
+    assert cache.fetch(KEY, minter).secret == "token-2"
+    assert minter.calls == 2
+
+
+def test_a_new_cache_object_finds_the_token_in_the_file(
+    cache: TokenCache, minter: Minter, cache_path: Path, clock: Clock
+) -> None:
+    cache.fetch(KEY, minter)
+    other = TokenCache(str(cache_path), Diagnostics(io.StringIO()), clock)
+    token = other.get_valid(KEY)
+    assert token is not None
+    assert token.secret == "token-1"
+
+
+def test_mint_failure_returns_a_still_usable_cached_token_with_a_warning(
+    cache: TokenCache, minter: Minter, clock: Clock, stderr: io.StringIO
+) -> None:
+    cache.fetch(KEY, minter)
+    clock.advance(LIFETIME * 0.75)
+    minter.failing = True
+    assert cache.fetch(KEY, minter).secret == "token-1"
+    assert "warning: could not refresh the token" in stderr.getvalue()
+    assert "AccessDeniedException" in stderr.getvalue()
+    assert "token-1" not in stderr.getvalue()
+
+
+def test_an_expired_token_is_never_returned_even_when_minting_fails(
+    cache: TokenCache, minter: Minter, clock: Clock
+) -> None:
+    cache.fetch(KEY, minter)
+    clock.advance(LIFETIME - USABLE_MARGIN + 1)  # not expired yet, but too close to it
+    minter.failing = True
+    with pytest.raises(SourceError):
+        cache.fetch(KEY, minter)
+    clock.advance(HOUR)
+    with pytest.raises(SourceError):
+        cache.fetch(KEY, minter)
+
+
+def test_a_minted_token_that_is_already_expired_is_returned_to_the_caller_but_not_cached(
+    cache: TokenCache, clock: Clock, cache_path: Path
+) -> None:
+    # The backend refuses such a token itself; the cache must simply never keep it.
+    expired = Minter(clock, lifetime=-HOUR)
+    cache.fetch(KEY, expired)
+    assert cache.get_valid(KEY) is None
+    assert not cache_path.exists() or KEY not in json.loads(cache_path.read_text())["tokens"]
+
+
+def test_memory_level_is_a_tlru_cache_that_expires_on_the_injected_clock(
+    cache_path: Path, clock: Clock, minter: Minter
+) -> None:
+    cache = TokenCache(str(cache_path), Diagnostics(io.StringIO()), clock, memory=True)
+    cache.fetch(KEY, minter)
+    cache_path.unlink()  # only the memory level holds it now
+    assert cache.fetch(KEY, minter).secret == "token-1"
+    clock.advance(LIFETIME / 2 + 1)
+    assert cache.fetch(KEY, minter).secret == "token-2"
+    assert minter.calls == 2
+
+
+def test_a_file_hit_in_a_fresh_object_builds_no_memory_level(
+    cache: TokenCache, minter: Minter, cache_path: Path, clock: Clock
+) -> None:
+    cache.fetch(KEY, minter)
+    other = TokenCache(str(cache_path), Diagnostics(io.StringIO()), clock)
+    assert other.get_valid(KEY) is not None
+    assert other._memory is None  # a one-shot `get` never pays for importing cachetools
+
+
+DAMAGED = {
+    "empty": b"",
+    "truncated": b'{"format": "docker-credential-convox/token-cache", "version": 1, "tok',
+    "binary": b"\xff\xfe\x00garbage\x00",
+    "a list": b"[1, 2, 3]",
+    "foreign json": b'{"registries": {}, "version": 1}',
+    "future version": json.dumps({"format": FORMAT, "version": 99, "tokens": {}}).encode(),
+    "wrong types": json.dumps(
+        {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "tokens": {KEY: {"registry": 1, "secret": None, "issued_at": "x", "expires_at": []}},
+        }
+    ).encode(),
+    "tokens not an object": json.dumps(
+        {"format": FORMAT, "version": FORMAT_VERSION, "tokens": [KEY]}
+    ).encode(),
+    "too large": b" " * (MAX_FILE_BYTES + 10),
+}
+
+
+@pytest.mark.parametrize("content", DAMAGED.values(), ids=DAMAGED.keys())
+def test_a_damaged_or_foreign_cache_file_is_ignored_and_rewritten(
+    cache: TokenCache, minter: Minter, cache_path: Path, content: bytes
+) -> None:
+    cache_path.parent.mkdir(parents=True)
+    cache_path.write_bytes(content)
+    assert cache.get_valid(KEY) is None
+    assert cache.fetch(KEY, minter).secret == "token-1"
+    document = json.loads(cache_path.read_text())
+    assert document["format"] == FORMAT
+    assert document["tokens"][KEY]["secret"] == "token-1"
+
+
+def test_a_cache_path_that_cannot_be_a_file_warns_and_still_returns_the_token(
+    cache: TokenCache, minter: Minter, cache_path: Path, stderr: io.StringIO
+) -> None:
+    cache_path.mkdir(parents=True)  # a directory where the file should be
+    assert cache.fetch(KEY, minter).secret == "token-1"
+    assert "warning: token cache not saved" in stderr.getvalue()
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_cache_file_is_0600_in_a_0700_directory_whatever_the_umask(
+    cache: TokenCache, minter: Minter, cache_path: Path
+) -> None:
+    cache.fetch(KEY, minter)
+    assert stat.S_IMODE(cache_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cache_path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(cache.lock_path).stat().st_mode) == 0o600
+
+
+def test_an_open_cache_directory_of_ours_is_tightened_to_0700(
+    cache: TokenCache, minter: Minter, cache_path: Path
+) -> None:
+    cache_path.parent.mkdir(parents=True)
+    cache_path.parent.chmod(0o755)
+    cache.fetch(KEY, minter)
+    assert stat.S_IMODE(cache_path.parent.stat().st_mode) == 0o700
+
+
+def test_a_loose_cache_file_is_replaced_by_a_0600_one(
+    cache: TokenCache, minter: Minter, cache_path: Path
+) -> None:
+    cache_path.parent.mkdir(parents=True)
+    cache_path.write_text("{}")
+    cache_path.chmod(0o644)
+    cache.fetch(KEY, minter)
+    assert stat.S_IMODE(cache_path.stat().st_mode) == 0o600
+
+
+def test_disabled_cache_mints_every_time_and_writes_nothing(
+    cache_path: Path, clock: Clock, minter: Minter
+) -> None:
+    cache = TokenCache(str(cache_path), Diagnostics(io.StringIO()), clock, enabled=False)
+    cache.fetch(KEY, minter)
+    cache.fetch(KEY, minter)
+    assert minter.calls == 2
+    assert not cache_path.parent.exists()
+    assert cache.registries() == {}
+
+
+def test_forget_registry_drops_every_source_of_that_registry_only(
+    cache: TokenCache, clock: Clock
+) -> None:
+    other = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
+    now = clock()
+    cache.put("a", CachedToken(REGISTRY, "AWS", "s1", now, now + LIFETIME))
+    cache.put("b", CachedToken(REGISTRY, "AWS", "s2", now, now + LIFETIME))
+    cache.put("c", CachedToken(other, "AWS", "s3", now, now + LIFETIME))
+    assert cache.forget_registry(REGISTRY) == 2
+    assert (cache.get_valid("a"), cache.get_valid("b")) == (None, None)
+    assert cache.registries() == {other: "AWS"}
+
+
+def test_registries_lists_only_usable_tokens(cache: TokenCache, clock: Clock) -> None:
+    now = clock()
+    cache.put("a", CachedToken(REGISTRY, "AWS", "s1", now, now + LIFETIME))
+    assert cache.registries() == {REGISTRY: "AWS"}
+    clock.advance(LIFETIME)
+    assert cache.registries() == {}
+
+
+def test_put_ignores_a_token_that_is_not_usable(
+    cache: TokenCache, clock: Clock, cache_path: Path
+) -> None:
+    now = clock()
+    cache.put("a", CachedToken(REGISTRY, "AWS", "s1", now - LIFETIME, now))
+    assert not cache_path.exists()
+
+
+def test_cached_token_repr_hides_the_secret() -> None:
+    token = CachedToken(REGISTRY, "AWS", "very-secret", T0, T0 + LIFETIME)
+    assert "very-secret" not in repr(token)
+
+
+# -- many processes, one mint ------------------------------------------------------------------
+
+
+def _fetch_in_child(path: str, mint_log: str, start: float, results: str) -> None:
+    """Child process: wait for the start time, fetch, and append the secret it got."""
+    import time
+
+    def mint() -> CachedToken:
+        with open(mint_log, "a") as log:
+            log.write(f"{os.getpid()}\n")
+        time.sleep(0.3)  # a slow mint, so that the others pile up on the lock
+        now = time.time()
+        return CachedToken(REGISTRY, "AWS", f"token-of-{os.getpid()}", now, now + LIFETIME)
+
+    while time.time() < start:
+        time.sleep(0.001)
+    token = TokenCache(path, Diagnostics(io.StringIO())).fetch(KEY, mint)
+    with open(results, "a") as out:
+        out.write(token.secret + "\n")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_many_processes_missing_at_once_mint_exactly_one_token(tmp_path: Path) -> None:
+    import time
+
+    context = multiprocessing.get_context("fork")
+    path = str(tmp_path / "cache" / "tokens.json")
+    mint_log = str(tmp_path / "mints.log")
+    results = str(tmp_path / "results.log")
+    start = time.time() + 0.5
+    children = [
+        context.Process(target=_fetch_in_child, args=(path, mint_log, start, results))
+        for _ in range(24)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(30)
+        assert child.exitcode == 0
+    assert len(Path(mint_log).read_text().splitlines()) == 1
+    secrets = Path(results).read_text().splitlines()
+    assert len(secrets) == 24
+    assert len(set(secrets)) == 1
