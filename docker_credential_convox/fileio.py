@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 from collections.abc import Iterator
 from typing import Optional
@@ -12,6 +11,7 @@ from docker_credential_convox.errors import StateError
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
+LOCK_POLL_SECONDS = 0.02
 
 
 def ensure_private_dir(path: str) -> None:
@@ -80,22 +80,38 @@ def atomic_write(path: str, text: str, mode: int = PRIVATE_FILE_MODE) -> None:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `path` (created 0600) for the block's duration."""
-    import fcntl
+def exclusive_lock(path: str, timeout: Optional[float] = None) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (created 0600) for the block's duration.
 
+    With a `timeout`, give up with a StateError after that many seconds instead of waiting on a
+    holder that hangs. The kernel drops the lock when its holder dies, so no lock is ever stale.
+    """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
     except OSError as exc:
         raise StateError(f"cannot open lock file {path}: {exc.strerror}") from None
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                break
-            except OSError as exc:  # pragma: no cover - EINTR is retried by Python >= 3.5
-                if exc.errno != errno.EINTR:
-                    raise StateError(f"cannot lock {path}: {exc.strerror}") from None
+        _acquire(fd, path, timeout)
         yield
     finally:
         os.close(fd)
+
+
+def _acquire(fd: int, path: str, timeout: Optional[float]) -> None:
+    import fcntl
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if deadline is None else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise StateError(
+                    f"another process has held the lock {path} for over {timeout:g} s; "
+                    "giving up on it"
+                ) from None
+            time.sleep(LOCK_POLL_SECONDS)
+        except OSError as exc:
+            raise StateError(f"cannot lock {path}: {exc.strerror}") from None

@@ -17,6 +17,8 @@ from docker_credential_convox import fileio
 from docker_credential_convox.errors import StateError
 
 FORMAT_VERSION = 1
+# Index updates hold the lock for milliseconds; a longer wait means something is wrong.
+LOCK_TIMEOUT = 30.0
 
 # The kinds of entry; each backend owns the sources it writes.
 SOURCE_KEYRING = "keyring"
@@ -133,7 +135,7 @@ class RegistryIndex:
     def update(self, change: Callable[[dict[str, Entry]], None]) -> None:
         """Apply `change` to the entries under the lock and save the result atomically."""
         fileio.ensure_private_dir(os.path.dirname(self.path))
-        with fileio.exclusive_lock(self.lock_path):
+        with fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT):
             entries = self._load()
             before = {key: entry.to_json() for key, entry in entries.items()}
             change(entries)

@@ -28,8 +28,8 @@ AWS_ENDPOINT_URL_VARIABLES = {
 }
 # What names the default chain's source without resolving it: the token cache keys on these, so
 # a cached token still hits when the chain's keys rotate (SSO, aws-vault, web identity), yet
-# switching profile or configuration files starts a new entry. AWS_ACCESS_KEY_ID is left out on
-# purpose: aws-vault and SSO exports change it every hour.
+# switching profile or configuration files starts a new entry. AWS_ACCESS_KEY_ID counts only for
+# long-term keys: aws-vault and SSO exports (with AWS_SESSION_TOKEN) change it every hour.
 AWS_DEFAULT_CHAIN_IDENTITY_VARIABLES = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
@@ -108,12 +108,20 @@ class Settings:
         return (specific or self.environ.get(ENV_AWS_ENDPOINT_URL) or "").strip() or None
 
     def aws_default_chain_identity(self) -> dict[str, str]:
-        """The environment that selects the AWS default chain's source (never a secret)."""
-        return {
+        """The environment that selects the AWS default chain's source (never a secret).
+
+        Long-term keys in the environment (an access key ID without a session token) name a
+        principal that does not rotate, so switching them must not reuse another's token.
+        """
+        identity = {
             name: self.environ[name]
             for name in AWS_DEFAULT_CHAIN_IDENTITY_VARIABLES
             if self.environ.get(name)
         }
+        key_id = self.environ.get("AWS_ACCESS_KEY_ID")
+        if key_id and not self.environ.get("AWS_SESSION_TOKEN"):
+            identity["AWS_ACCESS_KEY_ID"] = key_id
+        return identity
 
     @property
     def keyring_pin_path(self) -> str:

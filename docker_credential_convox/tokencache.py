@@ -38,6 +38,9 @@ USABLE_MARGIN = 300.0
 # Refuse to parse a cache file larger than this (it is not ours).
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MEMORY_ENTRIES = 64
+# A process minting under the lock is bounded by botocore's timeouts, but a credential_process
+# or SSO prompt can hang; past this, a waiter stops waiting and mints on its own.
+LOCK_TIMEOUT = 60.0
 
 
 class CachedToken:
@@ -250,7 +253,7 @@ class TokenCache:
             return mint()
         with contextlib.ExitStack() as stack:
             try:
-                stack.enter_context(fileio.exclusive_lock(self.lock_path))
+                stack.enter_context(fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT))
             except StateError as exc:
                 self.diagnostics.warn(f"token cache not shared for this call: {exc.message}")
                 return mint()
@@ -307,7 +310,7 @@ class TokenCache:
         if not self._prepare_directory():
             return
         try:
-            with fileio.exclusive_lock(self.lock_path):
+            with fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT):
                 tokens = self._read_file()
                 change(tokens)
                 self._write_file(tokens)

@@ -341,3 +341,63 @@ def test_many_processes_missing_at_once_mint_exactly_one_token(tmp_path: Path) -
     secrets = Path(results).read_text().splitlines()
     assert len(secrets) == 24
     assert len(set(secrets)) == 1
+
+
+def test_a_lock_held_too_long_by_another_process_is_given_up_and_the_token_minted(
+    cache: TokenCache,
+    minter: Minter,
+    cache_path: Path,
+    stderr: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    from docker_credential_convox import tokencache
+
+    monkeypatch.setattr(tokencache, "LOCK_TIMEOUT", 0.3)
+    cache_path.parent.mkdir(parents=True, mode=0o700)
+    # A real second process holds the lock and hangs (as a stuck credential_process would).
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(cache_path) + '.lock'!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(30)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
+        assert cache.fetch(KEY, minter).secret == "token-1"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "token cache not shared for this call" in stderr.getvalue()
+
+
+def test_lock_timeout_raises_a_state_error_naming_the_lock(tmp_path: Path) -> None:
+    from docker_credential_convox import fileio
+    from docker_credential_convox.errors import StateError
+
+    lock = str(tmp_path / "x.lock")
+    with (
+        fileio.exclusive_lock(lock),
+        pytest.raises(StateError, match=r"x\.lock"),
+        fileio.exclusive_lock(lock, timeout=0.1),
+    ):
+        pass
+
+
+def test_default_chain_cache_identity_counts_long_term_keys_but_not_rotating_ones() -> None:
+    from docker_credential_convox.settings import Settings
+
+    long_term = Settings({"AWS_ACCESS_KEY_ID": "AKIDLONGTERM"}).aws_default_chain_identity()
+    other = Settings({"AWS_ACCESS_KEY_ID": "AKIDOTHER"}).aws_default_chain_identity()
+    assert long_term != other
+    session_a = Settings({"AWS_ACCESS_KEY_ID": "ASIA1", "AWS_SESSION_TOKEN": "t1"})
+    session_b = Settings({"AWS_ACCESS_KEY_ID": "ASIA2", "AWS_SESSION_TOKEN": "t2"})
+    assert session_a.aws_default_chain_identity() == session_b.aws_default_chain_identity()
+    assert "t1" not in json.dumps(session_a.aws_default_chain_identity())
