@@ -30,6 +30,8 @@ and speak JSON over stdin/stdout:
   list     print {{"<server URL>": "<username>", ...}} for every stored registry
   version  print the version
 
+To add, remove, list or import registries by hand, run `{NAME} registries --help`.
+
 Amazon ECR hosts get registry tokens minted with boto3; every other registry keeps its
 username and secret in the OS keyring. Wire a registry into Docker with
   "credHelpers": {{"registry.example.com": "convox"}}
@@ -90,6 +92,10 @@ def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
         if len(args) == 1 and args[0] in ("--help", "-h", "help"):
             out.write(HELP)
             return 0
+        if args and args[0] == "registries":
+            from docker_credential_convox.registries import main as registries_main
+
+            return registries_main(args[1:], out, err, env)
         if len(args) != 1:
             out.write(protocol.usage(NAME) + "\n")
             return 1

@@ -1,0 +1,604 @@
+"""Docker's config.json: read it, route registries to this helper, write it back losing nothing.
+
+Docker, skopeo and docker-py read `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`).
+This module changes only what it is asked to (`credHelpers` entries, secret fields of `auths`
+entries); every other key and value is written back exactly as it was read, token for token:
+numbers keep their spelling, strings their escapes (Go writes `<` as `\\u003c`), keys their order.
+Only the whitespace between tokens is renewed (indented like the file was, tabs for a new file).
+
+Writes are atomic (a temp file beside the target, then a rename) onto the file a symlink points
+to, keeping the file's mode (0600 for a new file) and, where permitted, its owner. A file that
+is not valid JSON is refused with one line before anything is changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import re
+import stat
+from collections.abc import Sequence
+from typing import Callable, Optional, TypeVar, Union
+from urllib.parse import urlsplit
+
+from docker_credential_convox import fileio
+from docker_credential_convox.errors import HelperError
+from docker_credential_convox.servers import DOCKER_HUB_KEY, parse_server
+
+HELPER_NAME = "convox"  # docker runs docker-credential-<name>
+CONFIG_FILE = "config.json"
+NEW_FILE_MODE = 0o600
+NEW_DIR_MODE = 0o700
+# The key each client looks Docker Hub up by in credHelpers (observed: docker 28.2 asks for
+# `https://index.docker.io/v1/`, skopeo 1.9 for `docker.io`); a Docker Hub route needs both.
+DOCKER_HUB_CONFIG_KEYS = ("https://index.docker.io/v1/", "docker.io")
+DOCKER_HUB_SERVER_URL = DOCKER_HUB_CONFIG_KEYS[0]
+# Fields of an `auths` entry that hold a secret (Docker's AuthConfig); the others are kept.
+SECRET_FIELDS = ("auth", "password", "identitytoken", "registrytoken")
+IDENTITY_TOKEN_USERNAME = "<token>"  # noqa: S105 - how docker hands an identity token to a helper
+UPDATE_ATTEMPTS = 3
+
+
+class DockerConfigError(HelperError):
+    """Docker's config.json cannot be read, understood or written."""
+
+
+# --- JSON that remembers how it was written -------------------------------------------------
+
+
+class Scalar:
+    """A string, number, true, false or null exactly as the file spells it."""
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, text: str, value: object) -> None:
+        self.text = text
+        self.value = value
+
+    @classmethod
+    def of(cls, value: Union[str, int, bool, None]) -> Scalar:
+        """A new scalar, spelled as json.dumps spells it."""
+        return cls(json.dumps(value), value)
+
+    def __repr__(self) -> str:
+        return f"Scalar({self.text})"
+
+
+class JsonArray:
+    """A JSON array of nodes."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Optional[list[Node]] = None) -> None:
+        self.items: list[Node] = items or []
+
+
+class JsonObject:
+    """A JSON object: members in file order, each key with its original spelling."""
+
+    __slots__ = ("members",)
+
+    def __init__(self, members: Optional[list[tuple[Scalar, Node]]] = None) -> None:
+        self.members: list[tuple[Scalar, Node]] = members or []
+
+    def names(self) -> list[str]:
+        """The decoded keys, in file order (a duplicated key once, at its last place)."""
+        seen: dict[str, None] = {}
+        for key, _ in self.members:
+            name = str(key.value)
+            seen.pop(name, None)
+            seen[name] = None
+        return list(seen)
+
+    def get(self, name: str) -> Optional[Node]:
+        """The value of `name` (the last one, as Go and Python decoders take), or None."""
+        found: Optional[Node] = None
+        for key, value in self.members:
+            if key.value == name:
+                found = value
+        return found
+
+    def set(self, name: str, value: Node) -> None:
+        """Replace the value of `name` where it stands, or append it."""
+        for position in range(len(self.members) - 1, -1, -1):
+            key, _ = self.members[position]
+            if key.value == name:
+                self.members[position] = (key, value)
+                return
+        self.members.append((Scalar.of(name), value))
+
+    def delete(self, name: str) -> bool:
+        """Remove every member named `name`; whether there was one."""
+        kept = [(key, value) for key, value in self.members if key.value != name]
+        removed = len(kept) != len(self.members)
+        self.members = kept
+        return removed
+
+    def child_object(self, name: str, where: str) -> JsonObject:
+        """The object under `name`, created empty if missing or null; refused if not an object."""
+        value = self.get(name)
+        if isinstance(value, JsonObject):
+            return value
+        if value is None or (isinstance(value, Scalar) and value.value is None):
+            created = JsonObject()
+            self.set(name, created)
+            return created
+        raise DockerConfigError(
+            f'"{name}" in {where} is {_kind(value)}, not a JSON object; fix it, then run this again'
+        )
+
+
+Node = Union[Scalar, JsonArray, JsonObject]
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, JsonArray):
+        return "an array"
+    if isinstance(node, JsonObject):
+        return "an object"
+    if isinstance(node.value, str):
+        return "a string"
+    if node.value is None:
+        return "null"
+    if isinstance(node.value, bool):
+        return "a boolean"
+    return "a number"
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_LITERALS = {"true": True, "false": False, "null": None}
+
+
+class _Reader:
+    """Reads text that json.loads has already accepted, keeping every token's spelling."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.position = 0
+
+    def _skip(self) -> None:
+        match = _WHITESPACE.match(self.text, self.position)
+        assert match is not None  # the pattern matches the empty string
+        self.position = match.end()
+
+    def _peek(self) -> str:
+        self._skip()
+        return self.text[self.position : self.position + 1]
+
+    def _expect(self, char: str) -> None:
+        if self._peek() != char:  # unreachable for text json.loads accepted
+            raise ValueError(f"expected {char!r} at offset {self.position}")
+        self.position += 1
+
+    def _scalar(self, pattern: re.Pattern[str]) -> Scalar:
+        match = pattern.match(self.text, self.position)
+        if match is None:
+            raise ValueError(f"unexpected character at offset {self.position}")
+        self.position = match.end()
+        return Scalar(match.group(), json.loads(match.group()))
+
+    def document(self) -> Node:
+        value = self.value()
+        if self._peek():
+            raise ValueError(f"extra data at offset {self.position}")
+        return value
+
+    def value(self) -> Node:
+        char = self._peek()
+        if char == "{":
+            return self._object()
+        if char == "[":
+            return self._array()
+        if char == '"':
+            return self._scalar(_STRING)
+        for literal, value in _LITERALS.items():
+            if self.text.startswith(literal, self.position):
+                self.position += len(literal)
+                return Scalar(literal, value)
+        return self._scalar(_NUMBER)
+
+    def _object(self) -> JsonObject:
+        self._expect("{")
+        result = JsonObject()
+        if self._peek() == "}":
+            self.position += 1
+            return result
+        while True:
+            self._skip()
+            key = self._scalar(_STRING)
+            self._expect(":")
+            result.members.append((key, self.value()))
+            if self._peek() == ",":
+                self.position += 1
+                continue
+            self._expect("}")
+            return result
+
+    def _array(self) -> JsonArray:
+        self._expect("[")
+        result = JsonArray()
+        if self._peek() == "]":
+            self.position += 1
+            return result
+        while True:
+            result.items.append(self.value())
+            if self._peek() == ",":
+                self.position += 1
+                continue
+            self._expect("]")
+            return result
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_document(text: str, where: str) -> JsonObject:
+    """The top-level object of a config file's text; one-line DockerConfigError if it is not."""
+    try:
+        json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise DockerConfigError(f"{where} is nested too deeply to be a Docker config") from None
+    except ValueError as exc:
+        detail = (
+            f"{exc.msg}: line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else str(exc)
+        )
+        raise DockerConfigError(
+            f"{where} is not valid JSON ({detail}); fix it or move it aside, then run this again"
+        ) from None
+    try:
+        document = _Reader(text).document()
+    except RecursionError:
+        raise DockerConfigError(f"{where} is nested too deeply to be a Docker config") from None
+    if not isinstance(document, JsonObject):
+        raise DockerConfigError(
+            f"{where} holds {_kind(document)}, not a JSON object; fix it or move it aside, "
+            "then run this again"
+        )
+    return document
+
+
+def render_document(document: Node, indent: str = "\t") -> str:
+    """The document as text: every token as it was read, `indent` per level, a final newline."""
+    parts: list[str] = []
+    _render(document, indent, 0, parts)
+    parts.append("\n")
+    return "".join(parts)
+
+
+def _render(node: Node, indent: str, level: int, parts: list[str]) -> None:
+    if isinstance(node, Scalar):
+        parts.append(node.text)
+        return
+    inner = "\n" + indent * (level + 1)
+    if isinstance(node, JsonObject):
+        if not node.members:
+            parts.append("{}")
+            return
+        parts.append("{")
+        for position, (key, value) in enumerate(node.members):
+            parts.append(("," if position else "") + inner + key.text + ": ")
+            _render(value, indent, level + 1, parts)
+        parts.append("\n" + indent * level + "}")
+        return
+    if not node.items:
+        parts.append("[]")
+        return
+    parts.append("[")
+    for position, item in enumerate(node.items):
+        parts.append(("," if position else "") + inner)
+        _render(item, indent, level + 1, parts)
+    parts.append("\n" + indent * level + "]")
+
+
+def detect_indent(text: str) -> str:
+    """The indentation unit of a file's first indented line (tab, or N spaces); tab if none."""
+    match = re.search(r"\n([ \t]+)\S", text)
+    if match is None:
+        return "\t"
+    unit = match.group(1)
+    return "\t" if "\t" in unit else unit
+
+
+# --- what the helper does to a config -------------------------------------------------------
+
+
+def config_keys_for(server_text: str) -> list[str]:
+    """The credHelpers keys under which clients will look `server_text` up.
+
+    The server as typed, minus scheme, credentials, path and trailing slash (how Docker names a
+    registry in an image reference: bare host[:port]); every Docker Hub alias gets both keys.
+    """
+    server = parse_server(server_text)
+    if server.key == DOCKER_HUB_KEY:
+        return list(DOCKER_HUB_CONFIG_KEYS)
+    text = server_text.strip()
+    netloc = urlsplit(text if "://" in text else "//" + text).netloc.rpartition("@")[2]
+    return [netloc or server.key]
+
+
+def _same_registry(config_key: str, server_key: str) -> bool:
+    try:
+        return parse_server(config_key).key == server_key
+    except HelperError:
+        return False
+
+
+class PlaintextLogin:
+    """A username and secret written in plain text in an `auths` entry."""
+
+    __slots__ = ("config_key", "secret", "username")
+
+    def __init__(self, config_key: str, username: str, secret: str) -> None:
+        self.config_key = config_key
+        self.username = username
+        self.secret = secret
+
+    def __repr__(self) -> str:
+        return f"PlaintextLogin(config_key={self.config_key!r}, username={self.username!r})"
+
+
+class UnreadableLogin:
+    """An `auths` entry with a secret that cannot be decoded (left as it is)."""
+
+    __slots__ = ("config_key", "reason")
+
+    def __init__(self, config_key: str, reason: str) -> None:
+        self.config_key = config_key
+        self.reason = reason
+
+
+def _string(node: Optional[Node]) -> str:
+    if isinstance(node, Scalar) and isinstance(node.value, str):
+        return node.value
+    return ""
+
+
+def _decode_auth(encoded: str) -> Optional[tuple[str, str]]:
+    """(username, password) from an `auth` field (base64 of `user:password`), or None."""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        return None
+    return username, password
+
+
+class DockerConfig:
+    """One config.json as read: its path, text (None if missing) and editable document."""
+
+    def __init__(self, path: str, text: Optional[str], document: JsonObject) -> None:
+        self.path = path
+        self.text = text
+        self.document = document
+
+    @classmethod
+    def load(cls, config_dir: str) -> DockerConfig:
+        """Read `config_dir/config.json` (a missing file is an empty config)."""
+        path = os.path.join(config_dir, CONFIG_FILE)
+        text = _read(path)
+        if text is None or not text.strip():
+            return cls(path, text, JsonObject())
+        return cls(path, text, parse_document(text, f"Docker config {path}"))
+
+    # -- credHelpers -----------------------------------------------------------------------
+
+    def _cred_helpers(self) -> JsonObject:
+        return self.document.child_object("credHelpers", f"Docker config {self.path}")
+
+    def cred_helpers(self) -> dict[str, str]:
+        """credHelpers as a plain mapping (entries that are not strings left out)."""
+        found = self.document.get("credHelpers")
+        if not isinstance(found, JsonObject):
+            return {}
+        return {key: _string(found.get(key)) for key in found.names() if _string(found.get(key))}
+
+    def helpers_for(self, server_key: str) -> dict[str, str]:
+        """credHelpers entries (config key -> helper) that name the registry `server_key`."""
+        return {
+            key: helper
+            for key, helper in self.cred_helpers().items()
+            if _same_registry(key, server_key)
+        }
+
+    def routed(self, server_key: Optional[str] = None, helper: str = HELPER_NAME) -> list[str]:
+        """The credHelpers keys routed to `helper` (only those naming `server_key`, if given)."""
+        return [
+            key
+            for key, value in self.cred_helpers().items()
+            if value == helper and (server_key is None or _same_registry(key, server_key))
+        ]
+
+    def route(self, config_keys: Sequence[str], helper: str = HELPER_NAME) -> dict[str, str]:
+        """Point credHelpers[key] at `helper` for each key; the other helpers they named."""
+        helpers = self._cred_helpers()
+        replaced: dict[str, str] = {}
+        for key in config_keys:
+            previous = _string(helpers.get(key))
+            if previous and previous != helper:
+                replaced[key] = previous
+            if previous != helper:
+                helpers.set(key, Scalar.of(helper))
+        return replaced
+
+    def unroute(self, server_key: str, helper: str = HELPER_NAME) -> list[str]:
+        """Drop the credHelpers entries that send `server_key` to `helper`; the keys dropped."""
+        found = self.document.get("credHelpers")
+        if not isinstance(found, JsonObject):
+            return []
+        dropped = [
+            key
+            for key in found.names()
+            if _string(found.get(key)) == helper and _same_registry(key, server_key)
+        ]
+        for key in dropped:
+            found.delete(key)
+        return dropped
+
+    # -- auths ------------------------------------------------------------------------------
+
+    def _auths(self) -> Optional[JsonObject]:
+        found = self.document.get("auths")
+        return found if isinstance(found, JsonObject) else None
+
+    def auth_keys_for(self, server_key: str) -> list[str]:
+        """The `auths` keys that name the registry `server_key` (any spelling Docker accepts)."""
+        auths = self._auths()
+        if auths is None:
+            return []
+        return [key for key in auths.names() if _same_registry(key, server_key)]
+
+    def strip_secrets(self, server_key: str) -> list[str]:
+        """Remove the secret fields of every `auths` entry for `server_key`; the keys changed."""
+        auths = self._auths()
+        changed: list[str] = []
+        for key in self.auth_keys_for(server_key):
+            entry = auths.get(key) if auths is not None else None
+            if not isinstance(entry, JsonObject):
+                continue
+            removed = [field for field in SECRET_FIELDS if entry.delete(field)]
+            if removed:
+                changed.append(key)
+        return changed
+
+    def drop_empty_auths(self, server_key: str) -> list[str]:
+        """Remove the `auths` entries for `server_key` that hold nothing (`{}`)."""
+        auths = self._auths()
+        dropped: list[str] = []
+        for key in self.auth_keys_for(server_key):
+            entry = auths.get(key) if auths is not None else None
+            if isinstance(entry, JsonObject) and not entry.members and auths is not None:
+                auths.delete(key)
+                dropped.append(key)
+        return dropped
+
+    def plaintext_logins(self) -> list[Union[PlaintextLogin, UnreadableLogin]]:
+        """Every `auths` entry with a secret in it, decoded like Docker decodes it."""
+        auths = self._auths()
+        if auths is None:
+            return []
+        found: list[Union[PlaintextLogin, UnreadableLogin]] = []
+        for key in auths.names():
+            entry = auths.get(key)
+            if not isinstance(entry, JsonObject):
+                continue
+            username, password = _string(entry.get("username")), _string(entry.get("password"))
+            encoded = _string(entry.get("auth"))
+            if encoded:
+                decoded = _decode_auth(encoded)
+                if decoded is None:
+                    found.append(
+                        UnreadableLogin(key, "its `auth` field is not base64 user:password")
+                    )
+                    continue
+                username, password = decoded
+            token = _string(entry.get("identitytoken"))
+            if token:
+                found.append(PlaintextLogin(key, IDENTITY_TOKEN_USERNAME, token))
+            elif username and password:
+                found.append(PlaintextLogin(key, username, password))
+        return found
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def render(self) -> str:
+        return render_document(self.document, detect_indent(self.text or ""))
+
+    def changed(self) -> bool:
+        """Whether the document differs from the file as read (ignoring whitespace)."""
+        if self.text is None or not self.text.strip():
+            return bool(self.document.members)
+        return _tokens(self.render()) != _tokens(self.text)
+
+    def save(self) -> None:
+        """Write the document back atomically, keeping the file's mode (0600 if new)."""
+        write_config(self.path, self.render())
+
+
+def _tokens(text: str) -> str:
+    """`text` without the whitespace between JSON tokens."""
+    return re.sub(r'("(?:[^"\\]|\\.)*")|[ \t\n\r]+', lambda m: m.group(1) or "", text)
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise DockerConfigError(
+            f"Docker config {path} is a directory, not a file; move it aside"
+        ) from None
+    except UnicodeDecodeError:
+        raise DockerConfigError(
+            f"Docker config {path} is not UTF-8 text; fix it or move it aside"
+        ) from None
+    except OSError as exc:
+        raise DockerConfigError(f"cannot read Docker config {path}: {exc.strerror}") from None
+
+
+def _resolve(path: str) -> str:
+    """The file a (possibly dangling) symlink at `path` leads to, as Docker's Save does."""
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    return path
+
+
+def write_config(path: str, text: str) -> None:
+    """Replace the config file with `text` atomically, keeping its mode and owner."""
+    target = _resolve(path)
+    directory = os.path.dirname(target) or "."
+    try:
+        os.makedirs(directory, mode=NEW_DIR_MODE, exist_ok=True)
+    except OSError as exc:
+        raise DockerConfigError(
+            f"cannot create the Docker config directory {directory}: {exc.strerror}"
+        ) from None
+    try:
+        info: Optional[os.stat_result] = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise DockerConfigError(f"cannot read Docker config {target}: {exc.strerror}") from None
+    mode = stat.S_IMODE(info.st_mode) if info is not None else NEW_FILE_MODE
+    try:
+        fileio.atomic_write(target, text, mode)
+    except HelperError as exc:
+        raise DockerConfigError(exc.message) from None
+    if info is not None and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+        with contextlib.suppress(OSError):  # only root may give a file away; best effort
+            os.chown(target, info.st_uid, info.st_gid)
+
+
+T = TypeVar("T")
+
+
+def update(config_dir: str, change: Callable[[DockerConfig], T]) -> T:
+    """Load, apply `change`, write if anything changed; redo it if the file moved meanwhile.
+
+    Docker rewrites config.json without any lock. Re-reading just before the rename and
+    re-applying `change` to a file that changed keeps a concurrent `docker login` from being lost.
+    """
+    for _ in range(UPDATE_ATTEMPTS):
+        config = DockerConfig.load(config_dir)
+        result = change(config)
+        if not config.changed():
+            return result
+        if _read(config.path) != config.text:
+            continue
+        config.save()
+        return result
+    raise DockerConfigError(
+        f"Docker config {os.path.join(config_dir, CONFIG_FILE)} kept changing while it was "
+        "being updated; run this again"
+    )

@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# The whole story of docker-credential-convox, end to end, against local stand-ins:
+#   a private registry (Debian's docker-registry, htpasswd basic auth, on 127.0.0.1),
+#   a private Secret Service (its own D-Bus session bus and gnome-keyring),
+#   an AWS emulator for ECR (moto_server on 127.0.0.1),
+# with a throw-away HOME, so nothing of the user's (keyring, ~/.docker, ~/.aws) is read or touched.
+#
+# Run it with `make demo` (installs the Debian packages and the venv first). Needs nothing beyond
+# 127.0.0.1: it can run inside `unshare -n`. Prints each step; exits non-zero when one fails;
+# stops exactly the processes it started and removes its directory on the way out.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${VENV:-.venv}
+[[ $VENV == /* ]] || VENV="$ROOT/$VENV"
+BIN="$VENV/bin"
+HELPER="$BIN/docker-credential-convox"
+
+REGISTRY_USER=demo
+REGISTRY_PASSWORD="demo-$RANDOM-$RANDOM-password"
+KEYRING_PASSWORD="demo-keyring-$RANDOM"
+# A cross-account ECR registry and an IAM user's access keys (AWS's documented example keys: the
+# emulator checks no signature).
+ECR_HOST=210987654321.dkr.ecr.us-east-1.amazonaws.com
+ECR_ACCESS_KEY_ID=AKIAI44QH8DHBEXAMPLE
+ECR_SECRET_ACCESS_KEY=je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY
+IMAGE_REPOSITORY=convox/hello
+IMAGE_TAG=v1
+
+if [[ -t 1 ]]; then BOLD=$'\e[1m' GREEN=$'\e[32m' RED=$'\e[31m' DIM=$'\e[2m' RESET=$'\e[0m'
+else BOLD='' GREEN='' RED='' DIM='' RESET=''; fi
+
+STEP=0
+step() { STEP=$((STEP + 1)); printf '\n%s== %d. %s%s\n' "$BOLD" "$STEP" "$*" "$RESET"; }
+show() { printf '%s$ %s%s\n' "$DIM" "$*" "$RESET"; }
+ok() { printf '%sok%s %s\n' "$GREEN" "$RESET" "$*"; }
+fail() { printf '%sFAILED%s %s\n' "$RED" "$RESET" "$*" >&2; exit 1; }
+# Run a command, showing it first; stop the demo if it fails.
+run() { show "$*"; "$@" || fail "step $STEP: \`$*\` exited with $?"; }
+
+for tool in "$HELPER" "$BIN/python" docker skopeo docker-registry htpasswd dbus-daemon \
+            dbus-send gnome-keyring-daemon tar gzip sha256sum; do
+  command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing: run \`make demo\`, which installs it"
+done
+
+# --- a throw-away world ------------------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/convox-demo.XXXXXX")
+PIDS=()
+cleanup() {
+  local status=$?
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+  if ((status == 0)); then
+    printf '\n%sDemo finished: every step passed.%s\n' "$GREEN$BOLD" "$RESET"
+  else
+    printf '\n%sDemo failed (exit %d); everything it started has been stopped.%s\n' \
+      "$RED$BOLD" "$status" "$RESET" >&2
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Nothing of the caller's environment that could reach their keyring, Docker or AWS setup.
+while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(AWS_|DOCKER_|XDG_|DBUS_|PYTHON_KEYRING|REGISTRY_AUTH_FILE|http_proxy|https_proxy|HTTP_PROXY|HTTPS_PROXY)' || true)
+export HOME="$WORK/home"
+export XDG_CONFIG_HOME="$HOME/.config" XDG_CACHE_HOME="$HOME/.cache" XDG_DATA_HOME="$HOME/.local/share"
+export XDG_RUNTIME_DIR="$WORK/run"
+export DOCKER_CONFIG="$HOME/.docker"
+export DOCKER_HOST="unix://$WORK/no-docker-daemon.sock"  # no daemon, and never the user's
+export DOCKER_CLI_HINTS=false
+export AWS_CONFIG_FILE="$HOME/.aws/config" AWS_SHARED_CREDENTIALS_FILE="$HOME/.aws/credentials"
+export AWS_EC2_METADATA_DISABLED=true AWS_DEFAULT_REGION=us-east-1
+export PATH="$BIN:$PATH"
+mkdir -p "$HOME/.aws" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+: >"$AWS_CONFIG_FILE"; : >"$AWS_SHARED_CREDENTIALS_FILE"
+
+free_port() {
+  "$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL STATUS...: until GET URL answers one of the statuses (20 s at most).
+wait_http() {
+  "$BIN/python" - "$@" <<'EOF'
+import sys, time, urllib.error, urllib.request
+url, wanted = sys.argv[1], {int(code) for code in sys.argv[2:]}
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    try:
+        status = opener.open(url, timeout=2).status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError:
+        status = None
+    if status in wanted:
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(f"{url} did not answer {sorted(wanted)} within 20 s")
+EOF
+}
+
+has_owner() {
+  dbus-send --bus="$DBUS_SESSION_BUS_ADDRESS" --print-reply --dest=org.freedesktop.DBus \
+    /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner "string:$1" 2>/dev/null \
+    | grep -q 'boolean true'
+}
+
+# An OCI image layout with one tiny layer, from coreutils: no Docker daemon needed.
+make_image() {
+  local dir=$1 tag=$2 layer diff_id layer_digest config config_digest manifest manifest_digest
+  mkdir -p "$dir/blobs/sha256" "$WORK/layer"
+  printf 'hello from the docker-credential-convox demo\n' >"$WORK/layer/hello.txt"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$WORK/layer" \
+    -cf "$WORK/layer.tar" hello.txt
+  diff_id=$(sha256sum <"$WORK/layer.tar" | cut -d' ' -f1)
+  gzip -n -c "$WORK/layer.tar" >"$WORK/layer.tar.gz"
+  layer_digest=$(sha256sum <"$WORK/layer.tar.gz" | cut -d' ' -f1)
+  cp "$WORK/layer.tar.gz" "$dir/blobs/sha256/$layer_digest"
+  config=$(printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff_id")
+  config_digest=$(printf %s "$config" | sha256sum | cut -d' ' -f1)
+  printf %s "$config" >"$dir/blobs/sha256/$config_digest"
+  manifest=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
+    "$config_digest" "${#config}" "$layer_digest" "$(stat -c %s "$WORK/layer.tar.gz")")
+  manifest_digest=$(printf %s "$manifest" | sha256sum | cut -d' ' -f1)
+  printf %s "$manifest" >"$dir/blobs/sha256/$manifest_digest"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}' \
+    "$manifest_digest" "${#manifest}" "$tag" >"$dir/index.json"
+}
+
+# Print a `get` reply with its secret masked (the demo never shows a secret).
+masked() {
+  "$BIN/python" -c '
+import json, sys
+reply = json.load(sys.stdin)
+secret = reply.get("Secret", "")
+reply["Secret"] = f"<{len(secret)} characters, not shown>"
+print(json.dumps(reply))'
+}
+
+step "Start local stand-ins in $WORK"
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus"
+bus_pid=$(dbus-daemon --session --address="$DBUS_SESSION_BUS_ADDRESS" --fork --print-pid=1 --nopidfile)
+PIDS+=("$bus_pid")
+printf %s "$KEYRING_PASSWORD" | gnome-keyring-daemon --foreground --unlock --components=secrets \
+  >"$WORK/keyring.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 200); do has_owner org.freedesktop.secrets && break; sleep 0.05; done
+has_owner org.freedesktop.secrets || fail "gnome-keyring did not start; see $WORK/keyring.log"
+ok "Secret Service: gnome-keyring on a private D-Bus session bus"
+
+REGISTRY_PORT=$(free_port)
+REGISTRY="127.0.0.1:$REGISTRY_PORT"
+htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASSWORD" >"$WORK/htpasswd" 2>/dev/null
+mkdir -p "$WORK/registry"
+cat >"$WORK/registry.yml" <<EOF
+{"version": 0.1,
+ "log": {"level": "warn", "accesslog": {"disabled": true}},
+ "storage": {"filesystem": {"rootdirectory": "$WORK/registry"}},
+ "http": {"addr": "$REGISTRY", "secret": "convox-demo-only"},
+ "auth": {"htpasswd": {"realm": "convox-demo", "path": "$WORK/htpasswd"}}}
+EOF
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://$REGISTRY/v2/" 401 || fail "docker-registry did not start; see $WORK/registry.log"
+ok "private registry: docker-registry with htpasswd on $REGISTRY (user $REGISTRY_USER)"
+
+MOTO_PORT=$(free_port)
+# moto_server, with one change: ECR tokens expire 12 hours from now. moto 5.2 dates every token
+# 2015-01-01, already expired, and the helper (rightly) never hands out an expired token.
+cat >"$WORK/moto_server.py" <<'EOF'
+import datetime
+import sys
+
+from moto.ecr.responses import ECRResponse
+from moto.server import main
+
+minted = ECRResponse.get_authorization_token
+
+
+def get_authorization_token(self):
+    result = minted(self)
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=12)
+    for data in result.result["authorizationData"]:
+        data["expiresAt"] = expires
+    return result
+
+
+ECRResponse.get_authorization_token = get_authorization_token
+main(sys.argv[1:])
+EOF
+"$BIN/python" "$WORK/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$MOTO_PORT/" 200 || fail "moto_server did not start; see $WORK/moto.log"
+export AWS_ENDPOINT_URL_ECR="http://127.0.0.1:$MOTO_PORT" AWS_ENDPOINT_URL_STS="http://127.0.0.1:$MOTO_PORT"
+ok "AWS emulator: moto_server on 127.0.0.1:$MOTO_PORT (AWS_ENDPOINT_URL_ECR points there)"
+
+step "Add the private registry: credentials are checked against its /v2/, then stored"
+show "printf %s \"\$PASSWORD\" | docker-credential-convox registries add $REGISTRY --username $REGISTRY_USER --password-stdin"
+printf %s "$REGISTRY_PASSWORD" \
+  | docker-credential-convox registries add "$REGISTRY" --username "$REGISTRY_USER" --password-stdin \
+  || fail "registries add $REGISTRY"
+show "cat \$DOCKER_CONFIG/config.json"
+cat "$DOCKER_CONFIG/config.json"
+grep -q "$REGISTRY_PASSWORD" "$DOCKER_CONFIG/config.json" && fail "the password is in config.json"
+ok "config.json routes $REGISTRY to the helper and holds no password"
+
+step "A wrong password is refused, and nothing changes"
+show "printf wrong | docker-credential-convox registries add $REGISTRY --username $REGISTRY_USER --password-stdin"
+if printf wrong | docker-credential-convox registries add "$REGISTRY" --username "$REGISTRY_USER" \
+     --password-stdin; then
+  fail "a wrong password was accepted"
+fi
+ok "refused (exit 1)"
+
+step "Push an image with skopeo: its credentials come from the helper"
+make_image "$WORK/image" "$IMAGE_TAG"
+printf '{"default": [{"type": "insecureAcceptAnything"}]}' >"$WORK/policy.json"
+run skopeo --policy "$WORK/policy.json" copy --quiet --dest-tls-verify=false \
+  "oci:$WORK/image:$IMAGE_TAG" "docker://$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG"
+ok "pushed $REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG"
+
+step "Inspect it through the helper with skopeo and with the Docker CLI"
+run skopeo inspect --tls-verify=false --format '{{.Name}} {{.Digest}}' \
+  "docker://$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG"
+run docker manifest inspect --insecure "$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG"
+ok "skopeo and docker authenticated with what the helper holds"
+
+step "Add a cross-account ECR registry with an IAM user's access keys (checked by minting a token)"
+show "printf %s \"\$SECRET_ACCESS_KEY\" | docker-credential-convox registries add $ECR_HOST --username $ECR_ACCESS_KEY_ID --password-stdin"
+printf %s "$ECR_SECRET_ACCESS_KEY" \
+  | docker-credential-convox registries add "$ECR_HOST" --username "$ECR_ACCESS_KEY_ID" --password-stdin \
+  || fail "registries add $ECR_HOST"
+ok "the secret access key is in the OS keyring; a token was minted from it"
+
+step "docker pull from ECR asks the helper for credentials (then fails: there is no Docker daemon)"
+show "DOCKER_CREDENTIAL_CONVOX_DEBUG=1 docker pull $ECR_HOST/convox/app:v1"
+if DOCKER_CREDENTIAL_CONVOX_DEBUG=1 docker pull "$ECR_HOST/convox/app:v1" >"$WORK/pull.out" 2>&1; then
+  fail "docker pull succeeded without a daemon?"
+fi
+cat "$WORK/pull.out"
+grep -q "docker-credential-convox: debug:" "$WORK/pull.out" \
+  || fail "docker pull did not run the helper"
+grep -qi "daemon" "$WORK/pull.out" || fail "docker pull failed for another reason than the daemon"
+ok "docker ran docker-credential-convox get (the debug lines above), then stopped at the daemon"
+show "printf %s $ECR_HOST | docker-credential-convox get"
+reply=$(printf %s "$ECR_HOST" | docker-credential-convox get) || fail "get $ECR_HOST"
+printf %s "$reply" | masked
+printf %s "$reply" | grep -q '"Username": "AWS"' || fail "get did not answer an ECR token"
+ok "the helper answers with an ECR registry token"
+
+step "List what the helper knows (never a secret)"
+run docker-credential-convox registries list
+
+step "Remove both registries"
+run docker-credential-convox registries remove "$REGISTRY"
+run docker-credential-convox registries remove "$ECR_HOST"
+run docker-credential-convox registries list
+show "cat \$DOCKER_CONFIG/config.json"
+cat "$DOCKER_CONFIG/config.json"
+show "docker manifest inspect --insecure $REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG"
+if docker manifest inspect --insecure "$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG" >/dev/null 2>"$WORK/denied"; then
+  fail "the registry still let docker in"
+fi
+cat "$WORK/denied"
+ok "credentials and routes are gone: docker is refused again"
