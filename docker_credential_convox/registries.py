@@ -106,7 +106,7 @@ clients look it up by: https://index.docker.io/v1/ (docker) and docker.io (skope
 ADD_EXAMPLES = f"""\
 examples:
   {PROG} add registry.example.com
-  printf %s "$GHCR_TOKEN" | \
+  printf %s "$GHCR_TOKEN" | \\
       {PROG} add ghcr.io --username octocat --password-stdin
   {PROG} add 210987654321.dkr.ecr.us-east-1.amazonaws.com \\
       --username AKIAIOSFODNN7EXAMPLE --password-stdin < secret-access-key.txt
