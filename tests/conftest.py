@@ -227,3 +227,19 @@ class RunHelper:
 def run_helper(helper_env: dict[str, str]) -> RunHelper:
     """Run the installed `docker-credential-convox ACTION` with stdin in this test's environment."""
     return RunHelper(helper_env)
+
+
+def keyring_usernames(env: Mapping[str, str], key: str) -> list[str]:
+    """Usernames with a secret filed under a registry key, read straight from the Secret Service."""
+    result = subprocess.run(
+        ["secret-tool", "search", "--all", "service", f"docker-credential-convox:{key}"],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        check=False,
+    )
+    return [
+        line.split(" = ", 1)[1]
+        for line in (result.stdout + result.stderr).splitlines()
+        if line.startswith("attribute.username = ")
+    ]

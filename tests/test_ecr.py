@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import FAKE_AWS_ENV, HELPER, run_helper_in
+from conftest import FAKE_AWS_ENV, HELPER, keyring_usernames, run_helper_in
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy
@@ -73,22 +73,6 @@ def cache_file(env: dict[str, str]) -> Path:
 
 def index_file(env: dict[str, str]) -> Path:
     return Path(env["XDG_CONFIG_HOME"]) / "docker-credential-convox" / "registries.json"
-
-
-def keyring_usernames(env: dict[str, str], key: str) -> list[str]:
-    """Usernames with a secret filed under a registry key, read straight from the Secret Service."""
-    result = subprocess.run(
-        ["secret-tool", "search", "--all", "service", f"docker-credential-convox:{key}"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    return [
-        line.split(" = ", 1)[1]
-        for line in (result.stdout + result.stderr).splitlines()
-        if line.startswith("attribute.username = ")
-    ]
 
 
 def imported_modules(env: dict[str, str], action: str, stdin: str) -> set[str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RunHelper, SecretService, hermetic_env, run_helper_in
+from conftest import RunHelper, SecretService, hermetic_env, keyring_usernames, run_helper_in
 
 NOT_FOUND = "credentials not found in native keychain"
 
@@ -25,23 +25,6 @@ def host() -> str:
 
 def store_request(host: str, secret: str = "pw") -> str:
     return json.dumps({"ServerURL": host, "Username": "alice", "Secret": secret})
-
-
-def keyring_items(env: dict[str, str], key: str) -> list[str]:
-    """Usernames with a secret filed under a registry key, read straight from the Secret Service."""
-    result = subprocess.run(
-        ["secret-tool", "search", "--all", "service", f"docker-credential-convox:{key}"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    text = result.stdout + result.stderr
-    return [
-        line.split(" = ", 1)[1]
-        for line in text.splitlines()
-        if line.startswith("attribute.username = ")
-    ]
 
 
 def test_no_secret_service_gives_one_line_that_says_what_to_do(tmp_path: Path, host: str) -> None:
@@ -131,11 +114,11 @@ def test_store_killed_between_keyring_and_index_looks_like_no_store(
     run_helper: RunHelper, helper_env: dict[str, str], host: str
 ) -> None:
     run_killed_between_writes(helper_env, "store", store_request(host), "index.put")
-    assert keyring_items(helper_env, host) == ["alice"]  # the orphan exists...
+    assert keyring_usernames(helper_env, host) == ["alice"]  # the orphan exists...
     assert run_helper("get", host).stdout == NOT_FOUND + "\n"  # ...but is not served
     assert json.loads(run_helper("list").stdout) == {}
     assert run_helper("erase", host).returncode == 0
-    assert keyring_items(helper_env, host) == []  # erase swept it
+    assert keyring_usernames(helper_env, host) == []  # erase swept it
 
 
 def test_store_after_an_interrupted_store_works(
@@ -144,7 +127,7 @@ def test_store_after_an_interrupted_store_works(
     run_killed_between_writes(helper_env, "store", store_request(host), "index.put")
     assert run_helper("store", store_request(host, "pw2")).returncode == 0
     assert json.loads(run_helper("get", host).stdout)["Secret"] == "pw2"
-    assert keyring_items(helper_env, host) == ["alice"]
+    assert keyring_usernames(helper_env, host) == ["alice"]
 
 
 def test_erase_killed_between_index_and_keyring_looks_erased_and_is_swept(
@@ -154,9 +137,9 @@ def test_erase_killed_between_index_and_keyring_looks_erased_and_is_swept(
     run_killed_between_writes(helper_env, "erase", host, "keychain.delete")
     assert run_helper("get", host).stdout == NOT_FOUND + "\n"
     assert json.loads(run_helper("list").stdout) == {}
-    assert keyring_items(helper_env, host) == ["alice"]
+    assert keyring_usernames(helper_env, host) == ["alice"]
     assert run_helper("erase", host).returncode == 0
-    assert keyring_items(helper_env, host) == []
+    assert keyring_usernames(helper_env, host) == []
 
 
 def test_secret_missing_from_keyring_is_not_found_with_a_warning(
