@@ -366,6 +366,7 @@ def test_no_credentials_at_all_fails_in_seconds_with_a_hint(
     assert "NoCredentials" in result.stdout
     assert host in result.stdout
     assert "aws sso login" in result.stderr
+    assert f"docker-credential-convox registries add {host}" in result.stderr
 
 
 def test_an_unreachable_aws_endpoint_fails_fast_with_a_one_line_error(

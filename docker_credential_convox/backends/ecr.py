@@ -189,7 +189,7 @@ class EcrBackend:
             )
             raise SourceError(
                 f"{verb} {server.key} using {source.describe()}{resolved}: {exc.summary()}",
-                hint=exc.hint,
+                hint=exc.hint.replace("SERVER", server.key) if exc.hint else None,
             ) from None
         token = CachedToken(
             server.key, minted.username, minted.password, issued_at, minted.expires_at
