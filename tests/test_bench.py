@@ -1,0 +1,140 @@
+"""`make bench` still works: bench/run.py once, on tiny settings. No timing is asserted.
+
+The script starts its own Secret Service, moto_server and moto_proxy on 127.0.0.1, so this runs
+inside the suite's loopback-only namespace. The Go reference helpers and hyperfine are optional
+here (`make test` does not install them): their columns then read "not installed" and a
+built-in timer stands in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+DURATION_CELL = re.compile(r"^\d+(\.\d+)? ms$")
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (
+                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            )
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def table(text: str, heading: str) -> list[list[str]]:
+    """The body rows of the first Markdown table after `heading`, as lists of cells."""
+    lines = iter(text.split(heading, 1)[1].splitlines())
+    rows: list[str] = []
+    for line in lines:
+        if line.startswith("|"):
+            rows.append(line)
+        elif rows:
+            break
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    # Short, under /tmp: the private bus is a Unix socket in here (paths over 107 bytes fail).
+    path = Path(tempfile.mkdtemp(prefix="dccx-bench-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_bench_writes_the_results_table_and_stops_its_services(
+    workdir: Path, tmp_path: Path
+) -> None:
+    for tool in ("dbus-daemon", "dbus-send", "gnome-keyring-daemon"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: run `make test`, which installs it")
+    output = tmp_path / "RESULTS.md"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--quiet",
+            "--output",
+            str(output),
+            "--section",
+            str(tmp_path / "README-performance.md"),
+            "--json-dir",
+            str(tmp_path / "json"),
+            "--workdir",
+            str(workdir / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert processes_mentioning(str(workdir)) == []
+
+    text = output.read_text()
+    assert text.startswith("# Benchmarks")
+    for heading in (
+        "## Machine and versions",
+        "## Targets (issue 6)",
+        "## Floors and import costs",
+    ):
+        assert heading in text
+
+    results = table(text, "## Results")
+    scenarios = [row[0] for row in results]
+    for expected in (
+        "`version`",
+        "`get`, keyring registry",
+        "`get`, ECR, token cached",
+        "`get`, ECR, cold cache",
+        "`get`, ECR, cold cache, HTTPS through moto_proxy",
+        "`list`, 1 registry stored",
+        "`list`, 10 registries stored",
+        "`get`, keyring registry, 10 stored",
+    ):
+        assert expected in scenarios, scenarios
+    assert any(s.startswith("4 concurrent `get`s") for s in scenarios), scenarios
+    for row in results:
+        assert DURATION_CELL.match(row[1]), row  # our helper was timed on every row
+
+    installed = table(text, "### The helper installed without the editable-install hook")
+    assert [row[0] for row in installed] == [
+        "`version`",
+        "`get`, ECR, token cached",
+        "`get`, keyring registry",
+    ]
+    assert all(DURATION_CELL.match(row[1]) for row in installed), installed
+
+    section = (tmp_path / "README-performance.md").read_text()
+    assert section.startswith("## Performance")
+    assert len(table(section, "## Performance")) >= 5
+
+    targets = table(text, "## Targets (issue 6)")
+    assert len(targets) == 5
+    assert all(row[2] in ("yes", "**no**", "n/a") for row in targets), targets
