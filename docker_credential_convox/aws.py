@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from docker_credential_convox import __version__
 from docker_credential_convox.settings import (
@@ -32,7 +30,12 @@ from docker_credential_convox.settings import (
     Settings,
 )
 
+# `typing` costs milliseconds at start-up; mypy treats this name as always true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, Callable, Optional
+
     from botocore.session import Session
 
     from docker_credential_convox.diagnostics import Diagnostics

@@ -7,14 +7,17 @@ unless DOCKER_CREDENTIAL_CONVOX_DEBUG is set.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import IO, Optional, TextIO
 
 from docker_credential_convox import DISTRIBUTION, __version__, protocol
 from docker_credential_convox.errors import BadRequest, HelperError
+
+# `typing` costs milliseconds at start-up; mypy treats this name as always true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import IO, Optional, TextIO
 
 NAME = "docker-credential-convox"
 
@@ -73,7 +76,7 @@ def _debug_enabled(environ: Mapping[str, str]) -> bool:
     return is_true(environ.get(ENV_DEBUG))
 
 
-def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
+def main(  # noqa: PLR0911, PLR0912 - one return per outcome keeps the exit codes in view
     argv: Optional[Sequence[str]] = None,
     stdin: Optional[IO[bytes]] = None,
     stdout: Optional[TextIO] = None,
@@ -129,5 +132,7 @@ def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
         )
         return 1
     finally:
-        with contextlib.suppress(OSError, ValueError):
+        try:  # noqa: SIM105 - contextlib is not worth importing on the hot path for this
             out.flush()
+        except (OSError, ValueError):
+            pass

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Optional
-
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.registry_index import RegistryIndex
 from docker_credential_convox.servers import ECR, ECR_PUBLIC, Server, parse_server
 from docker_credential_convox.settings import Settings
 
+# `typing` costs milliseconds at start-up; mypy treats this name as always true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Callable, Optional
+
     from docker_credential_convox.backends import Backend
     from docker_credential_convox.backends.ecr import EcrBackend
     from docker_credential_convox.keychain import Keychain

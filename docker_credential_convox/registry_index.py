@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
-from typing import Callable, Optional
 
 from docker_credential_convox import fileio
 from docker_credential_convox.errors import StateError
+
+# `typing` costs milliseconds at start-up; mypy treats this name as always true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Callable, Optional
 
 FORMAT_VERSION = 1
 # Index updates hold the lock for milliseconds; a longer wait means something is wrong.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,8 @@ from docker_credential_convox.servers import (
     ECR_PUBLIC,
     REGISTRY,
     parse_server,
+    split_host_port,
+    split_url,
 )
 
 label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
@@ -175,3 +179,25 @@ def test_lookalike_hosts_are_not_ecr(host: str) -> None:
 @pytest.mark.parametrize("url", ["public.ecr.aws", "https://public.ecr.aws/", "ecr-public.aws.com"])
 def test_ecr_public_hosts_are_recognised(url: str) -> None:
     assert parse_server(url).kind == ECR_PUBLIC
+
+
+bare_spellings = st.builds(
+    lambda host, port, dot, upper: (
+        (host.upper() if upper else host) + ("." if dot else "") + (f":{port}" if port else "")
+    ),
+    hostnames,
+    st.one_of(st.none(), st.integers(min_value=0, max_value=99999)),
+    st.booleans(),
+    st.booleans(),
+)
+
+
+@given(st.one_of(bare_spellings, st.text(max_size=30)))
+def test_the_fast_path_for_bare_hosts_agrees_with_the_full_url_parser(text: str) -> None:
+    def outcome(split: Callable[[str], tuple[str, int | None]]) -> object:
+        try:
+            return split(text)
+        except HelperError as exc:
+            return type(exc)
+
+    assert outcome(split_host_port) == outcome(split_url)

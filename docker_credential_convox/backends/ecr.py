@@ -19,7 +19,6 @@ not the credentials themselves.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable, Optional
 
 from docker_credential_convox import aws
 from docker_credential_convox.diagnostics import Diagnostics
@@ -44,7 +43,11 @@ from docker_credential_convox.servers import ECR_PUBLIC, ECR_PUBLIC_REGION, Serv
 from docker_credential_convox.settings import Settings
 from docker_credential_convox.tokencache import CachedToken, TokenCache, describe_time
 
+# `typing` costs milliseconds at start-up; mypy treats this name as always true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Callable, Optional
+
     from docker_credential_convox.keychain import Keychain
 
 LOGIN_USERNAME = "AWS"
