@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Optional
 
 from docker_credential_convox.errors import StoreUnavailable
@@ -44,9 +45,47 @@ def _is_dotted_path(name: str) -> bool:
 
 def _keyring_config_exists() -> bool:
     """Whether the user configured keyring in keyringrc.cfg (then keyring decides, not our pin)."""
+    if sys.platform.startswith("linux"):  # keyring's own rule, without importing keyring
+        root = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        return os.path.exists(os.path.join(root, "python_keyring", "keyringrc.cfg"))
     from keyring.util import platform_
 
     return os.path.exists(os.path.join(platform_.config_root(), "keyringrc.cfg"))
+
+
+# The class keyring's discovery picks on Linux desktops; for it, `get` reads items directly.
+SECRET_SERVICE_CLASS = "keyring.backends.SecretService.Keyring"  # noqa: S105 - a class path
+
+
+def read_secret_service(service: str, username: str) -> Optional[str]:
+    """The secret keyring's Secret Service backend filed under (service, username), read directly.
+
+    The same item keyring would return (its default attribute scheme: `service`, `username`),
+    without importing keyring itself, which costs more than the rest of a `get`. Returns None
+    whenever anything is unusual (no bus, a locked collection or item, no item): the caller then
+    asks keyring, which handles each case (and reports it) its own way.
+    """
+    try:
+        import secretstorage
+
+        connection = secretstorage.dbus_init()
+    except Exception:
+        return None
+    try:
+        collection = secretstorage.get_default_collection(connection)
+        if collection.is_locked():
+            return None
+        items = collection.search_items({"service": service, "username": username})
+        item = next(iter(items), None)
+        if item is None or item.is_locked():
+            return None
+        secret: bytes = item.get_secret()
+        return secret.decode("utf-8")
+    except Exception:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 def _one_line(text: str) -> str:
@@ -179,8 +218,20 @@ class Keychain:
                 f"the OS keyring ({type(backend).__module__}) failed to {what}: {text}"
             ) from None
 
+    def _direct_read_allowed(self) -> bool:
+        """Whether keyring would use its Secret Service backend with default properties."""
+        if self._backend is not None or self._backend_name:
+            return False
+        if any(name.startswith("KEYRING_PROPERTY_") for name in os.environ):
+            return False
+        return self._read_pin() == SECRET_SERVICE_CLASS
+
     def get(self, key: str, username: str) -> Optional[str]:
         """The secret filed for (key, username), or None."""
+        if self._direct_read_allowed():
+            found = read_secret_service(service_name(key), username)
+            if found is not None:
+                return found
         secret = self._call("read a secret", "get_password", service_name(key), username)
         return secret if isinstance(secret, str) else None
 

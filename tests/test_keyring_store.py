@@ -216,3 +216,60 @@ def test_explicit_backend_choice_wins_over_the_remembered_one(
     result = run_helper("get", host, env)
     assert result.returncode == 1
     assert result.stdout.startswith("no usable OS keyring")
+
+
+def test_get_reads_the_secret_service_directly_without_importing_keyring(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0  # remembers the backend
+    probe = (
+        "import sys\n"
+        "from docker_credential_convox import cli\n"
+        "code = cli.main(['get'])\n"
+        "sys.stderr.write('KEYRING_IMPORTED=%s\\n' % ('keyring' in sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=host.encode(),
+        capture_output=True,
+        env=helper_env,
+        check=False,
+    )
+    assert result.returncode == 0, result
+    assert json.loads(result.stdout)["Secret"] == "pw"
+    assert b"KEYRING_IMPORTED=False" in result.stderr
+
+
+def test_a_keyring_property_in_the_environment_sends_get_through_keyring(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0
+    env = {"KEYRING_PROPERTY_SCHEME": "KeePassXC"}  # keyring would look up other attributes
+    result = run_helper("get", host, env)
+    assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n")
+
+
+@pytest.fixture
+def relockable_secret_service() -> Iterator[SecretService]:
+    """A Secret Service of this test's own, so it can be restarted locked."""
+    root = Path(tempfile.mkdtemp(prefix="dccx-relock-"))
+    service = SecretService(root).start(password="right-password")
+    try:
+        yield service
+    finally:
+        service.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_get_from_a_keyring_that_became_locked_says_it_is_locked(
+    tmp_path: Path, relockable_secret_service: SecretService, host: str
+) -> None:
+    env = hermetic_env(tmp_path, relockable_secret_service.env)
+    assert run_helper_in(env, "store", stdin=store_request(host)).returncode == 0
+    relockable_secret_service.stop_keyring()
+    relockable_secret_service.start_keyring(password="wrong-password")
+    result = run_helper_in(env, "get", stdin=host, timeout=30)
+    assert result.returncode == 1
+    assert result.stdout.startswith("the OS keyring is locked")
+    assert "pw" not in result.stdout.split()
