@@ -1,0 +1,111 @@
+"""Run docker-credential-convox from its single-file build (a zipapp).
+
+The file is a zip archive holding this module and `site-packages/`: the helper and every library
+it needs. Python cannot load compiled extensions or botocore's data files from inside a zip, so
+the first run unpacks `site-packages/` into the helper's cache directory (`zipapp/BUILD_ID` in
+~/.cache/docker-credential-convox, or wherever XDG_CACHE_HOME or DOCKER_CREDENTIAL_CONVOX_CACHE_DIR
+put it), and every run imports from there: after the first run the helper starts like an
+installed package. This module imports nothing but `os` and `sys` on that path (shiv's
+bootstrap costs ~40 ms a run; a credential helper runs on every pull and push).
+
+The first run of each Python version also byte-compiles the libraries, as pip does when it
+installs: the helper must not recompile botocore on every run where PYTHONDONTWRITEBYTECODE is
+set (a common setting in containers and CI). Concurrent first runs wait on one lock while one of
+them does the work; unpacking goes to a temporary directory renamed into place, so a process
+killed half-way leaves nothing that a later run would take for a finished copy.
+"""
+
+import os
+import sys
+
+BUILD_ID = "@BUILD_ID@"  # replaced when the archive is built
+APP = "docker-credential-convox"
+MEMBERS = "site-packages/"
+
+
+def unpack_root() -> str:
+    """`zipapp/` in the helper's cache directory, resolved as the helper resolves it."""
+    base = os.environ.get("DOCKER_CREDENTIAL_CONVOX_CACHE_DIR", "")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        if not os.path.isabs(xdg):
+            xdg = os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, APP)
+    if not os.path.isabs(base):  # no HOME and no password-database entry
+        raise OSError(0, "no home directory")
+    return os.path.join(base, "zipapp")
+
+
+def unpack(archive: str, target: str) -> None:
+    """Unpack the archive's site-packages/ to `target`, all at once or not at all."""
+    import glob
+    import shutil
+    import tempfile
+    import zipfile
+
+    parent = os.path.dirname(target)
+    for leftover in glob.glob(os.path.join(parent, ".unpacking-*")):  # from a killed process
+        shutil.rmtree(leftover, ignore_errors=True)
+    temp = tempfile.mkdtemp(prefix=".unpacking-", dir=parent)
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.infolist():
+                if member.filename.startswith(MEMBERS):
+                    path = zf.extract(member, temp)
+                    mode = (member.external_attr >> 16) & 0o755
+                    if mode and not member.is_dir():
+                        os.chmod(path, mode)
+        os.rename(temp, target)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def prepare(archive: str, target: str, compiled: str) -> None:
+    """Unpack (once per build) and byte-compile (once per Python version), under a lock."""
+    import compileall
+    import fcntl
+
+    parent = os.path.dirname(target)
+    for directory in (os.path.dirname(parent), parent):  # private, as the helper keeps its cache
+        if not os.path.isdir(directory):
+            os.makedirs(os.path.dirname(directory), exist_ok=True)
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+    with open(os.path.join(parent, ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent first runs wait for one to finish
+        if os.path.exists(compiled):
+            return
+        site_packages = os.path.join(target, MEMBERS)
+        if not os.path.isdir(site_packages):
+            unpack(archive, target)
+        compileall.compile_dir(site_packages, quiet=2)
+        with open(compiled, "w"):
+            pass
+
+
+def main() -> int:
+    archive = os.path.dirname(os.path.abspath(__file__))
+    try:
+        target = os.path.join(unpack_root(), BUILD_ID)
+        site_packages = os.path.join(target, MEMBERS)
+        compiled = os.path.join(target, ".compiled-" + sys.implementation.cache_tag)
+        if not os.path.exists(compiled):
+            prepare(archive, target, compiled)
+    except OSError as exc:  # one line on stdout, exit 1: what credential clients expect
+        sys.stdout.write(
+            f"{APP}: cannot unpack its libraries: {exc.strerror or exc}"
+            f"{f' ({exc.filename})' if exc.filename else ''}; "
+            "set DOCKER_CREDENTIAL_CONVOX_CACHE_DIR to a writable directory\n"
+        )
+        return 1
+    # The unpacked libraries replace the archive at the front of sys.path: they win over any
+    # copy in the interpreter's own site-packages, which stay reachable for keyring plugins.
+    sys.path[:] = [site_packages.rstrip("/")] + [
+        entry for entry in sys.path if os.path.abspath(entry or ".") != archive
+    ]
+    from docker_credential_convox.cli import main as helper_main
+
+    return helper_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Install each built artifact the way a user does, then run the protocol tests against the
+# installed executable (DCCX_HELPER) inside the loopback-only namespace, as `make test` does.
+#
+#   scripts/test-artifacts.sh [deb] [wheel] [zipapp]     (default: all three)
+#
+# - deb:    `apt-get install ./dist/deb/docker-credential-convox_*_all.deb` on this machine (root),
+#           so /usr/bin/docker-credential-convox runs on Debian's python3 with Debian's boto3,
+#           keyring and cachetools; purged again afterwards (KEEP_INSTALLED=1 keeps it).
+# - wheel:  `pip install dist/*.whl` into a fresh venv (dependencies from the index).
+# - zipapp: the .pyz copied onto a PATH directory as `docker-credential-convox`, with a bare venv
+#           (no packages at all) as the `python3` it finds, so only what the file carries is
+#           there. The whole suite runs on that python3; a smoke subset runs again on every
+#           other CPython 3.9+ this machine has (pyenv's, /usr/bin's). Every test has a fresh
+#           HOME, so every test also exercises the first run (unpacking, byte-compiling).
+# Installs (network) happen before the tests; the tests reach nothing but 127.0.0.1.
+# Every artifact is tried even if one fails; the summary at the end says which passed.
+#
+# ARTIFACT_TESTS overrides the test files, ARTIFACT_DESELECT the -k expression of tests that run
+# the venv's own package (sys.executable) rather than the executable under test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+# The test files that drive the installed executable (as clients do) rather than import it.
+read -r -a test_files <<<"${ARTIFACT_TESTS:-tests/test_conformance.py tests/test_keyring_store.py \
+tests/test_clients.py tests/test_ecr.py tests/test_ecr_concurrency.py tests/test_ecr_clients.py \
+tests/test_registries.py tests/test_registries_clients.py tests/test_registries_tty.py}"
+deselect=${ARTIFACT_DESELECT:-not killed_between and not interrupted_store}
+# On the other interpreters: the round trip, and twelve concurrent first runs (each unpacks).
+smoke=(tests/test_conformance.py tests/test_keyring_store.py
+       -k "store_then_get or erase_forgets or list_maps or version_forms or concurrent_stores")
+pytest=$root/.venv/bin/pytest
+[[ -x $pytest ]] || { echo "test-artifacts.sh: no $pytest: run make venv" >&2; exit 1; }
+
+version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' docker_credential_convox/__init__.py)
+deb_version=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
+deb=dist/deb/docker-credential-convox_${deb_version}_all.deb
+wheel=dist/docker_credential_convox-$version-py3-none-any.whl
+zipapp=dist/docker-credential-convox-$version-linux-$(uname -m).pyz
+
+artifacts=("$@")
+((${#artifacts[@]})) || artifacts=(deb wheel zipapp)
+
+sudo=()
+[[ $(id -u) == 0 ]] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dccx-artifacts.XXXXXX")
+deb_installed=0
+# shellcheck disable=SC2317  # run by the EXIT trap
+cleanup() {
+  if [[ $deb_installed == 1 && ${KEEP_INSTALLED:-} != 1 ]]; then
+    "${sudo[@]}" apt-get purge -y -qq docker-credential-convox >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+results=()
+failed=0
+record() {  # record NAME STATUS SECONDS
+  results+=("$(printf '%-32s %-6s %4ss' "$1" "$2" "$3")")
+  [[ $2 == passed ]] || failed=1
+}
+
+# run_tests NAME HELPER [PATH_PREFIX] -- PYTEST_ARGS...: the suite against one installed executable.
+run_tests() {
+  local name=$1 helper=$2 path_prefix=$3
+  shift 4
+  local start=$SECONDS status=passed
+  echo "=== $name: $helper" >&2
+  if ! DCCX_HELPER=$helper PATH="$path_prefix${path_prefix:+:}$PATH" \
+    scripts/isolated.sh "$pytest" -q -p no:cacheprovider "$@"; then
+    status=FAILED
+  fi
+  record "$name" "$status" $((SECONDS - start))
+}
+
+need() {
+  [[ -f $1 ]] && return 0
+  echo "test-artifacts.sh: $1 is missing: build it first (make $2)" >&2
+  record "$2" MISSING 0
+  return 1
+}
+
+test_deb() {
+  need "$deb" deb || return 0
+  local start=$SECONDS
+  if dpkg-query -W -f='${Status}' docker-credential-convox 2>/dev/null | grep -q "ok installed"; then
+    "${sudo[@]}" apt-get purge -y -qq docker-credential-convox >/dev/null
+  fi
+  deb_installed=1
+  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "./$deb" >"$work/apt.log" 2>&1; then
+    cat "$work/apt.log" >&2
+    record "deb: apt-get install" FAILED $((SECONDS - start))
+    return 0
+  fi
+  local helper=/usr/bin/docker-credential-convox
+  if [[ $(command -v docker-credential-convox) != "$helper" || $(head -n 1 "$helper") != "#!/usr/bin/python3" ]]; then
+    echo "test-artifacts.sh: the .deb did not install $helper running on /usr/bin/python3" >&2
+    record "deb: apt-get install" FAILED $((SECONDS - start))
+    return 0
+  fi
+  record "deb: apt-get install" passed $((SECONDS - start))
+  # The tests put the helper's directory first on PATH; /usr/bin first would also put Debian's
+  # older docker CLI before the machine's. A directory holding only a link to the installed file
+  # keeps PATH as the user has it while the same /usr/bin executable runs.
+  mkdir -p "$work/deb-bin"
+  ln -s "$helper" "$work/deb-bin/docker-credential-convox"
+  run_tests "deb: tests" "$work/deb-bin/docker-credential-convox" "" -- \
+    "${test_files[@]}" -k "$deselect"
+  if [[ ${KEEP_INSTALLED:-} != 1 ]]; then
+    start=$SECONDS
+    "${sudo[@]}" apt-get purge -y -qq docker-credential-convox >/dev/null
+    deb_installed=0
+    if [[ -e $helper || -e /usr/lib/python3/dist-packages/docker_credential_convox ]]; then
+      echo "test-artifacts.sh: apt-get purge left files behind" >&2
+      record "deb: apt-get purge" FAILED $((SECONDS - start))
+    else
+      record "deb: apt-get purge" passed $((SECONDS - start))
+    fi
+  fi
+}
+
+test_wheel() {
+  need "$wheel" dist || return 0
+  local start=$SECONDS venv=$work/wheel-venv
+  if ! { python3 -m venv "$venv" && "$venv/bin/python" -m pip install -q "$wheel"; } \
+    >"$work/pip.log" 2>&1; then
+    cat "$work/pip.log" >&2
+    record "wheel: pip install" FAILED $((SECONDS - start))
+    return 0
+  fi
+  record "wheel: pip install" passed $((SECONDS - start))
+  run_tests "wheel: tests" "$venv/bin/docker-credential-convox" "" -- \
+    "${test_files[@]}" -k "$deselect"
+}
+
+# Every CPython >= 3.9 on this machine, one per minor version, the default python3 first.
+interpreters() {
+  local seen=" " candidate minor
+  for candidate in "$(command -v python3)" /usr/bin/python3.* \
+    "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.*/bin/python3.[0-9]*; do
+    [[ -x $candidate && $candidate != *-config ]] || continue
+    minor=$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2]) if sys.version_info >= (3, 9) else None' 2>/dev/null) || continue
+    [[ -n $minor && $seen != *" $minor "* ]] || continue
+    seen+="$minor "
+    echo "$candidate"
+  done
+}
+
+test_zipapp() {
+  need "$zipapp" zipapp || return 0
+  local bin=$work/zipapp-bin first=1 python minor bare
+  mkdir -p "$bin"
+  install -m 0755 "$zipapp" "$bin/docker-credential-convox"
+  while IFS= read -r python; do
+    minor=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    bare=$work/bare-$minor
+    "$python" -m venv --without-pip "$bare"
+    if ((first)); then
+      run_tests "zipapp on python $minor: tests" "$bin/docker-credential-convox" "$bare/bin" -- \
+        "${test_files[@]}" -k "$deselect"
+      first=0
+    else
+      run_tests "zipapp on python $minor: smoke" "$bin/docker-credential-convox" \
+        "$bare/bin" -- "${smoke[@]}"
+    fi
+  done < <(interpreters)
+}
+
+for artifact in "${artifacts[@]}"; do
+  case $artifact in
+    deb) test_deb ;;
+    wheel) test_wheel ;;
+    zipapp) test_zipapp ;;
+    *) echo "test-artifacts.sh: unknown artifact $artifact (deb, wheel, zipapp)" >&2; exit 2 ;;
+  esac
+done
+
+echo "=== artifacts"
+printf '%s\n' "${results[@]}"
+exit "$failed"
