@@ -6,6 +6,7 @@ instance metadata disabled and config files emptied, and nothing but 127.0.0.1 t
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -28,7 +29,12 @@ from fixtures_services import registry, registry_image  # noqa: F401
 HELPER = Path(
     os.environ.get("DCCX_HELPER") or Path(sys.executable).parent / "docker-credential-convox"
 )
-BIN_DIR = HELPER.parent
+
+# Clients find the helper on PATH. A directory holding only a link to it goes first, so PATH
+# puts nothing else of the helper's directory (say /usr/bin, for the .deb) before the user's tools.
+BIN_DIR = Path(tempfile.mkdtemp(prefix="dccx-bin-"))
+(BIN_DIR / "docker-credential-convox").symlink_to(HELPER)
+atexit.register(shutil.rmtree, BIN_DIR, True)
 KEYRING_PASSWORD = "test-keyring-password"
 
 # Settings that keep boto3 away from real AWS, whatever the developer's machine has configured.
