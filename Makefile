@@ -31,8 +31,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 
 lint: venv
-	$(BIN)/ruff check docker_credential_convox tests
-	$(BIN)/ruff format --check docker_credential_convox tests
+	$(BIN)/ruff check docker_credential_convox tests bench packaging
+	$(BIN)/ruff format --check docker_credential_convox tests bench packaging
 	$(BIN)/mypy
 
 # The suite runs in a loopback-only network namespace: nothing it starts can leave 127.0.0.1.

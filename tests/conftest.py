@@ -147,19 +147,26 @@ class SecretService:
                 os.kill(self.bus_pid, signal.SIGTERM)
 
 
-@pytest.fixture(scope="session")
-def secret_service() -> Iterator[SecretService]:
-    """A real Secret Service (dbus + gnome-keyring), fresh for this test session."""
+@contextlib.contextmanager
+def private_secret_service(password: str = KEYRING_PASSWORD) -> Iterator[SecretService]:
+    """A Secret Service in a fresh directory, stopped and removed afterwards."""
     for tool in ("dbus-daemon", "dbus-send", "gnome-keyring-daemon"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: run `make test`, which installs it")
     root = Path(tempfile.mkdtemp(prefix="dccx-secrets-"))
-    service = SecretService(root).start()
+    service = SecretService(root)
     try:
-        yield service
+        yield service.start(password)
     finally:
         service.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def secret_service() -> Iterator[SecretService]:
+    """A real Secret Service (dbus + gnome-keyring), fresh for this test session."""
+    with private_secret_service() as service:
+        yield service
 
 
 def hermetic_env(home: Path, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RunHelper, SecretService, hermetic_env, keyring_usernames, run_helper_in
+from conftest import (
+    RunHelper,
+    SecretService,
+    hermetic_env,
+    keyring_usernames,
+    private_secret_service,
+    run_helper_in,
+)
 
 NOT_FOUND = "credentials not found in native keychain"
 
@@ -59,23 +64,23 @@ def test_explicit_backend_that_does_not_exist_is_named(
 
 
 @pytest.fixture
-def locked_secret_service() -> Iterator[SecretService]:
-    """A Secret Service whose login keyring was created with another password: it stays locked."""
-    root = Path(tempfile.mkdtemp(prefix="dccx-locked-"))
-    service = SecretService(root).start(password="first-password")
-    service.stop_keyring()
-    service.start_keyring(password="another-password")
-    try:
+def own_secret_service() -> Iterator[SecretService]:
+    """A Secret Service of this test's own, so it can be restarted with another password."""
+    with private_secret_service(password="right-password") as service:
         yield service
-    finally:
-        service.stop()
-        shutil.rmtree(root, ignore_errors=True)
+
+
+def relock(service: SecretService) -> None:
+    """Restart the keyring daemon with the wrong password: the login keyring stays locked."""
+    service.stop_keyring()
+    service.start_keyring(password="wrong-password")
 
 
 def test_locked_keyring_is_reported_as_locked_and_nothing_is_indexed(
-    tmp_path: Path, locked_secret_service: SecretService, host: str
+    tmp_path: Path, own_secret_service: SecretService, host: str
 ) -> None:
-    env = hermetic_env(tmp_path, locked_secret_service.env)
+    relock(own_secret_service)
+    env = hermetic_env(tmp_path, own_secret_service.env)
     result = run_helper_in(env, "store", stdin=store_request(host), timeout=30)
     assert result.returncode == 1
     assert result.stdout.startswith("the OS keyring is locked")
@@ -250,25 +255,12 @@ def test_a_keyring_property_in_the_environment_sends_get_through_keyring(
     assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n")
 
 
-@pytest.fixture
-def relockable_secret_service() -> Iterator[SecretService]:
-    """A Secret Service of this test's own, so it can be restarted locked."""
-    root = Path(tempfile.mkdtemp(prefix="dccx-relock-"))
-    service = SecretService(root).start(password="right-password")
-    try:
-        yield service
-    finally:
-        service.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def test_get_from_a_keyring_that_became_locked_says_it_is_locked(
-    tmp_path: Path, relockable_secret_service: SecretService, host: str
+    tmp_path: Path, own_secret_service: SecretService, host: str
 ) -> None:
-    env = hermetic_env(tmp_path, relockable_secret_service.env)
+    env = hermetic_env(tmp_path, own_secret_service.env)
     assert run_helper_in(env, "store", stdin=store_request(host)).returncode == 0
-    relockable_secret_service.stop_keyring()
-    relockable_secret_service.start_keyring(password="wrong-password")
+    relock(own_secret_service)
     result = run_helper_in(env, "get", stdin=host, timeout=30)
     assert result.returncode == 1
     assert result.stdout.startswith("the OS keyring is locked")
