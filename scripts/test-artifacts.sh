@@ -2,12 +2,13 @@
 # Install each built artifact the way a user does, then run the protocol tests against the
 # installed executable (DCCX_HELPER) inside the loopback-only namespace, as `make test` does.
 #
-#   scripts/test-artifacts.sh [deb] [wheel] [zipapp]     (default: all three)
+#   scripts/test-artifacts.sh [deb] [wheel] [pipx] [zipapp]     (default: all four)
 #
 # - deb:    `apt-get install ./dist/deb/docker-credential-convox_*_all.deb` on this machine (root),
 #           so /usr/bin/docker-credential-convox runs on Debian's python3 with Debian's boto3,
 #           keyring and cachetools; purged again afterwards (KEEP_INSTALLED=1 keeps it).
 # - wheel:  `pip install dist/*.whl` into a fresh venv (dependencies from the index).
+# - pipx:   `pipx install .` from the checkout, with PIPX_HOME and PIPX_BIN_DIR in a temp dir.
 # - zipapp: the .pyz copied onto a PATH directory as `docker-credential-convox`, with a bare venv
 #           (no packages at all) as the `python3` it finds, so only what the file carries is
 #           there. The whole suite runs on that python3; a smoke subset runs again on every
@@ -40,7 +41,7 @@ wheel=dist/docker_credential_convox-$version-py3-none-any.whl
 zipapp=dist/docker-credential-convox-$version-linux-$(uname -m).pyz
 
 artifacts=("$@")
-((${#artifacts[@]})) || artifacts=(deb wheel zipapp)
+((${#artifacts[@]})) || artifacts=(deb wheel pipx zipapp)
 
 sudo=()
 [[ $(id -u) == 0 ]] || sudo=(sudo)
@@ -137,6 +138,22 @@ test_wheel() {
     "${test_files[@]}" -k "$deselect"
 }
 
+# `pipx install .` from the checkout, as the README offers: its own venv, the command linked into
+# PIPX_BIN_DIR. pipx itself comes from PyPI into the dev venv, not onto the machine.
+test_pipx() {
+  local start=$SECONDS home=$work/pipx
+  if ! { "$root/.venv/bin/python" -m pip install -q pipx &&
+    PIPX_HOME=$home PIPX_BIN_DIR=$home/bin "$root/.venv/bin/python" -m pipx install "$root"; } \
+    >"$work/pipx.log" 2>&1; then
+    cat "$work/pipx.log" >&2
+    record "pipx: pipx install ." FAILED $((SECONDS - start))
+    return 0
+  fi
+  record "pipx: pipx install ." passed $((SECONDS - start))
+  run_tests "pipx: tests" "$home/bin/docker-credential-convox" "" -- \
+    tests/test_conformance.py tests/test_clients.py
+}
+
 # Every CPython >= 3.9 on this machine, one per minor version, the default python3 first.
 interpreters() {
   local seen=" " candidate minor
@@ -174,8 +191,9 @@ for artifact in "${artifacts[@]}"; do
   case $artifact in
     deb) test_deb ;;
     wheel) test_wheel ;;
+    pipx) test_pipx ;;
     zipapp) test_zipapp ;;
-    *) echo "test-artifacts.sh: unknown artifact $artifact (deb, wheel, zipapp)" >&2; exit 2 ;;
+    *) echo "test-artifacts.sh: unknown artifact $artifact (deb, wheel, pipx, zipapp)" >&2; exit 2 ;;
   esac
 done
 
