@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from docker_credential_convox.diagnostics import Diagnostics
-from docker_credential_convox.registry_index import RegistryIndex
-from docker_credential_convox.servers import ECR, ECR_PUBLIC, Server, parse_server
+from docker_credential_convox.registry_index import (
+    ECR_ALIAS_PREFIX,
+    SOURCE_ECR_ALIAS,
+    RegistryIndex,
+)
+from docker_credential_convox.servers import ECR, ECR_PUBLIC, REGISTRY, Server, parse_server
 from docker_credential_convox.settings import Settings
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -14,6 +18,7 @@ if TYPE_CHECKING:
 
     from docker_credential_convox.backends import Backend
     from docker_credential_convox.backends.ecr import EcrBackend
+    from docker_credential_convox.backends.keyring import KeyringBackend
     from docker_credential_convox.keychain import Keychain
     from docker_credential_convox.protocol import Credentials
 
@@ -50,13 +55,12 @@ class Helper:
     def backend_for(self, server: Server) -> Backend:
         """The backend that serves `server`."""
         if server.kind in (ECR, ECR_PUBLIC):
-            return self._ecr_backend()
-        from docker_credential_convox.backends.keyring import KeyringBackend
+            return self.ecr_backend()
+        return self._keyring_backend()
 
-        return KeyringBackend(self.index, self.keychain, self.diagnostics)
-
-    def _ecr_backend(self) -> EcrBackend:
-        """The ECR backend, built on first use; the keychain is handed over unopened."""
+    def ecr_backend(self) -> EcrBackend:
+        """The ECR backend (ECR hosts and ECR aliases), built on first use; the keychain is
+        handed over unopened."""
         if self._ecr is None:
             import time
 
@@ -71,13 +75,29 @@ class Helper:
             )
         return self._ecr
 
+    def _keyring_backend(self) -> KeyringBackend:
+        from docker_credential_convox.backends.keyring import KeyringBackend
+
+        return KeyringBackend(self.index, self.keychain, self.diagnostics)
+
     def store(self, credentials: Credentials) -> None:
         server = parse_server(credentials.server_url)
+        if server.kind == REGISTRY and credentials.username.startswith(ECR_ALIAS_PREFIX):
+            self.ecr_backend().store_alias(server, credentials)
+            return
         self.backend_for(server).store(server, credentials)
 
     def get(self, server_url: str) -> Credentials:
         server = parse_server(server_url)
-        return self.backend_for(server).get(server)
+        if server.kind != REGISTRY:
+            return self.backend_for(server).get(server)
+        # One read of the index answers both an ordinary registry and an ECR alias (whose
+        # target's entry it also holds); an alias never opens the keyring.
+        entries = self.index.snapshot()
+        entry = entries.get(server.key)
+        if entry is not None and entry.source == SOURCE_ECR_ALIAS:
+            return self.ecr_backend().get_alias(server, entry, entries)
+        return self._keyring_backend().get_entry(server, entry)
 
     def erase(self, server_url: str) -> None:
         server = parse_server(server_url)
@@ -89,7 +109,7 @@ class Helper:
         entries = self.index.entries()
         listing = {entry.server_url: entry.username for entry in entries}
         indexed = {entry.key for entry in entries}
-        for registry, username in self._ecr_backend().cached_registries().items():
+        for registry, username in self.ecr_backend().cached_registries().items():
             if registry not in indexed:
                 listing.setdefault(registry, username)
         return listing

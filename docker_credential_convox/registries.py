@@ -26,6 +26,8 @@ from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import (
+    ECR_ALIAS_PREFIX,
+    SOURCE_ECR_ALIAS,
     SOURCE_ECR_KEYS,
     SOURCE_ECR_LOGIN,
     SOURCE_ECR_PROFILE,
@@ -102,6 +104,10 @@ access key ID and secret access key (for another account's registry, say); --pro
 --role-arn records an AWS profile or role instead; with none of these the AWS default credential
 chain (environment, ~/.aws, SSO, instance role) is used. Docker Hub is routed under both keys
 clients look it up by: https://index.docker.io/v1/ (docker) and docker.io (skopeo).
+
+--ecr-registry HOST makes SERVER another name for the ECR registry HOST (a custom domain or a
+pull-through proxy in front of it): SERVER gets HOST's tokens, minted with what the options
+above record for HOST, or else with the source HOST already has (the default chain if none).
 """
 ADD_EXAMPLES = f"""\
 examples:
@@ -113,6 +119,8 @@ examples:
   {PROG} add 210987654321.dkr.ecr.eu-west-1.amazonaws.com --profile prod
   {PROG} add 210987654321.dkr.ecr.eu-west-1.amazonaws.com \\
       --role-arn arn:aws:iam::210987654321:role/ecr-pull --external-id d0c6e7
+  {PROG} add registry.corp.example \\
+      --ecr-registry 210987654321.dkr.ecr.us-east-1.amazonaws.com --profile prod
 """
 REMOVE_DESCRIPTION = """\
 Forget SERVER: its stored secret, its entry in the helper's registry index, its cached ECR
@@ -125,7 +133,8 @@ examples:
 """
 LIST_DESCRIPTION = """\
 Show the registries the helper knows: SERVER, USERNAME and KIND (keyring, or ecr with the source
-of its AWS credentials: access keys, profile, role, login token or the default chain).
+of its AWS credentials: access keys, profile, role, login token or the default chain; or
+`ecr alias of HOST` for another name of an ECR registry).
 Secrets are never shown. No network and no keyring access.
 """
 LIST_EXAMPLES = f"""\
@@ -200,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     aws.add_argument("--profile", metavar="NAME", help="mint tokens with this AWS profile")
     aws.add_argument("--role-arn", metavar="ARN", help="mint tokens as this IAM role")
     aws.add_argument("--external-id", metavar="ID", help="the external ID the role requires")
+    aws.add_argument(
+        "--ecr-registry",
+        metavar="HOST",
+        help="SERVER is another name for this ECR registry (a custom domain or proxy)",
+    )
 
     remove = commands.add_parser(
         "remove",
@@ -370,7 +384,14 @@ def _check_flags(args: argparse.Namespace, server: Server) -> None:
         )
         if value is not None
     ]
-    if aws_flags and not _is_ecr(server):
+    if args.ecr_registry is not None:
+        _ecr_target(args.ecr_registry)  # refuse anything but a private ECR host up front
+        if _is_ecr(server):
+            raise UsageError(
+                f"--ecr-registry gives another name to an ECR registry, and {server.key} is "
+                "already one"
+            )
+    elif aws_flags and not _is_ecr(server):
         raise UsageError(
             f"{aws_flags[0]} applies to Amazon ECR registries only, and {server.key} is not one"
         )
@@ -387,6 +408,19 @@ def _check_flags(args: argparse.Namespace, server: Server) -> None:
     for flag, value in (("--profile", args.profile), ("--role-arn", args.role_arn)):
         if value is not None and not value.strip():
             raise UsageError(f"{flag} must not be blank")
+
+
+def _ecr_target(typed: str) -> Server:
+    """The private ECR registry --ecr-registry names; one-line UsageError otherwise."""
+    from docker_credential_convox.backends.ecr import private_ecr_registry
+
+    target = private_ecr_registry(typed)
+    if target is None:
+        raise UsageError(
+            "--ecr-registry needs a private Amazon ECR registry host such as "
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        )
+    return target
 
 
 def _ask_login(ctx: Context, args: argparse.Namespace, what: str) -> tuple[str, str]:
@@ -424,7 +458,9 @@ def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
     store_url = _store_url(typed, server)
     previous = ctx.helper.index.lookup(server.key)
 
-    if _is_ecr(server):
+    if args.ecr_registry is not None:
+        _add_alias(ctx, args, server, store_url)
+    elif _is_ecr(server):
         _add_ecr(ctx, args, server, store_url)
     else:
         username, password = _ask_login(ctx, args, "password")
@@ -489,6 +525,19 @@ def _add_ecr(ctx: Context, args: argparse.Namespace, server: Server, store_url: 
         backend.store(server, credentials, verify=not args.no_verify)
     else:  # pragma: no cover - the helper routes every ECR host to the ECR backend
         ctx.helper.store(credentials)
+
+
+def _add_alias(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:
+    """Record SERVER as another name of the --ecr-registry host: any source the AWS options
+    give is recorded for that host (as `add HOST` would), then the alias points at it."""
+    target = _ecr_target(args.ecr_registry)
+    gives_source = args.password_stdin or any(
+        value is not None for value in (args.profile, args.role_arn, args.username)
+    )
+    if gives_source:
+        _add_ecr(ctx, args, target, _store_url(args.ecr_registry.strip(), target))
+    credentials = Credentials(store_url, ECR_ALIAS_PREFIX + target.key, "")
+    ctx.helper.ecr_backend().store_alias(server, credentials, verify=not args.no_verify)
 
 
 def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -> None:
@@ -558,6 +607,8 @@ class Row:
 
     def describe_kind(self) -> str:
         """The KIND column: keyring, or ecr/ecr-public with its credential source."""
+        if self.source == SOURCE_ECR_ALIAS:
+            return f"ecr alias of {self.options.get('target', '?')}"
         if self.kind == REGISTRY:
             return "keyring" if self.source == SOURCE_KEYRING else self.source
         detail = {

@@ -33,6 +33,11 @@ SOURCE_ECR_PROFILE = "ecr-profile"  # Options: profile
 SOURCE_ECR_ROLE = "ecr-role"  # Options: role_arn, external_id (optional), profile (optional)
 SOURCE_ECR_LOGIN = "ecr-login"  # Username "AWS": a login token in the keyring; Options: stored_at
 ECR_SOURCES = frozenset({SOURCE_ECR_KEYS, SOURCE_ECR_PROFILE, SOURCE_ECR_ROLE, SOURCE_ECR_LOGIN})
+# Another name (a custom domain, a proxy) for an ECR registry: Username "AWS"; Options: target,
+# the ECR registry's key. Its tokens come from the target's own entry (or the default chain).
+# `store` records one for a Username of ECR_ALIAS_PREFIX + the ECR host.
+SOURCE_ECR_ALIAS = "ecr-alias"
+ECR_ALIAS_PREFIX = "ecr-alias:"
 
 
 class Entry:
@@ -130,6 +135,10 @@ class RegistryIndex:
     def lookup(self, key: str) -> Optional[Entry]:
         """The entry for a canonical key, or None."""
         return self._load().get(key)
+
+    def snapshot(self) -> dict[str, Entry]:
+        """Every entry by key, from one read of the file (for several lookups)."""
+        return self._load()
 
     def entries(self) -> list[Entry]:
         """Every entry, ordered by key."""

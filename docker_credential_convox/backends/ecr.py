@@ -11,6 +11,11 @@ A `store` with Username `AWS` (a token from `aws ecr get-login-password`, as `do
 sends it) is kept in the keyring, source `ecr-login`, and returned for `LOGIN_TOKEN_LIFETIME`
 after it was stored; after that the default chain takes over. The latest `store` wins.
 
+Another name for a private ECR registry (a custom domain or a pull-through proxy in front of
+it) is recorded with `store` Username `ecr-alias:<ECR host>`, source `ecr-alias`: a `get` of the
+alias is answered as a `get` of the ECR host (its source, its cached tokens), with the alias's
+ServerURL. The router (helper.py) sends such names here.
+
 A `get` answered from the token cache reads two small JSON files and imports neither botocore
 nor keyring: the cache key names the credential source (from the index entry and environment),
 not the credentials themselves.
@@ -31,6 +36,8 @@ from docker_credential_convox.errors import (
 )
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import (
+    ECR_ALIAS_PREFIX,
+    SOURCE_ECR_ALIAS,
     SOURCE_ECR_KEYS,
     SOURCE_ECR_LOGIN,
     SOURCE_ECR_PROFILE,
@@ -39,13 +46,21 @@ from docker_credential_convox.registry_index import (
     Entry,
     RegistryIndex,
 )
-from docker_credential_convox.servers import ECR_PUBLIC, ECR_PUBLIC_REGION, Server
+from docker_credential_convox.servers import (
+    ECR,
+    ECR_PUBLIC,
+    ECR_PUBLIC_REGION,
+    REGISTRY,
+    Server,
+    parse_server,
+)
 from docker_credential_convox.settings import Settings
 from docker_credential_convox.tokencache import CachedToken, TokenCache, describe_time
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Callable, Optional
 
     from docker_credential_convox.keychain import Keychain
@@ -60,6 +75,15 @@ LOGIN_TOKEN_LIFETIME = 12 * 3600.0
 LOGIN_TOKEN_MARGIN = 15 * 60.0
 # Sources whose secret sits in the OS keyring under (registry key, entry username).
 _KEYRING_SOURCES = frozenset({SOURCE_ECR_KEYS, SOURCE_ECR_LOGIN, SOURCE_KEYRING})
+
+
+def private_ecr_registry(text: str) -> Optional[Server]:
+    """The private ECR registry `text` names (an alias target), or None for anything else."""
+    try:
+        server = parse_server(text) if text.strip() else None
+    except HelperError:
+        return None
+    return server if server is not None and server.kind == ECR else None
 
 
 class EcrBackend:
@@ -113,7 +137,30 @@ class EcrBackend:
     # -- get -----------------------------------------------------------------------------
 
     def get(self, server: Server) -> Credentials:
-        entry = self.index.lookup(server.key)
+        return self.get_entry(server, self.index.lookup(server.key))
+
+    def get_alias(
+        self, alias: Server, entry: Entry, entries: Optional[Mapping[str, Entry]] = None
+    ) -> Credentials:
+        """Credentials for `alias`, another name of the ECR registry its entry names: the
+        target's own (its recorded source, cached tokens shared), with the ServerURL asked for.
+        `entries`, when given, is the index already read (no second read of the file)."""
+        target = private_ecr_registry(entry.options.get("target", ""))
+        if target is None:
+            self.diagnostics.warn(
+                f"{alias.key} is recorded as an ECR alias without a valid ECR registry; "
+                f"store it again with the username {ECR_ALIAS_PREFIX}<ECR registry host>"
+            )
+            raise CredentialsNotFound()
+        self.diagnostics.debug(f"{alias.key} is an alias of {target.key}")
+        target_entry = (
+            entries.get(target.key) if entries is not None else self.index.lookup(target.key)
+        )
+        credentials = self.get_entry(target, target_entry)
+        return Credentials(alias.url, credentials.username, credentials.secret)
+
+    def get_entry(self, server: Server, entry: Optional[Entry]) -> Credentials:
+        """Credentials for `server`, whose index entry (or None) the caller has read."""
         if entry is not None and entry.source == SOURCE_KEYRING:
             # Stored before this backend existed: an ordinary username and secret.
             from docker_credential_convox.backends.keyring import KeyringBackend
@@ -271,6 +318,37 @@ class EcrBackend:
         if token is not None:
             self.cache.put(target.cache_key(server.key, source, self.settings), token)
         self.diagnostics.debug(f"{server.key} now uses {source.describe()}")
+
+    def store_alias(self, alias: Server, credentials: Credentials, verify: bool = True) -> None:
+        """Record `alias` (not an ECR host) as another name of the ECR registry that the
+        Username `ecr-alias:HOST` names; with `verify`, get a token for that registry first
+        (from its own recorded source, or the default chain). A failure stores nothing."""
+        target = private_ecr_registry(credentials.username[len(ECR_ALIAS_PREFIX) :])
+        if target is None:
+            raise BadRequest(
+                f"`{credentials.username}` does not name an Amazon ECR registry: expected "
+                f"{ECR_ALIAS_PREFIX}ACCOUNT.dkr.ecr.REGION.amazonaws.com"
+            )
+        if alias.kind != REGISTRY:
+            raise BadRequest(f"{alias.key} is itself a registry the helper mints tokens for")
+        if credentials.secret:
+            self.diagnostics.warn(f"the Secret is ignored for {alias.key}: an alias needs none")
+        if verify:
+            try:
+                self.get(target)
+            except CredentialsNotFound:
+                raise SourceError(
+                    f"unable to authenticate to {target.key}: no credentials for it"
+                ) from None
+        entry = Entry(
+            alias.key,
+            credentials.server_url,
+            LOGIN_USERNAME,
+            SOURCE_ECR_ALIAS,
+            {"target": target.key},
+        )
+        self._record(alias, entry)
+        self.diagnostics.debug(f"{alias.key} is now an alias of {target.key}")
 
     def _parse_store(
         self, server: Server, credentials: Credentials

@@ -18,6 +18,11 @@ from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import SOURCE_KEYRING, Entry, RegistryIndex
 from docker_credential_convox.servers import Server
 
+# `typing` costs milliseconds at start-up; mypy treats this name as always true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
 # A secret orphaned by an interrupted store or erase is found by service alone; bound the sweep.
 MAX_ORPHANS_SWEPT = 16
 
@@ -35,19 +40,22 @@ class KeyringBackend:
         replaced = self.index.put(
             Entry(server.key, credentials.server_url, credentials.username, SOURCE_KEYRING)
         )
-        if replaced is not None and replaced.username != credentials.username:
+        if (
+            replaced is not None
+            and replaced.source == SOURCE_KEYRING
+            and replaced.username != credentials.username
+        ):
             self.keychain.delete(server.key, replaced.username)
         self.diagnostics.debug(f"stored credentials for {server.key} in the OS keyring")
 
     def get(self, server: Server) -> Credentials:
-        entry = self.index.lookup(server.key)
+        return self.get_entry(server, self.index.lookup(server.key))
+
+    def get_entry(self, server: Server, entry: Optional[Entry]) -> Credentials:
+        """The credentials for `server`'s index entry (already read), which this backend wrote."""
         if entry is None:
             self.diagnostics.debug(f"no entry for {server.key} in {self.index.path}")
             raise CredentialsNotFound()
-        return self.get_entry(server, entry)
-
-    def get_entry(self, server: Server, entry: Entry) -> Credentials:
-        """The credentials for an index entry this backend wrote."""
         secret = self.keychain.get(server.key, entry.username)
         if secret is None:
             self.diagnostics.warn(
@@ -60,7 +68,8 @@ class KeyringBackend:
     def erase(self, server: Server) -> None:
         entry = self.index.remove(server.key)
         if entry is not None:
-            self.keychain.delete(server.key, entry.username)
+            if entry.source == SOURCE_KEYRING:  # an ECR alias keeps no secret
+                self.keychain.delete(server.key, entry.username)
             self.diagnostics.debug(f"erased credentials for {server.key}")
             return
         self.sweep_orphans(server.key)
