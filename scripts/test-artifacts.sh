@@ -104,13 +104,7 @@ test_deb() {
     return 0
   fi
   record "deb: apt-get install" passed $((SECONDS - start))
-  # The tests put the helper's directory first on PATH; /usr/bin first would also put Debian's
-  # older docker CLI before the machine's. A directory holding only a link to the installed file
-  # keeps PATH as the user has it while the same /usr/bin executable runs.
-  mkdir -p "$work/deb-bin"
-  ln -s "$helper" "$work/deb-bin/docker-credential-convox"
-  run_tests "deb: tests" "$work/deb-bin/docker-credential-convox" "" -- \
-    "${test_files[@]}" -k "$deselect"
+  run_tests "deb: tests" "$helper" "" -- "${test_files[@]}" -k "$deselect"
   if [[ ${KEEP_INSTALLED:-} != 1 ]]; then
     start=$SECONDS
     "${sudo[@]}" apt-get purge -y -qq docker-credential-convox >/dev/null
