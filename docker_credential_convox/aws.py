@@ -24,6 +24,7 @@ import json
 import time
 
 from docker_credential_convox import __version__
+from docker_credential_convox.errors import one_line
 from docker_credential_convox.settings import (
     ENV_AWS_METADATA_SERVICE_NUM_ATTEMPTS,
     ENV_AWS_METADATA_SERVICE_TIMEOUT,
@@ -48,6 +49,7 @@ METADATA_ATTEMPTS = 1
 ROLE_SESSION_NAME = "docker-credential-convox"
 ROLE_SESSION_SECONDS = 900  # the minimum: the role's keys serve one GetAuthorizationToken call
 DEFAULT_TOKEN_LIFETIME = 12 * 3600.0  # when a response omits expiresAt
+MESSAGE_LIMIT = 400  # characters of an AWS error message kept in the one-line error
 USER_AGENT = f"docker-credential-convox/{__version__}"
 
 SERVICE_ECR = "ecr"
@@ -196,13 +198,6 @@ class AwsError(Exception):
         return f"{self.operation} failed: {self.code}: {self.message}"
 
 
-def _one_line(text: str, secrets: Sequence[str] = (), limit: int = 400) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return " ".join(text.split())[:limit]
-
-
 _HINTS = {
     "NoCredentials": (
         "hint: give the helper AWS credentials (`aws configure`, AWS_PROFILE, `aws sso login`), "
@@ -272,8 +267,8 @@ def _to_aws_error(
         code, message = type(exc).__name__, str(exc) or type(exc).__name__
     return AwsError(
         operation,
-        _one_line(code, secrets, 80),
-        _one_line(message, secrets),
+        one_line(code, 80, secrets),
+        one_line(message, MESSAGE_LIMIT, secrets),
         _hint(code, source, operation),
         credentials_method,
     )
@@ -440,6 +435,6 @@ def mint_token(
         raise AwsError(
             operation,
             "MalformedResponse",
-            _one_line(f"unexpected response ({type(exc).__name__}: {exc})", secrets),
+            one_line(f"unexpected response ({type(exc).__name__}: {exc})", MESSAGE_LIMIT, secrets),
             credentials_method=method,
         ) from None

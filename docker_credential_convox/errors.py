@@ -9,12 +9,24 @@ from __future__ import annotations
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Optional
 
 
 NOT_FOUND_MESSAGE = "credentials not found in native keychain"
 MISSING_SERVER_URL_MESSAGE = "no credentials server URL"
 MISSING_USERNAME_MESSAGE = "no credentials username"
+
+
+def one_line(text: str, limit: int, secrets: Sequence[str] = ()) -> str:
+    """`text` collapsed to one line of at most `limit` characters, each of `secrets` masked.
+
+    For the text of a library's exception, which may span lines and, rarely, echo a value.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return " ".join(text.split())[:limit]
 
 
 class HelperError(Exception):

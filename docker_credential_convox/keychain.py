@@ -10,12 +10,13 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Optional
 
-from docker_credential_convox.errors import StoreUnavailable
+from docker_credential_convox.errors import StoreUnavailable, one_line
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
 SERVICE_PREFIX = "docker-credential-convox:"
+MESSAGE_LIMIT = 300  # characters of a keyring error kept in the one-line error
 
 NO_KEYRING_MESSAGE = (
     "no usable OS keyring: no Secret Service answers on the D-Bus session bus; "
@@ -88,10 +89,6 @@ def read_secret_service(service: str, username: str) -> Optional[str]:
             connection.close()
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())[:300]
-
-
 class Keychain:
     """Get, set and delete secrets by (registry key, username) in one keyring backend.
 
@@ -151,7 +148,8 @@ class Keychain:
                 return None
             raise StoreUnavailable(
                 f"cannot load keyring backend {name}: "
-                f"{_one_line(str(exc)) or type(exc).__name__}; check PYTHON_KEYRING_BACKEND"
+                f"{one_line(str(exc), MESSAGE_LIMIT) or type(exc).__name__}; "
+                "check PYTHON_KEYRING_BACKEND"
             ) from None
         return backend
 
@@ -209,7 +207,7 @@ class Keychain:
         except kerrors.PasswordDeleteError:
             raise
         except Exception as exc:
-            text = _one_line(str(exc)) or type(exc).__name__
+            text = one_line(str(exc), MESSAGE_LIMIT) or type(exc).__name__
             if "locked" in text.lower() or "prompt" in text.lower():
                 raise StoreUnavailable(f"{LOCKED_MESSAGE} ({text})") from None
             if type(exc).__name__ == "SecretServiceNotAvailableException":
