@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -256,3 +257,11 @@ def keyring_usernames(env: Mapping[str, str], key: str) -> list[str]:
         for line in (result.stdout + result.stderr).splitlines()
         if line.startswith("attribute.username = ")
     ]
+
+
+def helper_listing(env: Mapping[str, str]) -> dict[str, str]:
+    """What the installed helper's `list` answers in `env`."""
+    result = run_helper_in(env, "list")
+    assert result.returncode == 0, result
+    listing: dict[str, str] = json.loads(result.stdout)
+    return listing

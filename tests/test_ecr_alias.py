@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import FAKE_AWS_ENV, keyring_usernames, run_helper_in
+from conftest import FAKE_AWS_ENV, helper_listing, keyring_usernames, run_helper_in
 from test_ecr import (
     GET_TOKEN,
     HEAVY,
@@ -57,13 +57,6 @@ def alias_of(host: str) -> str:
 
 def reply(env: dict[str, str], server: str) -> dict[str, str]:
     result = get(env, server)
-    assert result.returncode == 0, result
-    answer: dict[str, str] = json.loads(result.stdout)
-    return answer
-
-
-def listing(env: dict[str, str]) -> dict[str, str]:
-    result = run_helper_in(env, "list")
     assert result.returncode == 0, result
     answer: dict[str, str] = json.loads(result.stdout)
     return answer
@@ -133,7 +126,7 @@ def test_erasing_the_alias_forgets_only_the_alias(
     assert (result.returncode, result.stdout) == (0, ""), result
     assert (get(ecr_env, alias).returncode, get(ecr_env, alias).stdout) == (1, NOT_FOUND + "\n")
     assert reply(ecr_env, host)["Secret"] == secret  # the cached token survives
-    assert listing(ecr_env) == {host: STORED_KEY}
+    assert helper_listing(ecr_env) == {host: STORED_KEY}
     assert keyring_usernames(ecr_env, host) == [STORED_KEY]
     assert aws_proxy.count(GET_TOKEN) == 1
 
@@ -143,7 +136,7 @@ def test_list_shows_the_alias_and_registries_list_names_its_target(
 ) -> None:
     assert store(ecr_env, alias, alias_of(host), "").returncode == 0
 
-    assert listing(ecr_env) == {alias: "AWS", host: "AWS"}
+    assert helper_listing(ecr_env) == {alias: "AWS", host: "AWS"}
     table = registries(ecr_env, "list").stdout.splitlines()
     assert table[1].split() == [alias, "AWS", "ecr", "alias", "of", host]
 
@@ -164,7 +157,7 @@ def test_an_alias_of_something_that_is_not_a_private_ecr_registry_is_refused(
     assert result.returncode == 1
     assert result.stdout.count("\n") == 1
     assert "does not name an Amazon ECR registry" in result.stdout
-    assert listing(ecr_env) == {}
+    assert helper_listing(ecr_env) == {}
     assert aws_proxy.calls == []
 
 
@@ -177,7 +170,7 @@ def test_an_alias_whose_registry_yields_no_token_is_refused_and_nothing_stored(
     assert result.stdout.count("\n") == 1
     assert host in result.stdout
     assert "AccessDeniedException" in result.stdout
-    assert listing(ecr_env) == {}
+    assert helper_listing(ecr_env) == {}
 
 
 def test_ordinary_credentials_stored_later_replace_the_alias(
@@ -251,7 +244,7 @@ def test_registries_add_with_a_bad_ecr_registry_is_one_line_and_changes_nothing(
 
     line = assert_one_line_error(result)
     assert expected in line
-    assert listing(ecr_env) == {}
+    assert helper_listing(ecr_env) == {}
     assert not (Path(ecr_env["DOCKER_CONFIG"]) / "config.json").exists()
     assert aws_proxy.calls == []
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from conftest import run_helper_in
+from conftest import helper_listing, run_helper_in
 from fixtures_services import Registry, free_loopback_port
 
 NOT_FOUND = "credentials not found in native keychain"
@@ -94,13 +94,6 @@ def get_credentials(env: Mapping[str, str], server: str) -> Optional[dict[str, s
     return reply
 
 
-def protocol_listing(env: Mapping[str, str]) -> dict[str, str]:
-    result = run_helper_in(env, "list")
-    assert result.returncode == 0, result
-    listing: dict[str, str] = json.loads(result.stdout)
-    return listing
-
-
 def config_path(env: Mapping[str, str]) -> Path:
     return Path(env["DOCKER_CONFIG"]) / "config.json"
 
@@ -129,7 +122,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *secrets: st
 
 def assert_nothing_stored(env: Mapping[str, str], server: str) -> None:
     assert get_credentials(env, server) is None
-    assert protocol_listing(env) == {}
+    assert helper_listing(env) == {}
 
 
 # --- add -------------------------------------------------------------------------------------
@@ -146,7 +139,7 @@ def test_add_checks_stores_through_the_helper_and_routes_docker_to_it(
         "Username": registry.username,
         "Secret": registry.password,
     }
-    assert protocol_listing(helper_env) == {registry.host: registry.username}
+    assert helper_listing(helper_env) == {registry.host: registry.username}
     assert read_config(helper_env) == {"credHelpers": {registry.host: "convox"}}
     assert stat.S_IMODE(config_path(helper_env).stat().st_mode) == 0o600
 
@@ -199,7 +192,7 @@ def test_add_strips_the_scheme_and_path_and_keys_credhelpers_as_docker_looks_the
 
     assert result.returncode == 0, result
     assert read_config(helper_env) == {"credHelpers": {registry.host: "convox"}}
-    assert protocol_listing(helper_env) == {registry.host: registry.username}
+    assert helper_listing(helper_env) == {registry.host: registry.username}
 
 
 @pytest.mark.parametrize("typed", ["docker.io", "index.docker.io", DOCKER_HUB_URL])
@@ -214,7 +207,7 @@ def test_add_docker_hub_routes_both_keys_docker_and_skopeo_look_up(
     assert read_config(helper_env) == {
         "credHelpers": {DOCKER_HUB_URL: "convox", "docker.io": "convox"}
     }
-    assert protocol_listing(helper_env) == {DOCKER_HUB_URL: "hubuser"}
+    assert helper_listing(helper_env) == {DOCKER_HUB_URL: "hubuser"}
     for asked in (DOCKER_HUB_URL, "docker.io"):
         assert (get_credentials(helper_env, asked) or {}).get("Secret") == "hub-token"
 
@@ -366,7 +359,7 @@ def test_bad_input_is_refused_in_one_line(
 
     line = assert_one_line_error(result)
     assert message in line
-    assert protocol_listing(helper_env) == {}
+    assert helper_listing(helper_env) == {}
     assert not config_path(helper_env).exists()
 
 
@@ -526,7 +519,7 @@ def test_import_moves_every_plaintext_login_into_the_keyring_and_routes_it(
     assert "Skipped broken.example.com: its `auth` field is not base64" in result.stderr
     for secret in ("alice-pw", "hub-pw", "bob-pw", "quay-refresh-token"):
         assert secret not in result.stdout + result.stderr
-    assert protocol_listing(helper_env) == {
+    assert helper_listing(helper_env) == {
         "registry.example.com": "alice",
         DOCKER_HUB_URL: "hubuser",
         "127.0.0.1:5000": "bob",
@@ -582,7 +575,7 @@ def test_import_interrupted_by_an_unusable_keyring_loses_nothing_and_can_be_reru
     rerun = registries(helper_env, "import")
 
     assert rerun.returncode == 0, rerun
-    assert len(protocol_listing(helper_env)) == 4
+    assert len(helper_listing(helper_env)) == 4
     assert "alice-pw" not in config_path(helper_env).read_text()
 
 

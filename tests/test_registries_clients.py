@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import FAKE_AWS_ENV
+from conftest import FAKE_AWS_ENV, helper_listing
 from fixtures_services import Registry
 from test_registries import (
     add,
     assert_one_line_error,
     config_path,
     get_credentials,
-    protocol_listing,
     read_config,
     registries,
 )
@@ -133,7 +132,7 @@ def test_add_ecr_with_access_keys_checks_them_by_minting_a_token_with_those_keys
     minted = aws_proxy.calls_of(GET_TOKEN)
     assert [(call.access_key_id, call.region) for call in minted] == [(ACCESS_KEY_ID, "us-east-1")]
     assert read_config(ecr_env) == {"credHelpers": {ECR_HOST: "convox"}}
-    assert protocol_listing(ecr_env) == {ECR_HOST: ACCESS_KEY_ID}
+    assert helper_listing(ecr_env) == {ECR_HOST: ACCESS_KEY_ID}
     reply = get_credentials(ecr_env, ECR_HOST)
     assert reply is not None
     assert reply["Username"] == "AWS"
@@ -154,7 +153,7 @@ def test_add_ecr_with_keys_aws_refuses_is_one_line_and_changes_nothing(
     line = assert_one_line_error(result, SECRET_ACCESS_KEY)
     assert line.startswith(f"unable to authenticate to {ECR_HOST} using the access key ")
     assert "UnrecognizedClientException" in line
-    assert protocol_listing(ecr_env) == {}
+    assert helper_listing(ecr_env) == {}
     assert not config_path(ecr_env).exists()
 
 
@@ -259,7 +258,7 @@ def test_remove_ecr_forgets_the_keys_the_cached_tokens_and_the_route(
 
     assert (result.returncode, result.stdout) == (0, "Done.\n"), result
     assert read_config(ecr_env) == {"credHelpers": {}}
-    assert protocol_listing(ecr_env) == {}
+    assert helper_listing(ecr_env) == {}
     aws_proxy.reset()
     assert get_credentials(ecr_env, ECR_HOST) is not None  # minted anew, from the default chain
     assert [call.access_key_id for call in aws_proxy.calls_of(GET_TOKEN)] == [

@@ -16,9 +16,9 @@ import termios
 import time
 from collections.abc import Iterator, Mapping
 
-from conftest import HELPER
+from conftest import HELPER, helper_listing
 from fixtures_services import Registry
-from test_registries import config_path, get_credentials, protocol_listing, read_config
+from test_registries import config_path, get_credentials, read_config
 
 pytest_plugins = ["fixtures_aws"]
 
@@ -139,7 +139,7 @@ def test_add_at_a_terminal_with_a_wrong_password_says_why_in_one_line_and_stores
     assert rest.startswith(f"unable to authenticate to {registry.host}: ")
     assert rest.count("\r\n") == 1
     assert wrong not in shown
-    assert protocol_listing(helper_env) == {}
+    assert helper_listing(helper_env) == {}
     assert not config_path(helper_env).exists()
 
 
@@ -166,7 +166,7 @@ def test_end_of_input_at_the_username_prompt_stores_nothing(
 
     assert code == 1, shown
     assert shown.endswith("no username given\r\n")
-    assert protocol_listing(helper_env) == {}
+    assert helper_listing(helper_env) == {}
 
 
 def test_a_blank_username_at_the_prompt_is_refused(helper_env: dict[str, str]) -> None:
@@ -190,5 +190,5 @@ def test_add_ecr_at_a_terminal_takes_the_secret_access_key_unechoed(
         code, shown = user.finish()
 
     assert (code, shown) == (0, "Password: \r\nDone.\r\n")
-    assert protocol_listing(ecr_env) == {host: "AKIAI44QH8DHBEXAMPLE"}
+    assert helper_listing(ecr_env) == {host: "AKIAI44QH8DHBEXAMPLE"}
     assert (get_credentials(ecr_env, host) or {}).get("Username") == "AWS"
