@@ -101,8 +101,9 @@ command line.
 
 Amazon ECR registries get tokens minted by the helper. The username and password are then an IAM
 access key ID and secret access key (for another account's registry, say); --profile or
---role-arn records an AWS profile or role instead; with none of these the AWS default credential
-chain (environment, ~/.aws, SSO, instance role) is used. Docker Hub is routed under both keys
+--role-arn records an AWS profile or role instead; with none of these (an empty username at the
+prompt, or no flags without a terminal) the AWS default credential chain (environment, ~/.aws,
+SSO, instance role) is used. Docker Hub is routed under both keys
 clients look it up by: https://index.docker.io/v1/ (docker) and docker.io (skopeo).
 
 --ecr-registry HOST makes SERVER another name for the ECR registry HOST (a custom domain or a
@@ -518,13 +519,33 @@ def _add_ecr(ctx: Context, args: argparse.Namespace, server: Server, store_url: 
         username, secret = _ask_login(ctx, args, "secret access key")
         credentials = Credentials(store_url, username, secret)
     else:
-        _use_default_chain(ctx, args, server)
-        return
+        prompted = _ask_access_keys(ctx, store_url)
+        if prompted is None:
+            _use_default_chain(ctx, args, server)
+            return
+        credentials = prompted
     backend = ctx.helper.backend_for(server)
     if isinstance(backend, EcrBackend):
         backend.store(server, credentials, verify=not args.no_verify)
     else:  # pragma: no cover - the helper routes every ECR host to the ECR backend
         ctx.helper.store(credentials)
+
+
+def _ask_access_keys(ctx: Context, store_url: str) -> Optional[Credentials]:
+    """On a terminal, an access key ID and secret access key typed at Convox's prompts; None
+    (the default chain) without a terminal, or when the username is left empty."""
+    if not ctx.terminal.interactive():
+        return None  # scripts give flags; with none, the default chain as before
+    try:
+        access_key_id = ctx.terminal.ask(USERNAME_PROMPT).strip()
+        if not access_key_id:
+            return None
+        secret = ctx.terminal.ask_secret(PASSWORD_PROMPT)
+    except EOFError:
+        raise UsageError("no access key ID or secret access key given") from None
+    if not secret:
+        raise UsageError("the secret access key must not be blank")
+    return Credentials(store_url, access_key_id, secret)
 
 
 def _add_alias(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import pty
 import select
 import termios
 import time
+import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from conftest import HELPER, helper_listing
+import pytest
+from conftest import FAKE_AWS_ENV, HELPER, helper_listing, keyring_usernames
 from fixtures_services import Registry
 from test_registries import config_path, get_credentials, read_config
+
+if TYPE_CHECKING:
+    from fixtures_aws import AwsProxy
 
 pytest_plugins = ["fixtures_aws"]
 
@@ -192,3 +200,99 @@ def test_add_ecr_at_a_terminal_takes_the_secret_access_key_unechoed(
     assert (code, shown) == (0, "Password: \r\nDone.\r\n")
     assert helper_listing(ecr_env) == {host: "AKIAI44QH8DHBEXAMPLE"}
     assert (get_credentials(ecr_env, host) or {}).get("Username") == "AWS"
+
+
+# --- ECR at a terminal: the Convox page's cross-account example ----------------------------------
+
+ECR_KEY_ID = "AKIAJ7GE3UMOANV37YNQ"
+ECR_SECRET = "wJalrXUtnFEMI/K7MDENG/prompted/EXAMPLEKEY"  # moto checks no signature
+
+
+@pytest.fixture
+def ecr_host() -> str:
+    """A cross-account ECR host of its own per test: the Secret Service is shared by the session."""
+    account = 10**11 + uuid.uuid4().int % (9 * 10**11)
+    return f"{account}.dkr.ecr.us-east-1.amazonaws.com"
+
+
+def index_entry(env: Mapping[str, str], key: str) -> dict[str, object] | None:
+    path = Path(env["XDG_CONFIG_HOME"]) / "docker-credential-convox" / "registries.json"
+    if not path.exists():
+        return None
+    entry: dict[str, object] | None = json.loads(path.read_text())["registries"].get(key)
+    return entry
+
+
+def test_add_ecr_at_a_terminal_prompts_for_access_keys_like_convox_and_mints_with_them(
+    ecr_env: dict[str, str], aws_proxy: AwsProxy, ecr_host: str
+) -> None:
+    with terminal(ecr_env, "registries", "add", ecr_host) as user:
+        assert user.read_until("Username: ") == "Username: "
+        assert user.echo_enabled()
+        user.type(ECR_KEY_ID + "\n")
+        user.read_until("Password: ")
+        assert not user.echo_enabled()
+        user.type(ECR_SECRET + "\n")
+        code, shown = user.finish()
+
+    assert (code, shown) == (0, f"Username: {ECR_KEY_ID}\r\nPassword: \r\nDone.\r\n")
+    # Verified by minting with the prompted keys, not with the environment's.
+    assert [call.access_key_id for call in aws_proxy.calls_of("ecr:GetAuthorizationToken")] == [
+        ECR_KEY_ID
+    ]
+    entry = index_entry(ecr_env, ecr_host)
+    assert entry is not None
+    assert (entry["Username"], entry["Source"]) == (ECR_KEY_ID, "ecr-keys")
+    assert keyring_usernames(ecr_env, ecr_host) == [ECR_KEY_ID]
+    assert read_config(ecr_env) == {"credHelpers": {ecr_host: "convox"}}
+    assert (get_credentials(ecr_env, ecr_host) or {}).get("Username") == "AWS"
+
+
+def test_add_ecr_at_a_terminal_with_an_empty_username_uses_the_default_chain_with_its_note(
+    ecr_env: dict[str, str], aws_proxy: AwsProxy, ecr_host: str
+) -> None:
+    with terminal(ecr_env, "registries", "add", ecr_host) as user:
+        user.read_until("Username: ")
+        user.type("\n")
+        code, shown = user.finish()
+
+    assert code == 0, shown
+    assert shown.startswith("Username: \r\nUsing the AWS default credential chain for ")
+    assert shown.endswith("\r\nDone.\r\n")
+    assert "Password: " not in shown
+    env_key = FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"]
+    assert [call.access_key_id for call in aws_proxy.calls_of("ecr:GetAuthorizationToken")] == [
+        env_key
+    ]
+    assert index_entry(ecr_env, ecr_host) is None
+    assert read_config(ecr_env) == {"credHelpers": {ecr_host: "convox"}}
+
+
+def test_add_ecr_at_a_terminal_refuses_keys_aws_rejects_and_stores_nothing(
+    ecr_env: dict[str, str], aws_proxy: AwsProxy, ecr_host: str
+) -> None:
+    # FAKE: moto accepts any keys; the proxy answers as AWS does for keys it does not know.
+    aws_proxy.fail(
+        "ecr:GetAuthorizationToken",
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    )
+    with terminal(ecr_env, "registries", "add", ecr_host) as user:
+        user.read_until("Username: ")
+        user.type(ECR_KEY_ID + "\n")
+        user.read_until("Password: ")
+        user.type(ECR_SECRET + "\n")
+        code, shown = user.finish()
+
+    assert code == 1, shown
+    prompts, _, rest = shown.partition("Password: \r\n")
+    assert prompts == f"Username: {ECR_KEY_ID}\r\n"
+    assert rest.startswith(
+        f"unable to authenticate to {ecr_host} using the access key {ECR_KEY_ID}"
+    )
+    assert "UnrecognizedClientException" in rest
+    assert rest.count("\r\n") == 1
+    assert ECR_SECRET not in shown
+    assert helper_listing(ecr_env) == {}
+    assert keyring_usernames(ecr_env, ecr_host) == []
+    assert not config_path(ecr_env).exists()
