@@ -244,6 +244,11 @@ class Keychain:
         with contextlib.suppress(kerrors.PasswordDeleteError):
             self._call("delete a secret", "delete_password", service_name(key), username)
 
+    def backend_name(self) -> str:
+        """The dotted class path of the keyring backend in use, choosing it if need be."""
+        backend = self._keyring()
+        return f"{type(backend).__module__}.{type(backend).__qualname__}"
+
     def find_username(self, key: str) -> Optional[str]:
         """Some username with a secret filed under `key`, or None (backends that can search)."""
         credential = self._call("search for a secret", "get_credential", service_name(key), None)

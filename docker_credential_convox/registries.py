@@ -79,6 +79,7 @@ commands:
   remove SERVER  forget SERVER's credentials and its route in Docker's config.json
   list           the registries the helper knows: server, username, kind (the default command)
   import         move plaintext passwords out of Docker's config.json into the OS keyring
+  doctor SERVER  say why docker gets no credentials for SERVER, one check per line
 
 Docker's config is $DOCKER_CONFIG/config.json (default ~/.docker/config.json).
 """
@@ -154,6 +155,22 @@ helper are left as they are.
 IMPORT_EXAMPLES = f"""\
 examples:
   {PROG} import
+"""
+DOCTOR_DESCRIPTION = """\
+Check, for SERVER, everything between `docker pull` and the credentials: which credential helper
+Docker runs for it and why (DOCKER_AUTH_CONFIG, credHelpers, credsStore, or a plaintext `auths`
+entry in its place), the registry's canonical key and kind, where its credentials come from and
+where their secret lives, whether the OS keyring answers, and for Amazon ECR the cached token,
+whether minting a token works now (one GetAuthorizationToken; the token is not kept) and the
+clock against AWS's.
+
+One line per check: `ok:`, `note:`, or `problem:` with the fix on the same line. Exit status 0
+when nothing is wrong, 1 otherwise. Never prints a secret and changes nothing.
+"""
+DOCTOR_EXAMPLES = f"""\
+examples:
+  {PROG} doctor registry.example.com
+  {PROG} doctor 210987654321.dkr.ecr.us-east-1.amazonaws.com
 """
 
 
@@ -239,6 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     listing.add_argument("--json", action="store_true", help="print a JSON array for scripts")
+
+    doctor = commands.add_parser(
+        "doctor",
+        prog=f"{PROG} doctor",
+        help="say why docker gets no credentials for a registry",
+        description=DOCTOR_DESCRIPTION,
+        epilog=DOCTOR_EXAMPLES,
+        formatter_class=_formatter,
+        allow_abbrev=False,
+    )
+    doctor.add_argument("server", metavar="SERVER", help="the registry, as in image names")
 
     commands.add_parser(
         "import",
@@ -793,6 +821,31 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
+    """`registries doctor SERVER`: one line per check; exit 1 when any finds a problem."""
+    from docker_credential_convox import aws
+    from docker_credential_convox.doctor import Doctor, exit_code, render_report
+
+    typed, server = _server_from(args.server, "doctor")
+
+    def mint(
+        _server: Server,
+        target: aws.Target,
+        source: aws.CredentialSource,
+        secret: Optional[str],
+    ) -> aws.MintedToken:
+        return aws.mint_token(
+            target, source, ctx.settings, ctx.diagnostics, secret_access_key=secret
+        )
+
+    doctor = Doctor(
+        ctx.settings, ctx.diagnostics, ctx.helper.index, lambda: ctx.helper.keychain, mint
+    )
+    findings = doctor.examine(typed, server)
+    ctx.out.write(render_report(doctor.heading(typed, server), findings))
+    return exit_code(findings)
+
+
 COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "add": cmd_add,
     "remove": cmd_remove,
@@ -800,6 +853,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "list": cmd_list,
     "ls": cmd_list,
     "import": cmd_import,
+    "doctor": cmd_doctor,
 }
 
 

@@ -285,6 +285,10 @@ class TokenCache:
             self._remember(key, token)
         return token
 
+    def peek(self, key: str) -> Optional[CachedToken]:
+        """The token the file holds for `key`, fresh or not, without locking or writing."""
+        return self._read_file().get(key)
+
     def put(self, key: str, token: CachedToken) -> None:
         """Record a token minted elsewhere (by `store`'s verification, say)."""
         if not self.enabled or not token.is_usable(self.clock()):

@@ -1,0 +1,574 @@
+"""`registries doctor SERVER`: why a pull of SERVER gets no credentials, one check per line.
+
+Each check is a `Finding` rendered as one line, `ok: TOPIC: ...`, `note: TOPIC: ...` or
+`problem: TOPIC: ...; fix: ...`, so the fix is on the line that names the problem. The checks
+follow a request's path: which helper Docker runs for the server and why (Docker's own rules:
+DOCKER_AUTH_CONFIG, then `credHelpers` by exact key, then `credsStore`, else the plaintext
+`auths`), what the helper holds for it (canonical key, kind, credential source and where its
+secret lives), whether the keyring answers, and for ECR the cached token, a fresh mint and the
+clock against AWS's.
+
+Read-only: nothing here writes Docker's config, the registry index, the keyring or the token
+cache (the token minted to test the source is dropped). Secrets are read only to see that they
+are there, or to mint, and never reach a message: findings carry usernames, access key IDs,
+paths and times only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Optional
+
+from docker_credential_convox import aws, dockerconfig
+from docker_credential_convox.diagnostics import Diagnostics
+from docker_credential_convox.errors import HelperError, StoreUnavailable
+from docker_credential_convox.registry_index import (
+    SOURCE_ECR_ALIAS,
+    SOURCE_ECR_LOGIN,
+    SOURCE_KEYRING,
+    Entry,
+    RegistryIndex,
+)
+from docker_credential_convox.servers import DOCKER_HUB_KEY, ECR, ECR_PUBLIC, Server, parse_server
+from docker_credential_convox.settings import ENV_NO_CACHE, Settings
+from docker_credential_convox.tokencache import CachedToken, TokenCache, describe_time
+
+if TYPE_CHECKING:
+    from docker_credential_convox.keychain import Keychain
+
+NAME = "docker-credential-convox"
+OK = "ok"
+NOTE = "note"
+PROBLEM = "problem"
+# ECR hands out tokens that last 12 hours from its own clock: a fresh token's expiry, less
+# that, is AWS's "now", to compare with ours.
+ECR_TOKEN_LIFETIME = 12 * 3600.0
+# Beyond this, SigV4 requests start failing and cached tokens expire earlier or later than the
+# helper thinks.
+CLOCK_TOLERANCE = 300.0
+ENV_DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
+
+Mint = Callable[[Server, aws.Target, aws.CredentialSource, Optional[str]], aws.MintedToken]
+
+
+class Finding:
+    """One checked fact: its status, the topic, what was found and, for a problem, the fix."""
+
+    __slots__ = ("fix", "status", "text", "topic")
+
+    def __init__(self, status: str, topic: str, text: str, fix: Optional[str] = None) -> None:
+        self.status = status
+        self.topic = topic
+        self.text = text
+        self.fix = fix
+
+    def render(self) -> str:
+        """`status: topic: text[; fix: fix]`, one line."""
+        line = f"{self.status}: {self.topic}: {self.text}"
+        return " ".join((f"{line}; fix: {self.fix}" if self.fix else line).split())
+
+    def __repr__(self) -> str:
+        return f"Finding({self.render()!r})"
+
+
+def ok(topic: str, text: str) -> Finding:
+    return Finding(OK, topic, text)
+
+
+def note(topic: str, text: str) -> Finding:
+    return Finding(NOTE, topic, text)
+
+
+def problem(topic: str, text: str, fix: str) -> Finding:
+    return Finding(PROBLEM, topic, text, fix)
+
+
+def run_command(*words: str) -> str:
+    """A command of ours for a fix, quoted as the user would type it."""
+    return "run `" + " ".join((NAME, *words)) + "`"
+
+
+def describe_duration(seconds: float) -> str:
+    """`3h 05m`, `12m`, `40s`: a span for people, to the nearest second or minute."""
+    seconds = abs(seconds)
+    if seconds < 59.5:
+        return f"{seconds:.0f}s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def render_report(heading: str, findings: Sequence[Finding]) -> str:
+    """The heading, one line per finding, and how many problems were found."""
+    problems = sum(1 for finding in findings if finding.status == PROBLEM)
+    if problems == 0:
+        summary = "No problems found."
+    else:
+        summary = f"{problems} problem{'s' if problems > 1 else ''} found."
+    return "".join(line + "\n" for line in [heading, *(f.render() for f in findings), summary])
+
+
+def exit_code(findings: Sequence[Finding]) -> int:
+    """0 when every check passed, 1 when any found a problem."""
+    return 1 if any(finding.status == PROBLEM for finding in findings) else 0
+
+
+def docker_lookup_key(typed: str, server: Server) -> str:
+    """The key Docker looks SERVER up by: the image reference's host[:port]; Hub's index URL."""
+    if server.key == DOCKER_HUB_KEY:
+        return dockerconfig.DOCKER_HUB_SERVER_URL
+    return dockerconfig.config_keys_for(typed)[0]
+
+
+def _names(config_key: str, server: Server) -> bool:
+    try:
+        return parse_server(config_key).key == server.key
+    except HelperError:
+        return False
+
+
+def creds_store(config: dockerconfig.DockerConfig) -> str:
+    """The config's `credsStore` (the helper for every registry without credHelpers), or ""."""
+    node = config.document.get("credsStore")
+    if isinstance(node, dockerconfig.Scalar) and isinstance(node.value, str):
+        return node.value
+    return ""
+
+
+def plaintext_keys(config: dockerconfig.DockerConfig, server: Server) -> list[str]:
+    """The `auths` keys that hold a plaintext secret for `server`."""
+    return [
+        login.config_key for login in config.plaintext_logins() if _names(login.config_key, server)
+    ]
+
+
+# --- Docker's side: which helper runs, and why -----------------------------------------------
+
+
+def docker_auth_config_keys(environ: Mapping[str, str], server: Server) -> list[str]:
+    """The `auths` keys of DOCKER_AUTH_CONFIG naming `server` (Docker reads it before helpers)."""
+    text = environ.get(ENV_DOCKER_AUTH_CONFIG, "")
+    if not text.strip():
+        return []
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return []  # Docker ignores a value it cannot parse
+    auths = document.get("auths") if isinstance(document, dict) else None
+    if not isinstance(auths, dict):
+        return []
+    return [key for key in auths if isinstance(key, str) and _names(key, server)]
+
+
+def resolve_helper(config: dockerconfig.DockerConfig, key: str) -> tuple[str, str]:
+    """The helper Docker runs for lookup key `key` ("" for none), and why, by Docker's rules:
+    credHelpers by exact key, else credsStore."""
+    helper = config.cred_helpers().get(key)
+    if helper is not None:
+        return helper, f'credHelpers["{key}"] in {config.path}'
+    store = creds_store(config)
+    if store:
+        return store, f"credsStore in {config.path}, with no credHelpers entry for {key}"
+    return "", ""
+
+
+def check_docker(
+    config: dockerconfig.DockerConfig,
+    typed: str,
+    server: Server,
+    environ: Mapping[str, str],
+    which: Callable[[str], Optional[str]],
+) -> Finding:
+    """Which helper Docker runs for `server`, by Docker's rules, and whether that is this one."""
+    key = docker_lookup_key(typed, server)
+    shadowing = docker_auth_config_keys(environ, server)
+    if shadowing:
+        return problem(
+            "docker",
+            f"{ENV_DOCKER_AUTH_CONFIG} in the environment holds credentials for "
+            f'"{shadowing[0]}", and docker uses them before any credential helper',
+            f"unset {ENV_DOCKER_AUTH_CONFIG}, or drop that entry from it",
+        )
+    helper, why = resolve_helper(config, key)
+    if helper == dockerconfig.HELPER_NAME:
+        return _routed_here(config, typed, server, f"runs {NAME} for {key} ({why})", which)
+    if helper:
+        return problem(
+            "docker",
+            f"runs docker-credential-{helper} for {key} ({why}), not {NAME}",
+            f"{run_command('registries', 'add', typed)} (a credHelpers entry wins over credsStore)",
+        )
+    return _not_routed(config, typed, server, key)
+
+
+def _plaintext_fix(typed: str, server: Server) -> str:
+    """How to drop a plaintext copy: `import` moves it; ECR logins are re-added instead."""
+    if server.kind in (ECR, ECR_PUBLIC):
+        return run_command("registries", "add", typed)
+    return run_command("registries", "import")
+
+
+def _routed_here(
+    config: dockerconfig.DockerConfig,
+    typed: str,
+    server: Server,
+    route: str,
+    which: Callable[[str], Optional[str]],
+) -> Finding:
+    executable = which(NAME)
+    if executable is None:
+        return problem(
+            "docker",
+            f"{route}, but {NAME} is not on this PATH",
+            f"put {NAME} in a directory on the PATH that docker runs with",
+        )
+    stale = plaintext_keys(config, server)
+    if stale:
+        return problem(
+            "docker",
+            f'{route}, but auths["{stale[0]}"] still holds a plaintext password, which docker '
+            "sends whenever the helper fails",
+            f"{_plaintext_fix(typed, server)} (it removes the plaintext copy)",
+        )
+    return ok("docker", f"{route}; found at {executable}")
+
+
+def _not_routed(config: dockerconfig.DockerConfig, typed: str, server: Server, key: str) -> Finding:
+    add = run_command("registries", "add", typed)
+    misspelled = [
+        other for other in config.cred_helpers() if other != key and _names(other, server)
+    ]
+    if misspelled:
+        return problem(
+            "docker",
+            f'credHelpers names this registry "{misspelled[0]}", but docker looks up exactly '
+            f'"{key}", so it runs no helper for it',
+            add,
+        )
+    stale = plaintext_keys(config, server)
+    if stale:
+        return problem(
+            "docker",
+            f"no credential helper is named for {key} in {config.path}, and "
+            f'auths["{stale[0]}"] holds a plaintext password, which docker sends instead of '
+            f"asking {NAME}",
+            _plaintext_fix(typed, server),
+        )
+    return problem(
+        "docker",
+        f"no credential helper is named for {key} in {config.path}, so docker never asks "
+        f"{NAME} and pulls anonymously",
+        add,
+    )
+
+
+# --- the helper's side -------------------------------------------------------------------------
+
+
+class Doctor:
+    """Gathers the findings for one server; every source of facts is injectable."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        diagnostics: Diagnostics,
+        index: RegistryIndex,
+        keychain: Callable[[], Keychain],
+        mint: Mint,
+        *,
+        cache: Optional[TokenCache] = None,
+        load_config: Optional[Callable[[], dockerconfig.DockerConfig]] = None,
+        which: Optional[Callable[[str], Optional[str]]] = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self._keychain = keychain
+        self.mint = mint
+        self.clock = clock
+        self.cache = cache or TokenCache(settings.token_cache_path, diagnostics, clock)
+        self.load_config = load_config or (
+            lambda: dockerconfig.DockerConfig.load(settings.docker_config_dir)
+        )
+        self.which = which or (
+            lambda name: shutil.which(name, path=settings.environ.get("PATH") or None)
+        )
+        self._backend: Optional[str] = None
+
+    def examine(self, typed: str, server: Server) -> list[Finding]:
+        """Every finding for `server`, as typed by the user, in the order a request meets them."""
+        findings = [self._docker(typed, server)]
+        try:
+            entry = self.index.lookup(server.key)
+        except HelperError as exc:
+            return [*findings, problem("credentials", exc.message, "repair or move the file")]
+        if server.kind in (ECR, ECR_PUBLIC):
+            return findings + self._ecr(typed, server, entry)
+        if entry is not None and entry.source == SOURCE_ECR_ALIAS:
+            return findings + self._alias(typed, entry)
+        return findings + self._static(typed, server, entry)
+
+    def heading(self, typed: str, server: Server) -> str:
+        """What the server is: its canonical key and kind."""
+        if server.kind == ECR and server.ecr is not None:
+            kind = f"Amazon ECR, account {server.ecr.account}, region {server.ecr.region}"
+        elif server.kind == ECR_PUBLIC:
+            kind = "Amazon ECR Public"
+        else:
+            kind = "registry with a username and secret (or an ECR alias)"
+        return f"{typed}: key {server.key}, kind {server.kind} ({kind})"
+
+    def _docker(self, typed: str, server: Server) -> Finding:
+        try:
+            config = self.load_config()
+        except HelperError as exc:
+            return problem("docker", exc.message, "repair the file; docker cannot read it either")
+        return check_docker(config, typed, server, self.settings.environ, self.which)
+
+    # -- the keyring ------------------------------------------------------------------------
+
+    def _backend_name(self) -> str:
+        if self._backend is None:
+            self._backend = self._keychain().backend_name()
+        return self._backend
+
+    def _read_secret(self, key: str, username: str, what: str) -> tuple[Finding, Optional[str]]:
+        """The keyring finding for the secret filed under (key, username), and the secret."""
+        try:
+            secret = self._keychain().get(key, username)
+            backend = self._backend_name()
+        except StoreUnavailable as exc:
+            return _keyring_problem(exc), None
+        if not secret:
+            return (
+                problem(
+                    "keyring",
+                    f"{backend} answers, but holds no {what} for {username} under "
+                    f"{key}, so `get` answers `credentials not found in native keychain`",
+                    "store it again",
+                ),
+                None,
+            )
+        return ok("keyring", f"{backend} answers and holds the {what} for {username}"), secret
+
+    def _probe_keyring(self, key: str) -> Finding:
+        """Whether the keyring answers, for a registry that keeps no secret in it."""
+        try:
+            self._keychain().find_username(key)
+            backend = self._backend_name()
+        except StoreUnavailable as exc:
+            return note("keyring", f"not needed for {key}, and it does not answer: {exc.message}")
+        return ok("keyring", f"{backend} answers (no secret is needed for {key})")
+
+    # -- ordinary registries ----------------------------------------------------------------
+
+    def _static(self, typed: str, server: Server, entry: Optional[Entry]) -> list[Finding]:
+        if entry is None:
+            return [
+                problem(
+                    "credentials",
+                    f"{NAME} holds nothing for {server.key}, so `get` answers "
+                    "`credentials not found in native keychain` and docker says "
+                    "`no basic auth credentials`",
+                    run_command("registries", "add", typed),
+                ),
+                self._probe_keyring(server.key),
+            ]
+        found = ok(
+            "credentials",
+            f"username {entry.username} (stored as {entry.server_url}); the secret is in the OS "
+            f"keyring, service docker-credential-convox:{server.key}",
+        )
+        keyring, _ = self._read_secret(server.key, entry.username, "secret")
+        if keyring.status == PROBLEM and keyring.fix == "store it again":
+            keyring.fix = run_command("registries", "add", typed)
+        return [found, keyring]
+
+    def _alias(self, typed: str, entry: Entry) -> list[Finding]:
+        from docker_credential_convox.backends.ecr import private_ecr_registry
+
+        target = private_ecr_registry(entry.options.get("target", ""))
+        if target is None:
+            return [
+                problem(
+                    "credentials",
+                    f"{entry.key} is recorded as an ECR alias without a valid ECR registry",
+                    run_command("registries", "add", typed, "--ecr-registry", "ECR_HOST"),
+                )
+            ]
+        found = ok(
+            "credentials",
+            f"another name for the ECR registry {target.key}: tokens come from its source",
+        )
+        try:
+            target_entry = self.index.lookup(target.key)
+        except HelperError as exc:  # pragma: no cover - the same file was just read
+            return [found, problem("credentials", exc.message, "repair or move the file")]
+        rest = self._ecr(target.key, target, target_entry)
+        for finding in rest:
+            if finding.topic == "credentials":
+                finding.text = f"{target.key} uses {finding.text}"
+        return [found, *rest]
+
+    # -- Amazon ECR -------------------------------------------------------------------------
+
+    def _ecr(self, typed: str, server: Server, entry: Optional[Entry]) -> list[Finding]:
+        from docker_credential_convox.backends.ecr import (
+            LOGIN_TOKEN_LIFETIME,
+            LOGIN_TOKEN_MARGIN,
+            LOGIN_USERNAME,
+            EcrBackend,
+        )
+
+        if entry is not None and entry.source == SOURCE_KEYRING:
+            return self._static(typed, server, entry)
+        findings: list[Finding] = []
+        if entry is not None and entry.source == SOURCE_ECR_LOGIN:
+            stored_at = _float(entry.options.get("stored_at"))
+            expires_at = stored_at + LOGIN_TOKEN_LIFETIME
+            if self.clock() < expires_at - LOGIN_TOKEN_MARGIN:
+                keyring, _ = self._read_secret(server.key, LOGIN_USERNAME, "token")
+                return [
+                    ok(
+                        "credentials",
+                        f"a token stored by `docker login -u AWS` at {describe_time(stored_at)},"
+                        f" in the OS keyring, returned until {describe_time(expires_at)}",
+                    ),
+                    keyring,
+                ]
+            findings.append(
+                problem(
+                    "credentials",
+                    f"the token stored by `docker login -u AWS` expired at "
+                    f"{describe_time(expires_at)}; the AWS default credential chain is used now",
+                    run_command("registries", "add", typed) + " with lasting AWS credentials",
+                )
+            )
+            entry = None
+        source = EcrBackend.source_of(entry)
+        secret: Optional[str] = None
+        if source.kind == aws.KIND_KEYS:
+            findings.append(
+                ok(
+                    "credentials",
+                    f"{source.describe()}; its secret access key is in the OS keyring",
+                )
+            )
+            keyring, secret = self._read_secret(
+                server.key, source.access_key_id or "", "secret access key"
+            )
+            findings.append(keyring)
+        else:
+            recorded = "" if entry is not None else f" (nothing is recorded for {server.key})"
+            if not findings:
+                findings.append(ok("credentials", f"{source.describe()}{recorded}; no secret"))
+            findings.append(self._probe_keyring(server.key))
+        target = EcrBackend.target(server)
+        findings.append(self._cached_token(server, target, source))
+        if source.kind == aws.KIND_KEYS and secret is None:
+            return findings  # the keyring finding already says what is wrong
+        findings.extend(self._mint_now(server, target, source, secret))
+        return findings
+
+    def _cached_token(
+        self, server: Server, target: aws.Target, source: aws.CredentialSource
+    ) -> Finding:
+        if not self.settings.cache_enabled:
+            return note("cached token", f"none: {ENV_NO_CACHE} is set, so every get mints")
+        token = self.cache.peek(target.cache_key(server.key, source, self.settings))
+        if token is None:
+            return ok("cached token", "none for this source yet; the next get mints one")
+        return describe_cached(token, self.clock())
+
+    def _mint_now(
+        self,
+        server: Server,
+        target: aws.Target,
+        source: aws.CredentialSource,
+        secret: Optional[str],
+    ) -> list[Finding]:
+        started = self.clock()
+        try:
+            minted = self.mint(server, target, source, secret)
+        except aws.AwsError as exc:
+            hint = (exc.hint or "").replace("SERVER", server.key).removeprefix("hint: ")
+            return [
+                problem(
+                    "minting",
+                    f"{exc.summary()} (with {source.describe()})",
+                    hint or "run again with DOCKER_CREDENTIAL_CONVOX_DEBUG=1 for the details",
+                )
+            ]
+        finished = self.clock()
+        found = ok(
+            "minting",
+            f"{target.service}:GetAuthorizationToken works now with {source.describe()}; the "
+            f"token (not shown, not cached) expires {describe_time(minted.expires_at)}",
+        )
+        if target.service != aws.SERVICE_ECR:
+            return [found]
+        return [found, check_clock(minted.expires_at, started, finished)]
+
+
+def describe_cached(token: CachedToken, now: float) -> Finding:
+    """What the cached token for a registry's source means for the next `get`."""
+    times = f"issued {describe_time(token.issued_at)}, expires {describe_time(token.expires_at)}"
+    if token.issued_at > now + CLOCK_TOLERANCE:
+        return problem(
+            "cached token",
+            f"{times}: issued {describe_duration(token.issued_at - now)} in this machine's "
+            "future, so the clock was turned back since",
+            "check the clock (timedatectl), then `registries remove` and `add` the registry",
+        )
+    if token.is_fresh(now):
+        return ok(
+            "cached token",
+            f"{times} (in {describe_duration(token.expires_at - now)}); reused until "
+            f"{describe_time(token.refresh_at)}",
+        )
+    if token.is_usable(now):
+        return ok("cached token", f"{times}; past half its life, the next get mints a new one")
+    return ok("cached token", f"{times}; expired, the next get mints a new one")
+
+
+def check_clock(expires_at: float, started: float, finished: float) -> Finding:
+    """This clock against AWS's, from a token minted between `started` and `finished`."""
+    aws_now = expires_at - ECR_TOKEN_LIFETIME
+    skew = (started + finished) / 2 - aws_now  # > 0: ours is ahead
+    if abs(skew) <= CLOCK_TOLERANCE:
+        return ok(
+            "clock",
+            f"agrees with AWS's to {describe_duration(skew)} (by the expiry of the token just "
+            "minted)",
+        )
+    direction = "ahead of" if skew > 0 else "behind"
+    return problem(
+        "clock",
+        f"this machine's clock is {describe_duration(skew)} {direction} AWS's (by the expiry of "
+        "the token just minted), so cached tokens are kept past their expiry or dropped early",
+        "synchronise the clock (timedatectl set-ntp true)",
+    )
+
+
+def _keyring_problem(exc: StoreUnavailable) -> Finding:
+    """The keyring's one-line error as a finding: what is wrong, then what to do."""
+    what, separator, fix = exc.message.partition("; ")  # "no usable OS keyring: ...; start one"
+    if not separator:
+        what, separator, fix = exc.message.partition(" is locked: ")
+        what = f"{what} is locked" if separator else what
+    return problem(
+        "keyring",
+        what,
+        fix or "see Troubleshooting in the README; DOCKER_CREDENTIAL_CONVOX_DEBUG=1 shows more",
+    )
+
+
+def _float(text: Optional[str]) -> float:
+    try:
+        return float(text or "0")
+    except ValueError:
+        return 0.0
