@@ -542,8 +542,8 @@ def check_clock(expires_at: float, started: float, finished: float) -> Finding:
     if abs(skew) <= CLOCK_TOLERANCE:
         return ok(
             "clock",
-            f"agrees with AWS's to {describe_duration(skew)} (by the expiry of the token just "
-            "minted)",
+            f"agrees with AWS's ({describe_duration(skew)} apart, by the expiry of the token "
+            "just minted)",
         )
     direction = "ahead of" if skew > 0 else "behind"
     return problem(

@@ -24,6 +24,8 @@ KEYRING_PASSWORD="demo-keyring-$RANDOM"
 ECR_HOST=210987654321.dkr.ecr.us-east-1.amazonaws.com
 ECR_ACCESS_KEY_ID=AKIAI44QH8DHBEXAMPLE
 ECR_SECRET_ACCESS_KEY=je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY
+# An ECR registry nobody added: Docker never asks the helper, and there are no AWS credentials.
+UNROUTED_ECR_HOST=123456789012.dkr.ecr.eu-west-1.amazonaws.com
 IMAGE_REPOSITORY=convox/hello
 IMAGE_TAG=v1
 
@@ -253,6 +255,14 @@ ok "the helper answers with an ECR registry token"
 
 step "List what the helper knows (never a secret)"
 run docker-credential-convox registries list
+
+step "When a pull gets no credentials, ask the doctor: one healthy registry, one broken"
+run docker-credential-convox registries doctor "$ECR_HOST"
+show "docker-credential-convox registries doctor $UNROUTED_ECR_HOST"
+if docker-credential-convox registries doctor "$UNROUTED_ECR_HOST"; then
+  fail "the doctor found nothing wrong with $UNROUTED_ECR_HOST"
+fi
+ok "exit 1: each problem on one line, with its fix"
 
 step "Remove both registries"
 run docker-credential-convox registries remove "$REGISTRY"

@@ -31,6 +31,10 @@ def test_demo_walks_through_every_step_and_cleans_up(tmp_path: Path) -> None:
         "dkr.ecr.us-east-1.amazonaws.com --username AKIAI44QH8DHBEXAMPLE --password-stdin",
         "docker-credential-convox: debug: ",  # docker pull ran the helper's get
         '"Username": "AWS"',
+        "registries doctor",
+        "No problems found.",
+        "problem: docker: no credential helper is named for 123456789012.dkr.ecr.eu-west-1",
+        "problem: minting: ",
         "registries remove",
         "no basic auth credentials",
     ):
