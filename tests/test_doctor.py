@@ -280,3 +280,57 @@ def test_doctor_without_a_server_is_a_one_line_usage_error(helper_env: dict[str,
     assert result.returncode == 1
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_doctor_flags_a_stale_plaintext_password_left_beside_the_route(
+    helper_env: dict[str, str], plain_host: str
+) -> None:
+    password = "stale-" + uuid.uuid4().hex
+    assert (
+        add(helper_env, plain_host, "bob", "pw-" + uuid.uuid4().hex, "--no-verify").returncode == 0
+    )
+    write_config(
+        helper_env,
+        {
+            "auths": {plain_host: {"auth": plaintext_auth("bob", password)}},
+            "credHelpers": {plain_host: "convox"},
+        },
+    )
+
+    result = doctor(helper_env, plain_host)
+
+    assert result.returncode == 1, result
+    line = checks(result)["docker"]
+    assert line.startswith(f"problem: docker: runs docker-credential-convox for {plain_host}")
+    assert "docker sends whenever the helper fails" in line
+    assert "fix: run `docker-credential-convox registries import`" in line
+    assert_no_secret(result, password)
+
+
+def test_doctor_says_docker_auth_config_answers_before_any_helper(
+    helper_env: dict[str, str], plain_host: str
+) -> None:
+    password = "env-" + uuid.uuid4().hex
+    write_config(helper_env, {"credHelpers": {plain_host: "convox"}})
+    auth_config = {"auths": {plain_host: {"auth": plaintext_auth("ci", password)}}}
+    env = {**helper_env, "DOCKER_AUTH_CONFIG": json.dumps(auth_config)}
+
+    result = doctor(env, plain_host)
+
+    line = checks(result)["docker"]
+    assert line.startswith("problem: docker: DOCKER_AUTH_CONFIG in the environment"), line
+    assert "fix: unset DOCKER_AUTH_CONFIG" in line
+    assert_no_secret(result, password)
+
+
+def test_doctor_says_when_the_helper_docker_would_run_is_not_on_path(
+    helper_env: dict[str, str], plain_host: str, tmp_path: Path
+) -> None:
+    write_config(helper_env, {"credHelpers": {plain_host: "convox"}})
+    env = {**helper_env, "PATH": str(tmp_path)}  # the helper runs by its full path regardless
+
+    result = doctor(env, plain_host)
+
+    line = checks(result)["docker"]
+    assert line.startswith("problem: docker: "), line
+    assert "docker-credential-convox is not on this PATH" in line

@@ -612,7 +612,7 @@ def test_import_with_nothing_in_plaintext_changes_nothing(helper_env: dict[str, 
 # --- help and the protocol's own command line ------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[], ["add"], ["remove"], ["list"], ["import"]])
+@pytest.mark.parametrize("command", [[], ["add"], ["remove"], ["list"], ["import"], ["doctor"]])
 def test_every_command_has_help_with_an_example(
     helper_env: dict[str, str], command: list[str]
 ) -> None:
