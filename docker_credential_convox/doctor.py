@@ -314,13 +314,12 @@ class Doctor:
 
     def heading(self, typed: str, server: Server) -> str:
         """What the server is: its canonical key and kind."""
+        heading = f"{typed}: key {server.key}, kind {server.kind}"
         if server.kind == ECR and server.ecr is not None:
-            kind = f"Amazon ECR, account {server.ecr.account}, region {server.ecr.region}"
-        elif server.kind == ECR_PUBLIC:
-            kind = "Amazon ECR Public"
-        else:
-            kind = "registry with a username and secret (or an ECR alias)"
-        return f"{typed}: key {server.key}, kind {server.kind} ({kind})"
+            return f"{heading} (Amazon ECR, account {server.ecr.account}, {server.ecr.region})"
+        if server.kind == ECR_PUBLIC:
+            return f"{heading} (Amazon ECR Public)"
+        return heading
 
     def _docker(self, typed: str, server: Server) -> Finding:
         try:
