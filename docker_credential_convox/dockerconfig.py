@@ -317,16 +317,17 @@ def config_keys_for(server_text: str) -> list[str]:
     registry in an image reference: bare host[:port]); every Docker Hub alias gets both keys.
     """
     server = parse_server(server_text)
-    if server.key == DOCKER_HUB_KEY:
+    if server.registry == DOCKER_HUB_KEY:
         return list(DOCKER_HUB_CONFIG_KEYS)
     text = server_text.strip()
     netloc = urlsplit(text if "://" in text else "//" + text).netloc.rpartition("@")[2]
-    return [netloc or server.key]
+    return [netloc or server.registry]
 
 
 def _same_registry(config_key: str, server_key: str) -> bool:
+    # Docker reads `auths` and `credHelpers` per host (a path in a config key is ignored).
     try:
-        return parse_server(config_key).key == server_key
+        return parse_server(config_key).registry == server_key
     except HelperError:
         return False
 

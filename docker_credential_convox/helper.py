@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from docker_credential_convox.diagnostics import Diagnostics
+from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import (
     ECR_ALIAS_PREFIX,
     SOURCE_ECR_ALIAS,
     RegistryIndex,
 )
-from docker_credential_convox.servers import ECR, ECR_PUBLIC, REGISTRY, Server, parse_server
+from docker_credential_convox.servers import (
+    ECR,
+    ECR_PUBLIC,
+    REGISTRY,
+    Server,
+    parse_server,
+    strip_userinfo,
+)
 from docker_credential_convox.settings import Settings
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -20,7 +28,6 @@ if TYPE_CHECKING:
     from docker_credential_convox.backends.ecr import EcrBackend
     from docker_credential_convox.backends.keyring import KeyringBackend
     from docker_credential_convox.keychain import Keychain
-    from docker_credential_convox.protocol import Credentials
 
 
 class Helper:
@@ -82,6 +89,8 @@ class Helper:
 
     def store(self, credentials: Credentials) -> None:
         server = parse_server(credentials.server_url)
+        if server.url != credentials.server_url:  # a password in the URL is never kept
+            credentials = Credentials(server.url, credentials.username, credentials.secret)
         if server.kind == REGISTRY and credentials.username.startswith(ECR_ALIAS_PREFIX):
             self.ecr_backend().store_alias(server, credentials)
             return
@@ -94,12 +103,19 @@ class Helper:
         # One read of the index answers both an ordinary registry and an ECR alias (whose
         # target's entry it also holds); an alias never opens the keyring.
         entries = self.index.snapshot()
-        entry = entries.get(server.key)
-        if entry is not None and entry.source == SOURCE_ECR_ALIAS:
+        found = next((key for key in server.lookup_keys() if key in entries), None)
+        if found is None:
+            return self._keyring_backend().get_entry(server, None)
+        entry = entries[found]
+        if found != server.key:
+            self.diagnostics.debug(f"no entry for {server.key}; answering from {found}")
+            server = server.with_key(found)
+        if entry.source == SOURCE_ECR_ALIAS:
             return self.ecr_backend().get_alias(server, entry, entries)
         return self._keyring_backend().get_entry(server, entry)
 
     def erase(self, server_url: str) -> None:
+        """Forget the entry of exactly this server and path (never a shorter path's)."""
         server = parse_server(server_url)
         self.backend_for(server).erase(server)
 
@@ -107,7 +123,8 @@ class Helper:
         """Server URL -> username for every registry in the index, plus the ECR registries with
         a usable cached token (minted from the default chain, say); no keyring or network call."""
         entries = self.index.entries()
-        listing = {entry.server_url: entry.username for entry in entries}
+        # strip_userinfo: an earlier release kept a password sent in the URL.
+        listing = {strip_userinfo(entry.server_url): entry.username for entry in entries}
         indexed = {entry.key for entry in entries}
         for registry, username in self.ecr_backend().cached_registries().items():
             if registry not in indexed:

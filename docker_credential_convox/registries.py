@@ -42,6 +42,7 @@ from docker_credential_convox.servers import (
     REGISTRY,
     Server,
     parse_server,
+    strip_userinfo,
 )
 from docker_credential_convox.settings import Settings
 
@@ -481,6 +482,8 @@ def _ask_login(ctx: Context, args: argparse.Namespace, what: str) -> tuple[str, 
 def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
     """Check, store, route: `registries add SERVER`."""
     typed, server = _server_from(args.server, "add")
+    # Docker routes and asks per registry, so `add` stores the registry's own entry.
+    server = server.registry_server()
     _check_flags(args, server)
     config_keys = dockerconfig.config_keys_for(typed)
     dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config up front
@@ -615,12 +618,12 @@ def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -
 
 def cmd_remove(ctx: Context, args: argparse.Namespace) -> int:
     """Forget a registry: secret, index entry, cached tokens and its credHelpers route."""
-    typed, server = _server_from(args.server, "remove")
+    _, server = _server_from(args.server, "remove")
     config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config
     entry = ctx.helper.index.lookup(server.key)
     routed = config.routed(server.key)
     if entry is None and not routed:
-        raise HelperError(f"no such registry: {typed}")
+        raise HelperError(f"no such registry: {server.url}")
     ctx.helper.erase(entry.server_url if entry is not None else server.url)
 
     def unroute(config: dockerconfig.DockerConfig) -> None:
@@ -688,7 +691,9 @@ def _row_of(entry: Entry) -> Row:
     except HelperError:
         kind = REGISTRY
     shown = "" if entry.source in (SOURCE_ECR_PROFILE, SOURCE_ECR_ROLE) else entry.username
-    return Row(entry.server_url, entry.key, shown, kind, entry.source, options=entry.options)
+    # strip_userinfo: an earlier release kept a password sent in the URL.
+    server_url = strip_userinfo(entry.server_url)
+    return Row(server_url, entry.key, shown, kind, entry.source, options=entry.options)
 
 
 def collect_rows(ctx: Context) -> list[Row]:
@@ -750,7 +755,8 @@ def _triage(
 ) -> tuple[Optional[Server], Optional[str]]:
     """The registry of an `auths` entry, and why it is not imported (None: import it)."""
     try:
-        server = parse_server(config_key)
+        # Docker reads an `auths` entry for its host, whatever path its key has.
+        server = parse_server(config_key).registry_server()
     except HelperError:
         return None, "not a registry name the helper understands"
     if _is_ecr(server):

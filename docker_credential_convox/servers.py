@@ -1,9 +1,11 @@
-"""One canonical key per registry, and what kind of registry a server is.
+"""One canonical key per stored entry, and what kind of registry a server is.
 
-The key is the lower-case host, plus the port when it is not the HTTPS default.
-Scheme, credentials in the URL, path, query and fragment are dropped: Docker's
-clients authenticate per host, so `host/namespace` reaches the entry of `host`.
-Every Docker Hub alias shares the key `docker.io`.
+A key is the registry's key (the lower-case host, plus the port when it is not the HTTPS
+default; `docker.io` for every Docker Hub alias), then the path, if any, as `/a/b`. Scheme,
+userinfo, query, fragment, a trailing or repeated slash, dot segments and the `/v1/` or `/v2/`
+API root never make a different key; any other path does (its case too), so
+`docker.io/refresh-token` and `registry.example.com/team-a` are entries of their own. ECR
+hosts ignore the path: a token covers the whole registry.
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ _HOSTNAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?")
 _BARE_HOST_PORT = re.compile(
     r"(?P<host>[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)\.?(?::(?P<port>[0-9]{1,5}))?"
 )
+# A scheme at the start (`://` later on is part of a path).
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# The `user[:password]@` of a URL's authority (what urlsplit takes as userinfo: up to the last @).
+_USERINFO = re.compile(r"\A((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?[^/?#]*@")
+# Docker's registry API roots: `https://index.docker.io/v1/` names Docker Hub itself.
+API_ROOTS = frozenset({"v1", "v2"})
+# Characters a path segment keeps as they are besides the unreserved ones (RFC 3986 sub-delims,
+# `:` and `@`); everything else is percent-encoded in a key.
+_SEGMENT_SAFE = "!$&'()*+,;=:@"
 
 
 class EcrRegistry:
@@ -64,31 +75,102 @@ class EcrRegistry:
 
 
 class Server:
-    """A server URL as a client sent it, with its canonical key and kind."""
+    """A server URL as a client sent it (minus userinfo), with its canonical key and kind.
 
-    __slots__ = ("ecr", "host", "key", "kind", "url")
+    `registry` is the key of the registry itself; `key` adds the path, if any.
+    """
+
+    __slots__ = ("ecr", "host", "key", "kind", "registry", "url")
 
     def __init__(
-        self, url: str, key: str, host: str, kind: str, ecr: Optional[EcrRegistry] = None
+        self,
+        url: str,
+        key: str,
+        host: str,
+        kind: str,
+        *,
+        ecr: Optional[EcrRegistry] = None,
+        registry: Optional[str] = None,
     ) -> None:
         self.url = url
         self.key = key
         self.host = host
         self.kind = kind
         self.ecr = ecr
+        self.registry = registry or key
 
     def __repr__(self) -> str:
         return f"Server(url={self.url!r}, key={self.key!r}, kind={self.kind!r})"
 
+    def lookup_keys(self) -> list[str]:
+        """The keys whose entry may answer a `get`, longest first: this key, then each shorter
+        path prefix down to the registry's (Docker's clients authenticate per registry).
+
+        Docker Hub's path entries are Docker's web-login tokens, not namespaces: handing out
+        the PAT in place of a token that is not stored would only mislead, so they stand alone.
+        """
+        if self.registry in (self.key, DOCKER_HUB_KEY):
+            return [self.key]
+        keys = [self.key]
+        prefix = self.key
+        while prefix != self.registry:
+            prefix = prefix.rpartition("/")[0]
+            keys.append(prefix)
+        return keys
+
+    def with_key(self, key: str) -> Server:
+        """This request, answered from the entry at `key` (one of `lookup_keys`)."""
+        return Server(self.url, key, self.host, self.kind, ecr=self.ecr, registry=self.registry)
+
+    def registry_server(self) -> Server:
+        """This request, addressed to the registry's own entry (the path dropped)."""
+        return self.with_key(self.registry)
+
+
+def strip_userinfo(url: str) -> str:
+    """`url` without the `user:password@` of its authority, otherwise exactly as sent."""
+    if "@" not in url:
+        return url
+    return _USERINFO.sub(r"\1", url, count=1)
+
+
+def _shown_in_error(url: str) -> str:
+    """`url` for an error message: everything up to its last `@` masked (the URL may be too
+    malformed to tell userinfo from path, and a password must never be quoted)."""
+    text = url.strip()
+    if "@" not in text:
+        return text
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "", text
+    return f"{scheme}{separator}***@{rest.rpartition('@')[2]}"
+
 
 def _invalid(url: str, why: str) -> BadRequest:
     return BadRequest(
-        f"invalid server URL {url!r}: {why}; expected a registry such as registry.example.com:5000"
+        f"invalid server URL {_shown_in_error(url)!r}: {why}; "
+        "expected a registry such as registry.example.com:5000"
     )
+
+
+def _has_whitespace_or_control(text: str) -> bool:
+    return any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
 def split_host_port(url: str) -> tuple[str, Optional[int]]:
     """The lower-case host name and port of a server URL given with or without a scheme."""
+    host, port, _ = _split(url)
+    return host, port
+
+
+def split_url(url: str) -> tuple[str, Optional[int]]:
+    """`split_host_port` for any URL form: scheme, user info, IPv6 literal, path."""
+    host, port, _ = _split_url(url)
+    return host, port
+
+
+def _split(url: str) -> tuple[str, Optional[int], str]:
+    """Host, port and raw path (empty for none) of a server URL."""
     text = url.strip()
     if not text:
         raise MissingServerURL()
@@ -96,19 +178,21 @@ def split_host_port(url: str) -> tuple[str, Optional[int]]:
     # whose import costs about as much as the rest of a cached `get`.
     bare = _BARE_HOST_PORT.fullmatch(text.lower())
     if bare is not None and (bare["port"] is None or int(bare["port"]) <= 65535):
-        return bare["host"], None if bare["port"] is None else int(bare["port"])
-    return split_url(url)
+        return bare["host"], None if bare["port"] is None else int(bare["port"]), ""
+    return _split_url(url)
 
 
-def split_url(url: str) -> tuple[str, Optional[int]]:
-    """`split_host_port` for any URL form: scheme, user info, IPv6 literal, path."""
+def _split_url(url: str) -> tuple[str, Optional[int], str]:
     from urllib.parse import urlsplit
 
     text = url.strip()
     if not text:
         raise MissingServerURL()
+    # urlsplit silently deletes tabs and newlines: refuse them rather than key a different path.
+    if _has_whitespace_or_control(text):
+        raise _invalid(url, "it contains whitespace or control characters")
     try:
-        parsed = urlsplit(text if "://" in text else "//" + text)
+        parsed = urlsplit(text if _SCHEME.match(text) else "//" + text)
     except ValueError:  # unbalanced IPv6 brackets
         raise _invalid(url, "its brackets are unbalanced") from None
     try:
@@ -124,7 +208,33 @@ def split_url(url: str) -> tuple[str, Optional[int]]:
             raise _invalid(url, "the IPv6 address is malformed")
     elif not _HOSTNAME.fullmatch(host):
         raise _invalid(url, "the host name has characters a host name cannot have")
-    return host, port
+    return host, port, parsed.path
+
+
+def normal_path(raw: str) -> str:
+    """The path part of a key (no leading slash; empty for none).
+
+    Empty and `.` segments are dropped and `..` resolved; percent-escapes are decoded and
+    re-encoded one way (`%7E` is `~`, `é` is `%C3%A9`, `%2F` stays a character of its
+    segment); leading API roots (`v1`, `v2`) go. Applied to its own output, it changes nothing.
+    """
+    if not raw.strip("/"):
+        return ""
+    from urllib.parse import quote_from_bytes, unquote_to_bytes
+
+    segments: list[str] = []
+    for part in raw.split("/"):
+        segment = quote_from_bytes(unquote_to_bytes(part), safe=_SEGMENT_SAFE)
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    while segments and segments[0] in API_ROOTS:
+        del segments[0]
+    return "/".join(segments)
 
 
 def _ecr_registry(host: str) -> Optional[EcrRegistry]:
@@ -141,15 +251,25 @@ def _ecr_registry(host: str) -> Optional[EcrRegistry]:
 
 
 def parse_server(url: str) -> Server:
-    """Canonical key and kind of the registry a client named."""
-    host, port = split_host_port(url)
-    if host in DOCKER_HUB_ALIASES and port in (None, 443):
-        return Server(url, DOCKER_HUB_KEY, DOCKER_HUB_KEY, REGISTRY)
-    shown = f"[{host}]" if ":" in host else host
-    key = shown if port in (None, 443) else f"{shown}:{port}"
+    """Canonical key and kind of the registry (and path) a client named."""
+    host, port, raw_path = _split(url)
+    kept = strip_userinfo(url)
+    # An ECR token covers the whole registry, so a path there means nothing.
     ecr = _ecr_registry(host)
     if ecr is not None:
-        return Server(url, key, host, ECR, ecr)
+        return Server(kept, _registry_key(host, port), host, ECR, ecr=ecr)
     if host in ECR_PUBLIC_HOSTS:
-        return Server(url, key, host, ECR_PUBLIC)
-    return Server(url, key, host, REGISTRY)
+        return Server(kept, _registry_key(host, port), host, ECR_PUBLIC)
+    registry = _registry_key(host, port)
+    if registry == DOCKER_HUB_KEY:
+        host = DOCKER_HUB_KEY
+    path = normal_path(raw_path) if raw_path else ""
+    key = f"{registry}/{path}" if path else registry
+    return Server(kept, key, host, REGISTRY, registry=registry)
+
+
+def _registry_key(host: str, port: Optional[int]) -> str:
+    if host in DOCKER_HUB_ALIASES and port in (None, 443):
+        return DOCKER_HUB_KEY
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port in (None, 443) else f"{shown}:{port}"

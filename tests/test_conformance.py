@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -326,3 +328,260 @@ def test_works_without_home(run_helper: RunHelper, helper_env: dict[str, str]) -
     stored = run_helper_in(env, "store", stdin='{"ServerURL":"r","Username":"u","Secret":"s"}')
     assert stored.returncode == 0, stored
     assert json.loads(run_helper_in(env, "get", stdin="r").stdout)["Secret"] == "s"
+
+
+# -- one key per registry, one per path ----------------------------------------------------------
+
+HUB = "https://index.docker.io/v1/"
+HUB_ACCESS = HUB + "access-token"
+HUB_REFRESH = HUB + "refresh-token"
+
+
+def secret_of(run_helper: RunHelper, server: str) -> dict[str, str] | None:
+    result = run_helper("get", server)
+    if result.returncode == 1 and result.stdout == NOT_FOUND + "\n":
+        return None
+    assert result.returncode == 0, result
+    reply: dict[str, str] = json.loads(result.stdout)
+    return reply
+
+
+def test_docker_hub_web_login_keeps_three_entries_and_its_logout_leaves_the_pat(
+    run_helper: RunHelper,
+) -> None:
+    # What Docker CLI 27+ `docker login` (web-based, no username) stores, in its order.
+    store(run_helper, HUB_ACCESS, "bob", "ACCESS")
+    store(run_helper, HUB_REFRESH, "bob", "REFRESH..client")
+    store(run_helper, HUB, "bob", "PAT")
+
+    for server, secret in ((HUB_ACCESS, "ACCESS"), (HUB_REFRESH, "REFRESH..client"), (HUB, "PAT")):
+        assert secret_of(run_helper, server) == {
+            "ServerURL": server,
+            "Username": "bob",
+            "Secret": secret,
+        }
+    assert json.loads(run_helper("list").stdout) == {
+        HUB_ACCESS: "bob",
+        HUB_REFRESH: "bob",
+        HUB: "bob",
+    }
+
+    # Its logout: read the refresh token back (to revoke it), then erase both token entries.
+    assert secret_of(run_helper, HUB_REFRESH) is not None
+    for server in (HUB_ACCESS, HUB_REFRESH):
+        erased = run_helper("erase", server)
+        assert (erased.returncode, erased.stdout) == (0, ""), erased
+
+    assert secret_of(run_helper, HUB_REFRESH) is None
+    assert secret_of(run_helper, HUB_ACCESS) is None
+    for spelling in (HUB, "docker.io", "registry-1.docker.io"):
+        reply = secret_of(run_helper, spelling)
+        assert reply is not None, spelling
+        assert reply["Secret"] == "PAT", spelling
+    assert json.loads(run_helper("list").stdout) == {HUB: "bob"}
+
+
+def test_a_path_is_its_own_entry_and_never_replaces_the_hosts(run_helper: RunHelper) -> None:
+    store(run_helper, "registry.example.com", "alice", "HOST-PW")
+    store(run_helper, "registry.example.com/team-a", "team-a-bot", "TEAM-A-PW")
+
+    host = secret_of(run_helper, "https://registry.example.com/")
+    team = secret_of(run_helper, "https://registry.example.com/v2/team-a/")
+    assert host is not None
+    assert (host["Username"], host["Secret"]) == ("alice", "HOST-PW")
+    assert team is not None
+    assert (team["Username"], team["Secret"]) == ("team-a-bot", "TEAM-A-PW")
+    assert json.loads(run_helper("list").stdout) == {
+        "registry.example.com": "alice",
+        "registry.example.com/team-a": "team-a-bot",
+    }
+
+    assert run_helper("erase", "registry.example.com/team-a").returncode == 0
+    host_after = secret_of(run_helper, "registry.example.com")
+    assert host_after is not None
+    assert host_after["Secret"] == "HOST-PW"
+    assert json.loads(run_helper("list").stdout) == {"registry.example.com": "alice"}
+
+
+def test_erasing_the_host_leaves_its_path_entries(run_helper: RunHelper) -> None:
+    store(run_helper, "registry.example.com/team-a", "team-a-bot", "TEAM-A-PW")
+    store(run_helper, "registry.example.com", "alice", "HOST-PW")
+
+    assert run_helper("erase", "https://registry.example.com").returncode == 0
+
+    assert secret_of(run_helper, "registry.example.com") is None
+    team = secret_of(run_helper, "registry.example.com/team-a")
+    assert team is not None
+    assert team["Secret"] == "TEAM-A-PW"
+
+
+def test_get_of_a_path_without_an_entry_falls_back_to_the_longest_stored_prefix(
+    run_helper: RunHelper,
+) -> None:
+    store(run_helper, "registry.example.com:5000", "alice", "HOST-PW")
+    store(run_helper, "registry.example.com:5000/team-a", "team-a-bot", "TEAM-A-PW")
+
+    deep = secret_of(run_helper, "https://registry.example.com:5000/team-a/app/x")
+    other = secret_of(run_helper, "registry.example.com:5000/team-b/app")
+    assert deep == {
+        "ServerURL": "https://registry.example.com:5000/team-a/app/x",
+        "Username": "team-a-bot",
+        "Secret": "TEAM-A-PW",
+    }
+    assert other == {
+        "ServerURL": "registry.example.com:5000/team-b/app",
+        "Username": "alice",
+        "Secret": "HOST-PW",
+    }
+    # Case matters in a path: Team-A is not team-a.
+    upper = secret_of(run_helper, "registry.example.com:5000/Team-A")
+    assert upper is not None
+    assert upper["Secret"] == "HOST-PW"
+
+
+def test_erase_of_a_path_without_an_entry_erases_nothing(run_helper: RunHelper) -> None:
+    store(run_helper, "registry.example.com", "alice", "HOST-PW")
+
+    erased = run_helper("erase", "registry.example.com/team-a")
+
+    assert (erased.returncode, erased.stdout) == (0, "")
+    host = secret_of(run_helper, "registry.example.com")
+    assert host is not None
+    assert host["Secret"] == "HOST-PW"
+
+
+def test_path_entries_have_secrets_of_their_own_in_the_keyring(
+    run_helper: RunHelper, helper_env: dict[str, str]
+) -> None:
+    from conftest import keyring_usernames
+
+    host = f"paths-{uuid.uuid4().hex[:10]}.example"
+    store(run_helper, host, "alice", "HOST-PW")
+    store(run_helper, f"{host}/team-a", "bob", "TEAM-A-PW")
+
+    assert keyring_usernames(helper_env, host) == ["alice"]
+    assert keyring_usernames(helper_env, f"{host}/team-a") == ["bob"]
+    assert run_helper("erase", f"{host}/team-a").returncode == 0
+    assert keyring_usernames(helper_env, f"{host}/team-a") == []
+    assert keyring_usernames(helper_env, host) == ["alice"]
+
+
+def test_an_index_and_keyring_written_before_paths_counted_still_answer(
+    run_helper: RunHelper, helper_env: dict[str, str]
+) -> None:
+    # The layout an earlier release wrote: host keys only (a path collapsed into its host's key).
+    host = f"legacy-{uuid.uuid4().hex[:10]}.example"
+    index = Path(helper_env["XDG_CONFIG_HOME"]) / "docker-credential-convox" / "registries.json"
+    index.parent.mkdir(mode=0o700, parents=True)
+    index.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "registries": {
+                    host: {
+                        "ServerURL": f"https://{host}/team",
+                        "Username": "old",
+                        "Source": "keyring",
+                    }
+                },
+            }
+        )
+    )
+    index.chmod(0o600)
+    subprocess.run(
+        [
+            "secret-tool",
+            "store",
+            "--label=legacy",
+            "service",
+            f"docker-credential-convox:{host}",
+            "username",
+            "old",
+        ],
+        input="OLD-PW",
+        text=True,
+        env=helper_env,
+        check=True,
+    )
+
+    for asked in (host, f"https://{host}/team", f"{host}/other"):
+        reply = secret_of(run_helper, asked)
+        assert reply == {"ServerURL": asked, "Username": "old", "Secret": "OLD-PW"}
+    assert json.loads(run_helper("list").stdout) == {f"https://{host}/team": "old"}
+    assert run_helper("erase", host).returncode == 0
+    assert secret_of(run_helper, host) is None
+
+
+# -- no userinfo kept or printed -----------------------------------------------------------------
+
+PW_URL = "https://user:PW-IN-URL@creds.example.com"
+
+
+def test_a_password_in_the_server_url_is_never_kept_or_listed(
+    run_helper: RunHelper, helper_env: dict[str, str]
+) -> None:
+    store(run_helper, PW_URL, "alice", "secret")
+
+    config_dir = Path(helper_env["XDG_CONFIG_HOME"]) / "docker-credential-convox"
+    for path in config_dir.iterdir():
+        if path.is_file():
+            assert "PW-IN-URL" not in path.read_text(), path
+    listed = run_helper("list")
+    assert json.loads(listed.stdout) == {"https://creds.example.com": "alice"}
+    for args in (("registries", "list"), ("registries", "list", "--json")):
+        from conftest import run_helper_in
+
+        shown = run_helper_in(helper_env, *args)
+        assert shown.returncode == 0, shown
+        assert "creds.example.com" in shown.stdout
+        assert "PW-IN-URL" not in shown.stdout + shown.stderr
+    reply = secret_of(run_helper, PW_URL + "/v2/")
+    assert reply == {
+        "ServerURL": "https://creds.example.com/v2/",
+        "Username": "alice",
+        "Secret": "secret",
+    }
+
+
+def test_a_password_kept_in_the_index_by_an_earlier_release_is_not_printed(
+    run_helper: RunHelper, helper_env: dict[str, str]
+) -> None:
+    from conftest import run_helper_in
+
+    index = Path(helper_env["XDG_CONFIG_HOME"]) / "docker-credential-convox" / "registries.json"
+    index.parent.mkdir(mode=0o700, parents=True)
+    entry = {"ServerURL": PW_URL, "Username": "alice", "Source": "keyring"}
+    index.write_text(json.dumps({"version": 1, "registries": {"creds.example.com": entry}}))
+    index.chmod(0o600)
+
+    assert json.loads(run_helper("list").stdout) == {"https://creds.example.com": "alice"}
+    for args in (("registries", "list"), ("registries", "list", "--json")):
+        shown = run_helper_in(helper_env, *args)
+        assert shown.returncode == 0, shown
+        assert "PW-IN-URL" not in shown.stdout + shown.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:PW-IN-URL@creds.example.com:99999",
+        "https://user:PW-IN-URL@bad host!",
+        "user:PW-IN-URL@creds.example.com:port",
+        "https://user:PW/IN-URL@creds.example.com",
+    ],
+)
+def test_an_invalid_url_error_never_shows_the_password(
+    run_helper: RunHelper, helper_env: dict[str, str], url: str
+) -> None:
+    from conftest import run_helper_in
+
+    password = "PW-IN-URL" if "PW-IN-URL" in url else "IN-URL"
+    payload = json.dumps({"ServerURL": url, "Username": "u", "Secret": "s"})
+    results = [run_helper("store", payload)]
+    if " " not in url:  # get/erase refuse whitespace before parsing
+        results += [run_helper("get", url), run_helper("erase", url)]
+    results.append(run_helper_in(helper_env, "registries", "remove", url))
+    for result in results:
+        assert result.returncode == 1, result
+        assert "Traceback" not in result.stderr
+        assert password not in result.stdout + result.stderr, result

@@ -186,6 +186,41 @@ def test_ordinary_credentials_stored_later_replace_the_alias(
     assert reply(ecr_env, alias)["Secret"].startswith(MOTO_PASSWORD_PREFIX)
 
 
+def test_an_alias_under_a_path_answers_that_path_and_below_only(
+    ecr_env: dict[str, str], aws_proxy: AwsProxy, host: str, alias: str
+) -> None:
+    assert store(ecr_env, alias, "alice", "alice-pw").returncode == 0
+    assert store(ecr_env, f"{alias}/team", alias_of(host), "").returncode == 0
+
+    deep = reply(ecr_env, f"https://{alias}/v2/team/app")
+    assert deep["ServerURL"] == f"https://{alias}/v2/team/app"
+    assert (deep["Username"], deep["Secret"][:24]) == ("AWS", MOTO_PASSWORD_PREFIX)
+    assert reply(ecr_env, alias)["Secret"] == "alice-pw"
+    assert reply(ecr_env, f"{alias}/other")["Secret"] == "alice-pw"
+    assert helper_listing(ecr_env) == {alias: "alice", f"{alias}/team": "AWS", host: "AWS"}
+
+    assert run_helper_in(ecr_env, "erase", stdin=f"{alias}/team").returncode == 0
+    assert reply(ecr_env, f"{alias}/team/app")["Secret"] == "alice-pw"
+    assert keyring_usernames(ecr_env, alias) == ["alice"]
+
+
+def test_a_path_on_an_ecr_host_is_the_registrys_own_entry(
+    ecr_env: dict[str, str], aws_proxy: AwsProxy, host: str
+) -> None:
+    stored = store(ecr_env, f"https://{host}/team/app", STORED_KEY, STORED_SECRET)
+    assert stored.returncode == 0, stored
+
+    for asked in (host, f"{host}/other", f"https://{host}/team/app"):
+        answer = reply(ecr_env, asked)
+        assert (answer["ServerURL"], answer["Username"]) == (asked, "AWS")
+    assert [c.access_key_id for c in aws_proxy.calls_of(GET_TOKEN)] == [STORED_KEY]
+    assert helper_listing(ecr_env) == {f"https://{host}/team/app": STORED_KEY}
+
+    assert run_helper_in(ecr_env, "erase", stdin=f"{host}/something-else").returncode == 0
+    assert helper_listing(ecr_env) == {}
+    assert keyring_usernames(ecr_env, host) == []
+
+
 # -- registries add --ecr-registry -------------------------------------------------------------
 
 

@@ -412,6 +412,29 @@ def test_remove_of_docker_hub_drops_both_routes(helper_env: dict[str, str]) -> N
     assert get_credentials(helper_env, DOCKER_HUB_URL) is None
 
 
+def test_remove_of_a_path_forgets_that_entry_only_and_keeps_the_route(
+    helper_env: dict[str, str],
+) -> None:
+    assert add(helper_env, "registry.example.com", "alice", "pw", "--no-verify").returncode == 0
+    request = '{"ServerURL":"registry.example.com/team-a","Username":"bot","Secret":"bot-pw"}'
+    assert run_helper_in(helper_env, "store", stdin=request).returncode == 0
+    assert "registry.example.com/team-a" in registries(helper_env, "list").stdout
+
+    result = registries(helper_env, "remove", "https://registry.example.com/v2/team-a/")
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, "Done.\n", ""), result
+    assert helper_listing(helper_env) == {"registry.example.com": "alice"}
+    assert read_config(helper_env) == {"credHelpers": {"registry.example.com": "convox"}}
+
+
+def test_add_with_a_path_stores_and_routes_the_registry_itself(helper_env: dict[str, str]) -> None:
+    result = add(helper_env, "https://registry.example.com/team-a/", "alice", "pw", "--no-verify")
+
+    assert result.returncode == 0, result
+    assert helper_listing(helper_env) == {"registry.example.com": "alice"}
+    assert read_config(helper_env) == {"credHelpers": {"registry.example.com": "convox"}}
+
+
 # --- list ------------------------------------------------------------------------------------
 
 

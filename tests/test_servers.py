@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -19,13 +20,28 @@ from docker_credential_convox.servers import (
     split_url,
 )
 
+ECR_EXAMPLE = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 hostnames = st.lists(label, min_size=1, max_size=4).map(".".join)
 ports = st.one_of(st.none(), st.integers(min_value=1, max_value=65535))
-paths = st.one_of(
-    st.just(""), st.just("/"), st.from_regex(r"(/[a-z0-9._-]{1,8}){1,3}/?", fullmatch=True)
-)
 schemes = st.sampled_from(["", "http://", "https://"])
+# Path segments already in the key's own form: no API root, no dot segment, nothing to escape.
+plain_segments = st.from_regex(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,7}", fullmatch=True).filter(
+    lambda segment: segment not in ("v1", "v2")
+)
+plain_paths = st.lists(plain_segments, max_size=3)
+# Anything a client might put in a path segment, escapes and non-ASCII included.
+any_segments = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), blacklist_characters="/?#"),
+    max_size=8,
+)
+HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+
+
+def registry_key_of(host: str, port: int | None) -> str:
+    if host in HUB_HOSTS and port in (None, 443):
+        return DOCKER_HUB_KEY
+    return host if port in (None, 443) else f"{host}:{port}"
 
 
 def spell(host: str, port: int | None, scheme: str, path: str, upper: bool) -> str:
@@ -33,32 +49,105 @@ def spell(host: str, port: int | None, scheme: str, path: str, upper: bool) -> s
     return f"{scheme}{shown}{'' if port is None else f':{port}'}{path}"
 
 
-@given(hostnames, ports, schemes, schemes, paths, paths, st.booleans(), st.booleans())
-def test_every_spelling_of_one_registry_has_one_key(  # noqa: PLR0917 - one per @given strategy
+def percent_encode_all(segment: str) -> str:
+    return "".join(f"%{byte:02x}" for byte in segment.encode("utf-8"))
+
+
+spellings_of_the_same_path = st.fixed_dictionaries(
+    {
+        "scheme": schemes,
+        "upper": st.booleans(),
+        "explicit_443": st.booleans(),
+        "api_root": st.sampled_from(["", "/v1", "/v2", "/v2/v1"]),
+        "slashes": st.sampled_from(["/", "//", "/./"]),
+        "trailing": st.sampled_from(["", "/", "//"]),
+        "tail": st.sampled_from(["", "?n=1", "#frag", "?a=b#c"]),
+        "userinfo": st.sampled_from(["", "user@", "user:pw@"]),
+    }
+)
+
+
+def spell_path(host: str, port: int | None, segments: list[str], how: dict[str, object]) -> str:
+    shown = host.upper() if how["upper"] else host
+    if port is None and how["explicit_443"]:
+        port = 443
+    authority = f"{how['userinfo']}{shown}{'' if port is None else f':{port}'}"
+    slashes = str(how["slashes"])
+    path = "".join(slashes + segment for segment in segments)
+    trailing = how["trailing"] if (segments or how["api_root"]) else ""
+    return f"{how['scheme']}{authority}{how['api_root']}{path}{trailing}{how['tail']}"
+
+
+@given(hostnames, ports, plain_paths, spellings_of_the_same_path, spellings_of_the_same_path)
+def test_scheme_case_default_port_slashes_api_root_and_userinfo_never_change_the_key(
     host: str,
     port: int | None,
-    scheme_a: str,
-    scheme_b: str,
-    path_a: str,
-    path_b: str,
-    upper_a: bool,
-    upper_b: bool,
+    segments: list[str],
+    how_a: dict[str, object],
+    how_b: dict[str, object],
 ) -> None:
-    a = parse_server(spell(host, port, scheme_a, path_a, upper_a))
-    b = parse_server(spell(host, port, scheme_b, path_b, upper_b))
+    a = parse_server(spell_path(host, port, segments, how_a))
+    b = parse_server(spell_path(host, port, segments, how_b))
     assert a.key == b.key
 
 
-@given(hostnames, ports, schemes, paths)
-def test_key_is_lowercase_host_and_port_and_parses_to_itself(
-    host: str, port: int | None, scheme: str, path: str
+@given(hostnames, ports, plain_paths, spellings_of_the_same_path)
+def test_the_key_is_the_registry_then_the_path_as_sent(
+    host: str, port: int | None, segments: list[str], how: dict[str, object]
 ) -> None:
-    server = parse_server(spell(host, port, scheme, path, upper=False))
-    expected = host if port in (None, 443) else f"{host}:{port}"
-    if host in ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"):
-        expected = DOCKER_HUB_KEY if port in (None, 443) else expected
-    assert server.key == expected
-    assert parse_server(server.key).key == server.key
+    server = parse_server(spell_path(host, port, segments, how))
+    registry = registry_key_of(host, port)
+    assert server.registry == registry
+    assert server.key == "/".join([registry, *segments])
+
+
+@given(hostnames, ports, plain_paths, plain_paths)
+def test_different_paths_are_different_keys_and_never_the_registrys(
+    host: str, port: int | None, path_a: list[str], path_b: list[str]
+) -> None:
+    a = parse_server(spell(host, port, "", "".join("/" + s for s in path_a), False))
+    b = parse_server(spell(host, port, "", "".join("/" + s for s in path_b), False))
+    assert (a.key == b.key) == (path_a == path_b)
+    assert a.registry == b.registry
+
+
+@given(hostnames, plain_segments)
+def test_the_case_of_a_path_is_significant_and_the_case_of_a_host_is_not(
+    host: str, segment: str
+) -> None:
+    lower = parse_server(f"{host}/{segment.lower()}")
+    upper = parse_server(f"{host.upper()}/{segment.upper()}")
+    assert lower.registry == upper.registry
+    assert (lower.key == upper.key) == (segment.lower() == segment.upper())
+
+
+@given(hostnames, st.lists(any_segments, min_size=1, max_size=3))
+def test_a_percent_escape_means_the_character_it_encodes(host: str, segments: list[str]) -> None:
+    as_sent = parse_server(host + "".join("/" + s for s in segments))
+    escaped = parse_server(host + "".join("/" + percent_encode_all(s) for s in segments))
+    assert as_sent.key == escaped.key
+
+
+@given(hostnames, ports, st.lists(any_segments, max_size=4), schemes)
+def test_a_key_is_its_own_key(
+    host: str, port: int | None, segments: list[str], scheme: str
+) -> None:
+    server = parse_server(spell(host, port, scheme, "".join("/" + s for s in segments), False))
+    again = parse_server(server.key)
+    assert (again.key, again.registry) == (server.key, server.registry)
+
+
+@given(hostnames, ports, plain_paths)
+def test_get_looks_up_the_longest_stored_prefix_first(
+    host: str, port: int | None, segments: list[str]
+) -> None:
+    server = parse_server(spell(host, port, "https://", "".join("/" + s for s in segments), False))
+    registry = registry_key_of(host, port)
+    if registry == DOCKER_HUB_KEY:
+        assert server.lookup_keys() == [server.key]
+        return
+    expected = ["/".join([registry, *segments[:n]]) for n in range(len(segments), -1, -1)]
+    assert server.lookup_keys() == expected
 
 
 @given(hostnames, hostnames, ports, ports)
@@ -81,7 +170,10 @@ def test_any_text_parses_or_raises_a_helper_error(text: str) -> None:
     except HelperError:
         return
     assert server.key
-    assert server.key == server.key.lower()
+    assert server.registry == server.registry.lower()
+    assert server.key.startswith(server.registry)
+    assert not any(ch.isspace() for ch in server.key)
+    assert parse_server(server.key).key == server.key
 
 
 @pytest.mark.parametrize(
@@ -91,7 +183,6 @@ def test_any_text_parses_or_raises_a_helper_error(text: str) -> None:
         "index.docker.io",
         "registry-1.docker.io",
         "https://index.docker.io/v1/",
-        "https://index.docker.io/v1/refresh-token",
         "https://registry-1.docker.io/v2/",
         "DOCKER.IO",
     ],
@@ -109,12 +200,104 @@ def test_docker_hub_aliases_share_the_key_docker_io(url: str) -> None:
         ("http://[::1]:5000", "[::1]:5000"),
         ("registry.example.com:443", "registry.example.com"),
         ("https://Registry.Example.com./", "registry.example.com"),
-        ("localhost:5000/team/app", "localhost:5000"),
         ("https://user@registry.example.com", "registry.example.com"),
+        ("registry.example.com/x://y", "registry.example.com/x:/y"),
     ],
 )
 def test_known_spellings_give_known_keys(url: str, key: str) -> None:
     assert parse_server(url).key == key
+
+
+# The table in the README's "One key per registry, one per path" section, row for row.
+KEY_EXAMPLES = [
+    ("registry.example.com", "registry.example.com"),
+    ("https://Registry.Example.com:443/", "registry.example.com"),
+    ("http://registry.example.com:5000/v2/", "registry.example.com:5000"),
+    ("registry.example.com/team-a", "registry.example.com/team-a"),
+    ("https://registry.example.com/v2/team-a/", "registry.example.com/team-a"),
+    ("registry.example.com//Team-A//app/", "registry.example.com/Team-A/app"),
+    ("registry.example.com/team-a?tag=1#top", "registry.example.com/team-a"),
+    ("registry.example.com/a/./b/../c", "registry.example.com/a/c"),
+    ("registry.example.com/%7Eteam", "registry.example.com/~team"),
+    ("registry.example.com/café", "registry.example.com/caf%C3%A9"),
+    ("registry.example.com/a%2Fb", "registry.example.com/a%2Fb"),
+    ("https://user:pw@registry.example.com/team-a", "registry.example.com/team-a"),
+    ("https://index.docker.io/v1/", "docker.io"),
+    ("https://index.docker.io/v1/access-token", "docker.io/access-token"),
+    ("https://index.docker.io/v1/refresh-token", "docker.io/refresh-token"),
+    ("docker.io/refresh-token", "docker.io/refresh-token"),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app", ECR_EXAMPLE),
+    ("https://public.ecr.aws/my-alias/app", "public.ecr.aws"),
+]
+
+
+@pytest.mark.parametrize(("url", "key"), KEY_EXAMPLES)
+def test_the_readme_examples_give_their_keys(url: str, key: str) -> None:
+    assert parse_server(url).key == key
+
+
+def test_the_readme_table_is_the_tested_one() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for url, key in KEY_EXAMPLES:
+        assert f"| `{url}` | `{key}` |" in readme
+
+
+@pytest.mark.parametrize("spelling", ["{}/team/app", "https://{}/v2/team/", "{}:443/other"])
+@pytest.mark.parametrize("host", [ECR_EXAMPLE, "public.ecr.aws", "ecr-public.aws.com"])
+def test_a_path_on_an_ecr_host_is_ignored_tokens_cover_the_registry(
+    host: str, spelling: str
+) -> None:
+    server = parse_server(spelling.format(host))
+    assert server.key == server.registry == host
+    assert server.lookup_keys() == [host]
+
+
+def test_docker_hub_path_entries_never_fall_back_to_the_pat() -> None:
+    server = parse_server("https://index.docker.io/v1/refresh-token")
+    assert server.lookup_keys() == ["docker.io/refresh-token"]
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://user:PW@creds.example.com", "https://creds.example.com"),
+        ("user:PW@creds.example.com:5000/team", "creds.example.com:5000/team"),
+        ("http://u%40x:P@W@creds.example.com/v2/", "http://creds.example.com/v2/"),
+        ("https://creds.example.com/a@b", "https://creds.example.com/a@b"),
+        ("https://creds.example.com", "https://creds.example.com"),
+    ],
+)
+def test_the_url_kept_has_no_userinfo_and_is_otherwise_as_sent(url: str, kept: str) -> None:
+    server = parse_server(url)
+    assert server.url == kept
+    assert "PW" not in repr(server)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:PW@creds.example.com:99999",
+        "https://user:PW@bad host!",
+        "user:PW@creds.example.com:notaport/x",
+        "https://user:P/W@creds.example.com",
+        "https://user:P?W@creds.example.com",
+    ],
+)
+def test_an_invalid_url_error_never_quotes_the_password(url: str) -> None:
+    with pytest.raises(BadRequest) as raised:
+        parse_server(url)
+    assert raised.value.message.startswith("invalid server URL ")
+    assert "***@" in raised.value.message
+    assert "PW" not in raised.value.message
+    assert "P/W" not in raised.value.message
+    assert "P?W" not in raised.value.message
+
+
+@pytest.mark.parametrize("url", ["r.example/a b", "r.example/a\tb", "https://r.example/\x00"])
+def test_whitespace_or_control_characters_in_a_path_are_refused(url: str) -> None:
+    with pytest.raises(BadRequest) as raised:
+        parse_server(url.encode().decode("unicode_escape"))
+    assert "whitespace or control characters" in raised.value.message
 
 
 @pytest.mark.parametrize(
