@@ -155,7 +155,8 @@ def test_a_fifo_as_the_docker_config_is_refused_by_registries_add(
     )
 
     assert result.returncode == 1, result
-    assert str(config) in result.stderr and "not a regular file" in result.stderr, result
+    assert str(config) in result.stderr, result
+    assert "not a regular file" in result.stderr, result
     assert "Traceback" not in result.stderr
     assert stat.S_ISFIFO(config.stat().st_mode)
 
@@ -226,7 +227,8 @@ def test_a_shared_cache_directory_is_never_chmodded_and_not_used(
 
     assert result.returncode == 0, result
     assert mode(shared) == 0o1777
-    assert str(shared) in result.stderr and "shared" in result.stderr, result
+    assert str(shared) in result.stderr, result
+    assert "shared" in result.stderr, result
     assert list(shared.iterdir()) == []
     assert aws_proxy.count(GET_TOKEN) == 1
 
@@ -254,7 +256,8 @@ def test_every_directory_created_under_umask_000_is_0700(
     helper_env: dict[str, str],
 ) -> None:
     home = Path(helper_env["HOME"])
-    assert not (home / ".config").exists() and not (home / ".cache").exists()
+    assert not (home / ".config").exists()
+    assert not (home / ".cache").exists()
     result = subprocess.run(
         [str(HELPER), "store"],
         input=store_request(f"r{uuid.uuid4().hex[:8]}.example", "alice", "pw").encode(),
@@ -329,7 +332,8 @@ def test_registries_import_moves_the_copy_docker_reads_and_strips_every_copy(
 
     assert result.returncode == 0, result
     text = config.read_text()
-    assert "old-secret" not in text and _auth("alice", "old-secret") not in text
+    assert "old-secret" not in text
+    assert _auth("alice", "old-secret") not in text
     assert _auth("alice", "newer-secret") not in text
     got = run(helper_env, "get", stdin=server)
     assert json.loads(got.stdout)["Secret"] == "newer-secret"  # the copy docker itself reads
@@ -371,7 +375,8 @@ def test_deeply_nested_json_in_the_registry_index_is_reported_as_damaged(
     index.write_text('{"registries": ' + "[" * 30000)
 
     line = assert_one_line_failure(run(helper_env, "get", stdin="r.example"))
-    assert str(index) in line and "damaged" in line, line
+    assert str(index) in line, line
+    assert "damaged" in line, line
 
 
 def test_a_nul_in_the_username_is_refused_before_the_keyring(helper_env: dict[str, str]) -> None:
@@ -379,7 +384,8 @@ def test_a_nul_in_the_username_is_refused_before_the_keyring(helper_env: dict[st
     line = assert_one_line_failure(
         run(helper_env, "store", stdin=store_request(server, "ali\u0000ce", "pw"))
     )
-    assert "Username" in line and "NUL" in line, line
+    assert "Username" in line, line
+    assert "NUL" in line, line
     assert "keyring" not in line, line
     assert helper_listing(helper_env) == {}
     assert run(helper_env, "get", stdin=server).stdout.strip() == NOT_FOUND
