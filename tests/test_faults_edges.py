@@ -10,11 +10,13 @@ test instead of hanging the suite.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import stat
 import subprocess
 import time
+import types
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -229,7 +231,8 @@ def test_a_shared_cache_directory_is_never_chmodded_and_not_used(
     assert mode(shared) == 0o1777
     assert str(shared) in result.stderr, result
     assert "shared" in result.stderr, result
-    assert list(shared.iterdir()) == []
+    assert not (shared / "tokens.json").exists()
+    assert not (shared / "keyring-backend").exists()
     assert aws_proxy.count(GET_TOKEN) == 1
 
 
@@ -450,3 +453,44 @@ def test_our_cache_dir_wins_over_aws_ecr_cache_dir(
 
     assert (ours / "tokens.json").is_file()
     assert not (tmp_path / "theirs").exists()
+
+
+# --- the single-file build's own bootstrap (it unpacks libraries before the helper runs) -------
+
+
+def _zipapp_bootstrap() -> types.ModuleType:
+    """packaging/zipapp/__main__.py as a module (it imports only os and sys at load)."""
+    path = Path(__file__).resolve().parent.parent / "packaging" / "zipapp" / "__main__.py"
+    spec = importlib.util.spec_from_file_location("dccx_zipapp_bootstrap", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_zipapp_creates_its_unpack_directories_0700_under_umask_000(tmp_path: Path) -> None:
+    bootstrap = _zipapp_bootstrap()
+    target = tmp_path / "home" / ".cache" / APP / "zipapp"
+    old = os.umask(0)
+    try:
+        bootstrap.private_dirs(str(target))
+    finally:
+        os.umask(old)
+    for directory in (tmp_path / "home", tmp_path / "home" / ".cache", target.parent, target):
+        assert mode(directory) == 0o700, directory
+
+
+@pytest.mark.parametrize("shared_mode", [0o777, 0o1777, 0o775])
+def test_the_zipapp_never_imports_from_an_unpack_directory_others_may_write(
+    tmp_path: Path, shared_mode: int
+) -> None:
+    # Another user could plant libraries there: the helper would run their code.
+    bootstrap = _zipapp_bootstrap()
+    planted = tmp_path / "shared" / "zipapp"
+    planted.mkdir(parents=True)
+    planted.chmod(shared_mode)
+
+    with pytest.raises(OSError, match="shared with other users"):
+        bootstrap.private_dirs(str(planted))
+    assert mode(planted) == shared_mode
