@@ -104,7 +104,7 @@ class CachedToken:
         expires = _number(expires_at)
         if issued is None or expires is None:
             return None
-        if not 0 < expires - issued <= MAX_TOKEN_LIFETIME:  # false for NaN and infinities too
+        if not 0 < expires - issued <= MAX_TOKEN_LIFETIME:  # issued after expiry, or for ever
             return None
         return cls(registry, username, secret, issued, expires)
 
@@ -116,10 +116,13 @@ class CachedToken:
 
 
 def _number(value: object) -> Optional[float]:
-    """A finite JSON number as a float (json.loads accepts Infinity and NaN), else None."""
+    """A finite JSON number as a float (json.loads accepts Infinity, NaN, 1e400), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of 400 digits
+        return None
     return number if math.isfinite(number) else None
 
 

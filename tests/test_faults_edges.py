@@ -174,6 +174,7 @@ def test_a_fifo_as_the_docker_config_is_refused_by_registries_add(
         ("expires_at", "-Infinity"),
         ("expires_at", "NaN"),
         ("expires_at", "1e17"),
+        ("expires_at", "1" + "0" * 400),
         ("issued_at", "1e300"),
         ("issued_at", "-Infinity"),
     ],
