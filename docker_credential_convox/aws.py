@@ -20,7 +20,9 @@ matching API endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import time
 
 from docker_credential_convox import __version__
@@ -49,6 +51,9 @@ METADATA_ATTEMPTS = 1
 ROLE_SESSION_NAME = "docker-credential-convox"
 ROLE_SESSION_SECONDS = 900  # the minimum: the role's keys serve one GetAuthorizationToken call
 DEFAULT_TOKEN_LIFETIME = 12 * 3600.0  # when a response omits expiresAt
+# ECR tokens live 12 hours. An expiresAt further out than this (clock skew aside) is nonsense
+# and is replaced by DEFAULT_TOKEN_LIFETIME, so it can never pin a token in the cache.
+MAX_TOKEN_LIFETIME = 24 * 3600.0
 MESSAGE_LIMIT = 400  # characters of an AWS error message kept in the one-line error
 USER_AGENT = f"docker-credential-convox/{__version__}"
 
@@ -290,7 +295,24 @@ def _session(
         session.set_config_variable("metadata_service_timeout", METADATA_TIMEOUT)
     if not settings.environ.get(ENV_AWS_METADATA_SERVICE_NUM_ATTEMPTS):
         session.set_config_variable("metadata_service_num_attempts", METADATA_ATTEMPTS)
+    session.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=_lenient_timestamp
+    )
     return session
+
+
+def _lenient_timestamp(value: Any) -> Any:
+    """botocore's timestamp parsing, but a value it cannot parse is handed over as it came.
+
+    botocore raises RuntimeError for an epoch beyond datetime's range (an expiresAt of 1e17),
+    which would lose the whole reply; `_expiry` judges the raw value instead.
+    """
+    from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
+
+    try:
+        return DEFAULT_TIMESTAMP_PARSER(value)
+    except (RuntimeError, OverflowError, ValueError):
+        return value
 
 
 def _client(
@@ -348,13 +370,24 @@ def _decode_token(authorization_token: str) -> tuple[str, str]:
     return username, password
 
 
-def _expiry(value: object, now: float) -> float:
+def _expiry(value: object, now: float, diagnostics: Diagnostics) -> float:
+    """The token's expiry in epoch seconds; a missing or absurd one becomes the usual 12 h."""
+    expires: Optional[float] = None
     timestamp = getattr(value, "timestamp", None)
     if callable(timestamp):
-        return float(timestamp())
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return now + DEFAULT_TOKEN_LIFETIME
+        expires = float(timestamp())
+    elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError, OverflowError):
+            expires = float(value)
+    if expires is None:
+        return now + DEFAULT_TOKEN_LIFETIME
+    if not math.isfinite(expires) or expires - now > MAX_TOKEN_LIFETIME:
+        diagnostics.debug(
+            f"AWS sent an expiresAt of {one_line(str(value), 40)}, not a time within "
+            f"{MAX_TOKEN_LIFETIME / 3600:g} hours; taking the usual 12 hours instead"
+        )
+        return now + DEFAULT_TOKEN_LIFETIME
+    return expires
 
 
 def mint_token(
@@ -426,7 +459,8 @@ def mint_token(
             data = data[0]
         secrets.append(data["authorizationToken"])
         username, password = _decode_token(data["authorizationToken"])
-        return MintedToken(username, password, _expiry(data.get("expiresAt"), now), method)
+        expires_at = _expiry(data.get("expiresAt"), now, diagnostics)
+        return MintedToken(username, password, expires_at, method)
     except AwsError:
         raise
     except (bx.BotoCoreError, bx.ClientError) as exc:

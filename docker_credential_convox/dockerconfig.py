@@ -110,6 +110,10 @@ class JsonObject:
                 return
         self.members.append((Scalar.of(name), value))
 
+    def every(self, name: str) -> list[Node]:
+        """Every value of `name`, in file order: a key written twice has two (the last wins)."""
+        return [value for key, value in self.members if key.value == name]
+
     def delete(self, name: str) -> bool:
         """Remove every member named `name`; whether there was one."""
         kept = [(key, value) for key, value in self.members if key.value != name]
@@ -459,25 +463,36 @@ class DockerConfig:
         return [key for key in auths.names() if _same_registry(key, server_key)]
 
     def strip_secrets(self, server_key: str) -> list[str]:
-        """Remove the secret fields of every `auths` entry for `server_key`; the keys changed."""
+        """Remove the secret fields of every `auths` entry for `server_key`; the keys changed.
+
+        A key written twice keeps a secret in each copy: every copy is stripped, not only the
+        last one (the one decoders read).
+        """
         auths = self._auths()
+        if auths is None:
+            return []
         changed: list[str] = []
         for key in self.auth_keys_for(server_key):
-            entry = auths.get(key) if auths is not None else None
-            if not isinstance(entry, JsonObject):
-                continue
-            removed = [field for field in SECRET_FIELDS if entry.delete(field)]
+            removed = [
+                field
+                for entry in auths.every(key)
+                if isinstance(entry, JsonObject)
+                for field in SECRET_FIELDS
+                if entry.delete(field)
+            ]
             if removed:
                 changed.append(key)
         return changed
 
     def drop_empty_auths(self, server_key: str) -> list[str]:
-        """Remove the `auths` entries for `server_key` that hold nothing (`{}`)."""
+        """Remove the `auths` entries for `server_key` that hold nothing (`{}`, every copy)."""
         auths = self._auths()
+        if auths is None:
+            return []
         dropped: list[str] = []
         for key in self.auth_keys_for(server_key):
-            entry = auths.get(key) if auths is not None else None
-            if isinstance(entry, JsonObject) and not entry.members and auths is not None:
+            copies = auths.every(key)
+            if all(isinstance(entry, JsonObject) and not entry.members for entry in copies):
                 auths.delete(key)
                 dropped.append(key)
         return dropped
@@ -531,21 +546,18 @@ def _tokens(text: str) -> str:
 
 
 def _read(path: str) -> Optional[str]:
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            return handle.read()
-    except FileNotFoundError:
+    try:  # never blocks: a FIFO or device in the file's place is refused in one line
+        data = fileio.read_regular(path)
+    except HelperError as exc:
+        raise DockerConfigError(f"Docker config: {exc.message}") from None
+    if data is None:
         return None
-    except IsADirectoryError:
-        raise DockerConfigError(
-            f"Docker config {path} is a directory, not a file; move it aside"
-        ) from None
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DockerConfigError(
             f"Docker config {path} is not UTF-8 text; fix it or move it aside"
         ) from None
-    except OSError as exc:
-        raise DockerConfigError(f"cannot read Docker config {path}: {exc.strerror}") from None
 
 
 def _resolve(path: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 
 from docker_credential_convox.errors import StateError
 
@@ -16,37 +17,92 @@ if TYPE_CHECKING:
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 LOCK_POLL_SECONDS = 0.02
+# Group- or world-writable, or sticky (/tmp): others may add, rename or replace entries there.
+SHARED_DIR_BITS = stat.S_IWGRP | stat.S_IWOTH | stat.S_ISVTX
 
 
 def ensure_private_dir(path: str) -> None:
-    """Create `path` (and parents) 0700 if missing; tighten it to 0700 if we own it."""
+    """Create `path` and any missing parents 0700; refuse an existing one others can use.
+
+    Only directories created here are ours to chmod: an existing one (a home directory, /tmp
+    named in a setting) is left exactly as it is, and refused if another user owns it or may
+    write in it, since files there could be replaced or planted.
+    """
     try:
-        os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
+        _make_private_dirs(path)
         info = os.stat(path)
-        if info.st_uid != os.getuid():
-            raise StateError(
-                f"directory {path} belongs to another user; refusing to keep credentials there: "
-                "remove it or choose another location"
-            )
-        if info.st_mode & 0o077:
-            os.chmod(path, PRIVATE_DIR_MODE)
     except OSError as exc:
         raise StateError(
             f"cannot create directory {path}: {exc.strerror}; "
             "check its permissions or choose another location"
         ) from None
+    if info.st_uid != os.getuid():
+        raise StateError(
+            f"directory {path} belongs to another user; refusing to keep credentials there: "
+            "remove it or choose another location"
+        )
+    if info.st_mode & SHARED_DIR_BITS:
+        raise StateError(
+            f"directory {path} is shared with other users (mode {stat.S_IMODE(info.st_mode):04o});"
+            " refusing to keep credentials there: choose a directory of your own, "
+            "such as a new subdirectory of it"
+        )
+
+
+def _make_private_dirs(path: str) -> None:
+    """mkdir -p, 0700 for every directory it creates (os.makedirs gives parents 0777 & ~umask)."""
+    missing: list[str] = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, PRIVATE_DIR_MODE)
+        except FileExistsError:  # another process was first; it is checked like any other
+            continue
+        os.chmod(directory, PRIVATE_DIR_MODE)  # a umask can take bits from mkdir's mode
+
+
+def read_regular(path: str, limit: Optional[int] = None) -> Optional[bytes]:
+    """The bytes of the regular file at `path` (at most `limit` + 1), or None if there is none.
+
+    Opened without blocking and checked before reading: a FIFO, device or socket in the file's
+    place is refused with a StateError instead of hanging the client that runs the helper.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        file_mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(file_mode):
+            what = "a directory, not a file" if stat.S_ISDIR(file_mode) else "not a regular file"
+            raise StateError(f"cannot read {path}: {what}; move it aside")
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            return handle.read(-1 if limit is None else limit + 1)
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def read_text(path: str) -> Optional[str]:
-    """The file's text, or None if it does not exist."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
+    """The file's UTF-8 text, or None if it does not exist; StateError if it is not a file."""
+    data = read_regular(path)
+    if data is None:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise StateError(f"cannot read {path}: {reason}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StateError(f"cannot read {path}: not UTF-8 text") from None
 
 
 def atomic_write(path: str, text: str, mode: int = PRIVATE_FILE_MODE) -> None:

@@ -10,13 +10,14 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Optional
 
-from docker_credential_convox.errors import StoreUnavailable, one_line
+from docker_credential_convox.errors import StateError, StoreUnavailable, one_line
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
 SERVICE_PREFIX = "docker-credential-convox:"
 MESSAGE_LIMIT = 300  # characters of a keyring error kept in the one-line error
+PIN_MAX_BYTES = 1024  # the pin is one dotted class path
 
 NO_KEYRING_MESSAGE = (
     "no usable OS keyring: no Secret Service answers on the D-Bus session bus; "
@@ -156,11 +157,13 @@ class Keychain:
     def _read_pin(self) -> Optional[str]:
         if not self._pin_path or _keyring_config_exists():
             return None
-        try:
-            with open(self._pin_path, encoding="utf-8") as handle:
-                name = handle.read().strip()
-        except OSError:
+        from docker_credential_convox import fileio
+
+        try:  # only a speed-up: anything odd in its place (a FIFO, say) is ignored, never waited on
+            data = fileio.read_regular(self._pin_path, PIN_MAX_BYTES)
+        except StateError:
             return None
+        name = (data or b"").decode("utf-8", "replace").strip()
         return name if _is_dotted_path(name) else None
 
     def _write_pin(self, backend: Any) -> None:

@@ -112,6 +112,10 @@ def parse_credentials(data: bytes) -> Credentials:
         raise BadRequest(f"no credentials on stdin: store expects {STORE_SHAPE}")
     try:
         document = json.loads(text)
+    except RecursionError:  # 30,000 brackets fit in 64 KiB; json.loads recurses per level
+        raise BadRequest(
+            f"invalid JSON on stdin (nested too deeply): store expects {STORE_SHAPE}"
+        ) from None
     except ValueError as exc:
         # JSONDecodeError's own text names only a position, never the content.
         position = getattr(exc, "msg", "malformed JSON")
@@ -131,6 +135,11 @@ def parse_credentials(data: bytes) -> Credentials:
         raise MissingServerURL()
     if not username:
         raise MissingUsername()
+    if "\0" in username:  # D-Bus strings (the Secret Service's attributes) cannot carry one
+        raise BadRequest(
+            'invalid store request: "Username" contains a NUL character; '
+            "send the username without it"
+        )
     return Credentials(server_url.strip(), username, secret)
 
 

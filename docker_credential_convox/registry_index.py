@@ -119,11 +119,16 @@ class RegistryIndex:
                 key: Entry.from_json(key, value)
                 for key, value in document.get("registries", {}).items()
             }
+        except RecursionError:
+            raise StateError(self._damaged("nested too deeply to be an index")) from None
         except ValueError as exc:
-            raise StateError(
-                f"the registry index {self.path} is damaged ({exc}); "
-                "repair it or move it aside and store the credentials again"
-            ) from None
+            raise StateError(self._damaged(str(exc))) from None
+
+    def _damaged(self, reason: str) -> str:
+        return (
+            f"the registry index {self.path} is damaged ({reason}); "
+            "repair it or move it aside and store the credentials again"
+        )
 
     def _save(self, entries: Mapping[str, Entry]) -> None:
         document = {

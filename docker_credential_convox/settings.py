@@ -18,6 +18,11 @@ ENV_CACHE_DIR = "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR"
 ENV_NO_CACHE = "DOCKER_CREDENTIAL_CONVOX_NO_CACHE"
 ENV_DEBUG = "DOCKER_CREDENTIAL_CONVOX_DEBUG"
 ENV_KEYRING_BACKEND = "PYTHON_KEYRING_BACKEND"
+# docker-credential-ecr-login's settings, honoured as aliases of ours (ours win when both are
+# set), so its users can switch helpers without changing their environment. Only the directory
+# is shared: ecr-login's own cache.json there is never read or written.
+ENV_ECR_LOGIN_CACHE_DIR = "AWS_ECR_CACHE_DIR"
+ENV_ECR_LOGIN_DISABLE_CACHE = "AWS_ECR_DISABLE_CACHE"
 
 # AWS variables read by the helper itself. Debian 12's boto3 1.26 predates the per-service
 # endpoint variables, so the helper reads them and passes endpoint_url explicitly.
@@ -71,6 +76,25 @@ def _xdg(environ: Mapping[str, str], variable: str, fallback: str) -> str:
     return os.path.join("/tmp", f"{APP}-{os.getuid()}", fallback.strip("./"))  # noqa: S108
 
 
+def _ecr_login_cache_dir(environ: Mapping[str, str]) -> Optional[str]:
+    """AWS_ECR_CACHE_DIR with a leading `~` expanded, as ecr-login expands it."""
+    value = environ.get(ENV_ECR_LOGIN_CACHE_DIR)
+    if not value:
+        return None
+    if value == "~" or value.startswith("~/"):
+        home = _home(environ)
+        return home + value[1:] if home else None
+    return value
+
+
+def _cache_enabled(environ: Mapping[str, str]) -> bool:
+    """Ours decides when set; else, as in ecr-login, any value of AWS_ECR_DISABLE_CACHE disables."""
+    ours = environ.get(ENV_NO_CACHE, "").strip()
+    if ours:
+        return not is_true(ours)
+    return not environ.get(ENV_ECR_LOGIN_DISABLE_CACHE)
+
+
 def is_true(value: Optional[str]) -> bool:
     """Whether an environment flag is set to a true-ish value."""
     return (value or "").strip().lower() in _TRUE
@@ -84,8 +108,12 @@ class Settings:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.config_dir = environ.get(ENV_CONFIG_DIR) or _xdg(environ, "XDG_CONFIG_HOME", ".config")
-        self.cache_dir = environ.get(ENV_CACHE_DIR) or _xdg(environ, "XDG_CACHE_HOME", ".cache")
-        self.cache_enabled = not is_true(environ.get(ENV_NO_CACHE))
+        self.cache_dir = (
+            environ.get(ENV_CACHE_DIR)
+            or _ecr_login_cache_dir(environ)
+            or _xdg(environ, "XDG_CACHE_HOME", ".cache")
+        )
+        self.cache_enabled = _cache_enabled(environ)
         self.debug = is_true(environ.get(ENV_DEBUG))
 
     @property

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
 
@@ -41,6 +42,9 @@ USABLE_MARGIN = 300.0
 # Refuse to parse a cache file larger than this (it is not ours).
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MEMORY_ENTRIES = 64
+# ECR tokens live 12 hours; an entry claiming a longer life (1e300, Infinity) is not one we
+# wrote, and trusting it would pin that token forever.
+MAX_TOKEN_LIFETIME = 24 * 3600.0
 # A process minting under the lock is bounded by botocore's timeouts, but a credential_process
 # or SSO prompt can hang; past this, a waiter stops waiting and mints on its own.
 LOCK_TIMEOUT = 60.0
@@ -100,6 +104,8 @@ class CachedToken:
         expires = _number(expires_at)
         if issued is None or expires is None:
             return None
+        if not 0 < expires - issued <= MAX_TOKEN_LIFETIME:  # issued after expiry, or for ever
+            return None
         return cls(registry, username, secret, issued, expires)
 
     def __repr__(self) -> str:
@@ -110,14 +116,22 @@ class CachedToken:
 
 
 def _number(value: object) -> Optional[float]:
+    """A finite JSON number as a float (json.loads accepts Infinity, NaN, 1e400), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of 400 digits
+        return None
+    return number if math.isfinite(number) else None
 
 
 def describe_time(epoch: float) -> str:
-    """An epoch time as UTC ISO 8601, for messages."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    """An epoch time as UTC ISO 8601, for messages (never an error, whatever the number)."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return f"{epoch!r} (not a representable time)"
 
 
 class TokenCache:
@@ -169,19 +183,18 @@ class TokenCache:
     def _read_file(self) -> dict[str, CachedToken]:
         """Every token in the file; a missing, unreadable, corrupt or foreign file is empty."""
         try:
-            with open(self.path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-        except FileNotFoundError:
+            data = fileio.read_regular(self.path, MAX_FILE_BYTES)
+        except StateError as exc:  # a FIFO in its place, say: never wait on it
+            self.diagnostics.debug(f"ignoring token cache: {exc.message}")
             return {}
-        except OSError as exc:
-            self.diagnostics.debug(f"ignoring token cache {self.path}: {exc.strerror}")
+        if data is None:
             return {}
         if len(data) > MAX_FILE_BYTES:
             self.diagnostics.debug(f"ignoring token cache {self.path}: too large to be ours")
             return {}
         try:
             document = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             self.diagnostics.debug(f"ignoring token cache {self.path}: not valid JSON")
             return {}
         if (

@@ -27,11 +27,18 @@ json_values = st.recursive(
 )
 
 
-@given(non_blank, st.text().filter(lambda s: s != ""), st.text())
+@given(non_blank, st.text().filter(lambda s: s != "" and "\0" not in s), st.text())
 def test_any_credentials_round_trip_through_store_json(server: str, user: str, secret: str) -> None:
     data = json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
     parsed = protocol.parse_credentials(data)
     assert (parsed.server_url, parsed.username, parsed.secret) == (server.strip(), user, secret)
+
+
+@given(st.text(), st.text())
+def test_a_nul_anywhere_in_the_username_is_a_bad_request(before: str, after: str) -> None:
+    data = json.dumps({"ServerURL": "r.example", "Username": before + "\0" + after}).encode()
+    with pytest.raises(BadRequest, match="NUL"):
+        protocol.parse_credentials(data)
 
 
 @given(st.binary(max_size=200))

@@ -234,13 +234,28 @@ def test_cache_file_is_0600_in_a_0700_directory_whatever_the_umask(
     assert stat.S_IMODE(Path(cache.lock_path).stat().st_mode) == 0o600
 
 
-def test_an_open_cache_directory_of_ours_is_tightened_to_0700(
+def test_an_existing_cache_directory_is_used_as_it_is_never_chmodded(
     cache: TokenCache, minter: Minter, cache_path: Path
 ) -> None:
+    # Only directories the helper creates are its to chmod (the user may have named $HOME).
     cache_path.parent.mkdir(parents=True)
     cache_path.parent.chmod(0o755)
     cache.fetch(KEY, minter)
-    assert stat.S_IMODE(cache_path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(cache_path.parent.stat().st_mode) == 0o755
+    assert stat.S_IMODE(cache_path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("shared_mode", [0o775, 0o777, 0o1777])
+def test_a_cache_directory_others_may_write_is_refused_with_a_warning_not_chmodded(
+    cache: TokenCache, minter: Minter, cache_path: Path, stderr: io.StringIO, shared_mode: int
+) -> None:
+    cache_path.parent.mkdir(parents=True)
+    cache_path.parent.chmod(shared_mode)
+    assert cache.fetch(KEY, minter).secret == "token-1"
+    assert stat.S_IMODE(cache_path.parent.stat().st_mode) == shared_mode
+    assert not cache_path.exists()
+    assert "token cache disabled for this call" in stderr.getvalue()
+    assert "shared with other users" in stderr.getvalue()
 
 
 def test_a_loose_cache_file_is_replaced_by_a_0600_one(

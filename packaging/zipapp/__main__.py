@@ -60,16 +60,35 @@ def unpack(archive: str, target: str) -> None:
         shutil.rmtree(temp, ignore_errors=True)
 
 
+def private_dirs(path: str) -> None:
+    """mkdir -p, 0700 for every directory it creates; `path` itself must be ours alone.
+
+    The helper imports what is unpacked in `path`: in a directory another user may write (a
+    DOCKER_CREDENTIAL_CONVOX_CACHE_DIR of /tmp, say) they could plant code, so it is refused.
+    """
+    missing = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current) and os.path.dirname(current) != current:
+        missing.append(current)
+        current = os.path.dirname(current)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:  # a concurrent first run; checked below like any other
+            continue
+        os.chmod(directory, 0o700)  # a umask can take bits from mkdir's mode
+    info = os.stat(path)
+    if info.st_uid != os.getuid() or info.st_mode & 0o1022:  # sticky, group or world-writable
+        raise OSError(0, "the directory is shared with other users", path)
+
+
 def prepare(archive: str, target: str, compiled: str) -> None:
     """Unpack (once per build) and byte-compile (once per Python version), under a lock."""
     import compileall
     import fcntl
 
     parent = os.path.dirname(target)
-    for directory in (os.path.dirname(parent), parent):  # private, as the helper keeps its cache
-        if not os.path.isdir(directory):
-            os.makedirs(os.path.dirname(directory), exist_ok=True)
-            os.makedirs(directory, mode=0o700, exist_ok=True)
+    private_dirs(parent)
     with open(os.path.join(parent, ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent first runs wait for one to finish
         if os.path.exists(compiled):
