@@ -192,6 +192,7 @@ class Podman:
     """podman or buildah with storage, run state and temp files under one directory."""
 
     def __init__(self, root: Path) -> None:
+        # podman refuses a runroot longer than 50 characters: keep `root` short (under /tmp).
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
