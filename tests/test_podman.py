@@ -197,6 +197,11 @@ def test_podman_login_stores_through_the_helper_and_writes_no_secret_anywhere(
     run_helper: RunHelper,
 ) -> None:
     config_before = json.loads(docker_config_path(podman_env).read_text())
+    # podman's own auth file, as a user who logged in elsewhere with podman has it.
+    auth_file = Path(podman_env["XDG_RUNTIME_DIR"]) / "containers" / "auth.json"
+    auth_file.parent.mkdir(mode=0o700)
+    other_login = json.dumps({"auths": {"other.example.test:5000": {"auth": "Ym9iOnB3"}}})
+    auth_file.write_text(other_login)
 
     login = podman_login(containers, podman_env, registry, registry.password)
 
@@ -206,8 +211,8 @@ def test_podman_login_stores_through_the_helper_and_writes_no_secret_anywhere(
         "Username": registry.username,
         "Secret": registry.password,
     }
-    # podman's own auth file (XDG_RUNTIME_DIR/containers/auth.json) is never written.
-    assert not (Path(podman_env["XDG_RUNTIME_DIR"]) / "containers").exists()
+    # The credHelpers entry of Docker's config.json wins over podman's own auth file.
+    assert auth_file.read_text() == other_login
     config_after = json.loads(docker_config_path(podman_env).read_text())
     assert config_after.get("credHelpers") == config_before["credHelpers"]
     assert_config_holds_no_secret(podman_env, registry)
