@@ -231,8 +231,10 @@ class Podman:
         if not registries_conf.exists():
             # The default lookup, spelled out: auth files only (Docker's config.json among them).
             registries_conf.write_text('credential-helpers = ["containers-auth.json"]\n')
+        # A developer's CONTAINERS_CONF, CONTAINERS_STORAGE_CONF... must not reach the test.
+        kept = {name: value for name, value in base.items() if not name.startswith("CONTAINERS_")}
         return {
-            **base,
+            **kept,
             "XDG_RUNTIME_DIR": str(runtime),
             "TMPDIR": str(temp),
             "CONTAINERS_REGISTRIES_CONF": str(registries_conf),
@@ -284,7 +286,12 @@ class HelperCallLog:
         return [(line.split(" ", 1)[0], line.split(" ", 1)[1]) for line in lines]
 
     def servers_asked(self, action: str = "get") -> set[str]:
+        """Every server the helper was asked about with `action`."""
         return {server for called, server in self.calls() if called == action}
+
+    def clear(self) -> None:
+        """Forget the calls so far."""
+        self.log.unlink(missing_ok=True)
 
 
 def run_client(
