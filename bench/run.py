@@ -68,6 +68,8 @@ MOTO_PATCHED = BENCH_DIR / "moto_patched.py"
 
 REGISTRY = "registry.example.com"
 REGISTRY_USERNAME = "alice"
+UNKNOWN_REGISTRY = "unknown.example.org"
+NOT_FOUND = "credentials not found in native keychain"
 REGISTRY_SECRET = "bench-Secret-0"  # noqa: S105 - a throw-away keyring's content
 KEYRING_PASSWORD = "bench-keyring-password"  # noqa: S105
 ECR_ACCOUNT = "123456789012"
@@ -716,11 +718,26 @@ class Bench:
                 "secretstorage floor", self.python(SECRETSTORAGE_GET), env, expect=REGISTRY_SECRET
             ),
         ]
+        # podman runs every helper of registries.conf's `credential-helpers` on every pull:
+        # `get` of a registry the helper does not know must stay cheap. Exit 1 is its answer.
+        unknown = self.stdin(UNKNOWN_REGISTRY)
+        commands.append(
+            Command(
+                "convox get (not stored)",
+                f"{self.helper('get', unknown)}; [ $? -eq 1 ]",
+                env,
+                expect=NOT_FOUND,
+            )
+        )
+        # Its floor, timed in the same rounds: a Python process that does nothing at all.
+        commands.append(Command("python -c pass (beside not stored)", self.python("pass"), env))
         if self.go_secretservice:
             run([self.go_secretservice, "store"], env, credentials)
             line = f"{q(self.go_secretservice)} get < {q(stdin)}"
             commands.append(Command("secretservice get", line, env, expect=REGISTRY_SECRET))
-        ours, floor, secretstorage, *go = self.timer.group(commands)
+            line = f"{q(self.go_secretservice)} get < {q(unknown)}; [ $? -eq 1 ]"
+            commands.append(Command("secretservice get (not stored)", line, env, expect=NOT_FOUND))
+        ours, floor, secretstorage, not_stored, bare_python, *go = self.timer.group(commands)
         self.keyring_floor = self.floor(
             "Python + keyring `get_password()`",
             floor,
@@ -744,6 +761,16 @@ class Bench:
             )
         )
         self.verdict("keyring", TARGETS["keyring"][0], ours, floor)
+        self.rows.append(
+            Row(
+                "`get`, registry not stored (podman asks every helper)",
+                not_stored,
+                go[1] if go else None,
+                "secretservice",
+                bare_python,
+                "`python -c pass`",
+            )
+        )
 
     def ecr_envs(self) -> tuple[dict[str, str], dict[str, str]]:
         direct = self.home("ecr-direct", {"AWS_ENDPOINT_URL_ECR": self.moto.url})

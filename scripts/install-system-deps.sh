@@ -8,6 +8,9 @@ packages=(
   dbus gnome-keyring libsecret-tools    # a real Secret Service for the keyring tests
   docker-registry apache2-utils         # a real registry with htpasswd basic auth
   skopeo                                # a real client that uses credHelpers
+  docker.io                             # a real daemon (dockerd 20.10, built-in BuildKit) and its 20.10 client
+  podman buildah                        # daemonless clients that read credHelpers
+  docker-compose                        # compose 1.29 (Python, on Debian's docker-py)
   iproute2 util-linux                   # `unshare -n` and `ip` for a loopback-only namespace
   ca-certificates
 )
@@ -24,8 +27,6 @@ for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$package")
 done
-# The Docker CLI: the machine image ships it; Debian's docker.io is the fallback.
-command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 
 if ((${#missing[@]} == 0)); then
   exit 0

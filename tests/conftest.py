@@ -23,6 +23,7 @@ from typing import Optional, Union
 import pytest
 
 # Session fixtures for the other real services live in modules of their own.
+from fixtures_daemons import docker_daemon  # noqa: F401
 from fixtures_services import registry, registry_image  # noqa: F401
 
 # The executable under test: the one installed into this venv, or another installed artifact

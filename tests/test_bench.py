@@ -111,6 +111,7 @@ def test_bench_writes_the_results_table_and_stops_its_services(
     for expected in (
         "`version`",
         "`get`, keyring registry",
+        "`get`, registry not stored (podman asks every helper)",
         "`get`, ECR, token cached",
         "`get`, ECR, cold cache",
         "`get`, ECR, cold cache, HTTPS through moto_proxy",
