@@ -238,6 +238,20 @@ def test_a_hung_secret_service_fails_each_action_in_seconds_naming_the_daemon(
     assert json.loads(run_helper_in(env, "get", stdin=stored).stdout)["Secret"] == "pw"
 
 
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf"])
+def test_a_keyring_timeout_that_is_not_seconds_is_refused_in_one_line(
+    helper_env: dict[str, str], tag: str, value: str
+) -> None:
+    env = {**helper_env, "DOCKER_CREDENTIAL_CONVOX_KEYRING_TIMEOUT": value}
+    result = run_helper_in(env, "store", stdin=store_request(f"t-{tag}.example"))
+    assert result.returncode == 1
+    assert result.stdout == (
+        f"DOCKER_CREDENTIAL_CONVOX_KEYRING_TIMEOUT must be a number of seconds above 0, "
+        f"not {value!r}\n"
+    )
+    assert helper_listing(helper_env) == {}
+
+
 # --- 4. a hung AWS endpoint ----------------------------------------------------------------
 
 ECR_HOST = "123456789012.dkr.ecr.us-east-2.amazonaws.com"
