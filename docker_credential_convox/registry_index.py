@@ -122,8 +122,13 @@ class RegistryIndex:
         return os.path.join(os.path.dirname(self.path), LOCKS_DIR, digest + ".lock")
 
     @contextlib.contextmanager
-    def registry_lock(self, key: str) -> Iterator[None]:
-        """Hold the lock of registry `key` for the block (re-entrant within this process)."""
+    def registry_lock(self, key: str, for_erase: bool = False) -> Iterator[None]:
+        """Hold the lock of registry `key` for the block (re-entrant within this process).
+
+        `for_erase`: where no lock file can be made (a config directory that cannot exist or be
+        written), nothing can be stored either, so an erase goes on without the lock: erasing
+        what is not there must still succeed.
+        """
         path = self.registry_lock_path(key)
         if _held_registry_locks.get(path):
             _held_registry_locks[path] += 1
@@ -132,8 +137,14 @@ class RegistryIndex:
             finally:
                 _held_registry_locks[path] -= 1
             return
-        fileio.ensure_private_dir(os.path.dirname(self.path))
-        fileio.ensure_private_dir(os.path.dirname(path))
+        try:
+            fileio.ensure_private_dir(os.path.dirname(self.path))
+            fileio.ensure_private_dir(os.path.dirname(path))
+        except StateError:
+            if not for_erase:
+                raise
+            yield
+            return
         with fileio.exclusive_lock(path, REGISTRY_LOCK_TIMEOUT):
             _held_registry_locks[path] = 1
             try:

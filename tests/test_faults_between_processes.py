@@ -335,3 +335,15 @@ def test_concurrent_cold_gets_against_a_silent_endpoint_end_within_one_call(
     assert (rc, again_out) == (1, out)
     assert again < single / 2
     assert "not retrying" in again_err
+
+
+def test_erase_where_nothing_can_be_stored_still_succeeds(
+    helper_env: dict[str, str], tag: str
+) -> None:
+    # A config directory that cannot exist (under a file): no lock, and no store, is possible.
+    env = {
+        **helper_env,
+        "DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR": "/dev/null/docker-credential-convox",
+    }
+    result = run_helper_in(env, "erase", stdin=f"nothing-{tag}.example")
+    assert (result.returncode, result.stdout) == (0, ""), result

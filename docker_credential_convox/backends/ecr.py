@@ -444,7 +444,8 @@ class EcrBackend:
         from docker_credential_convox.backends.keyring import KeyringBackend
 
         keyring_backend = KeyringBackend(self.index, self._keychain(), self.diagnostics)
-        with self.index.registry_lock(server.key):  # no store of this registry in between
+        # No store of this registry in between.
+        with self.index.registry_lock(server.key, for_erase=True):
             entry = self.index.lookup(server.key)
             if entry is None or entry.source == SOURCE_KEYRING:
                 # Nothing of ours: remove a plain entry, or sweep secrets orphaned by an

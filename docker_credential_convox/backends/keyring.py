@@ -80,7 +80,7 @@ class KeyringBackend:
         return Credentials(server.url, entry.username, secret)
 
     def erase(self, server: Server) -> None:
-        with self.index.registry_lock(server.key):
+        with self.index.registry_lock(server.key, for_erase=True):
             entry = self.index.remove(server.key)
             if entry is None:
                 self.sweep_orphans(server.key)
