@@ -35,6 +35,7 @@ from docker_credential_convox.errors import (
     HelperError,
     SourceError,
     StateError,
+    one_line,
 )
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -61,6 +62,7 @@ LOCK_TIMEOUT = 60.0
 # a fix made outside the helper (`aws sso login`, say) is tried almost at once.
 FAILURE_MEMORY = 10.0
 FAILURES_FILE = "failures.json"
+MESSAGE_LIMIT = 1000  # characters of a remembered error line
 
 
 class CachedToken:
@@ -361,10 +363,13 @@ class TokenCache:
         if age is None or not isinstance(message, str) or not message:
             return
         self.diagnostics.warn(
-            f"a token was minted without success {age:.0f} s ago for this source; not retrying "
-            f"for another {FAILURE_MEMORY - age:.0f} s"
+            f"getting a token from this source failed {age:.1f} s ago; not retrying for "
+            f"another {FAILURE_MEMORY - age:.1f} s"
         )
-        raise RememberedFailure(message, hint if isinstance(hint, str) else None)
+        # The file is ours (0600), but what reaches stdout must stay one line all the same.
+        raise RememberedFailure(
+            one_line(message, MESSAGE_LIMIT), hint if isinstance(hint, str) else None
+        )
 
     def _forget_failures(self) -> None:
         """Forget every remembered failure: credentials changed, so each deserves a new try.
