@@ -5,7 +5,8 @@ token cache must not pay for it. (boto3 only wraps botocore's session and client
 uses botocore directly and saves boto3's import.)
 
 Bounds, so that a machine without AWS credentials fails in seconds instead of hanging:
-- every API call: connect timeout `CONNECT_TIMEOUT` s, read timeout `READ_TIMEOUT` s, at most
+- every API call: connect timeout 2 s, read timeout 10 s (settings.py; the environment variables
+  DOCKER_CREDENTIAL_CONVOX_AWS_CONNECT_TIMEOUT and ..._READ_TIMEOUT change them), at most
   `MAX_ATTEMPTS` attempts in botocore's "standard" retry mode;
 - the instance-metadata probe of the default chain: `METADATA_TIMEOUT` s per request and
   `METADATA_ATTEMPTS` attempt (botocore makes two requests, a token PUT and a GET), so about 2 s
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 
     from docker_credential_convox.diagnostics import Diagnostics
 
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 10.0
 MAX_ATTEMPTS = 2
 METADATA_TIMEOUT = 1
 METADATA_ATTEMPTS = 1
@@ -328,8 +327,8 @@ def _client(
     # botocore rejects FIPS or dual-stack together with an explicit endpoint.
     use_variants = endpoint is None
     config = Config(
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        connect_timeout=settings.aws_connect_timeout,
+        read_timeout=settings.aws_read_timeout,
         retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
         user_agent_extra=USER_AGENT,
         use_fips_endpoint=target.fips and use_variants,

@@ -7,8 +7,10 @@ numbers keep their spelling, strings their escapes (Go writes `<` as `\\u003c`),
 Only the whitespace between tokens is renewed (indented like the file was, tabs for a new file).
 
 Writes are atomic (a temp file beside the target, then a rename) onto the file a symlink points
-to, keeping the file's mode (0600 for a new file) and, where permitted, its owner. A file that
-is not valid JSON is refused with one line before anything is changed.
+to, keeping the file's mode (0600 for a new file) and, where permitted, its owner, under a lock
+file hidden beside it (`.config.json.lock`, 0600) so that parallel updates of ours never lose
+each other's changes. A file that is not valid JSON is refused with one line before anything is
+changed.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ import json
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Callable, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
 from docker_credential_convox import fileio
-from docker_credential_convox.errors import HelperError
+from docker_credential_convox.errors import HelperError, StateError
 from docker_credential_convox.servers import DOCKER_HUB_KEY, parse_server
 
 HELPER_NAME = "convox"  # docker runs docker-credential-<name>
@@ -40,6 +42,8 @@ DOCKER_HUB_SERVER_URL = DOCKER_HUB_CONFIG_KEYS[0]
 SECRET_FIELDS = ("auth", "password", "identitytoken", "registrytoken")
 IDENTITY_TOKEN_USERNAME = "<token>"  # noqa: S105 - how docker hands an identity token to a helper
 UPDATE_ATTEMPTS = 3
+# Our config updates hold the lock for milliseconds; a longer wait means something is wrong.
+LOCK_TIMEOUT = 30.0
 
 
 class DockerConfigError(HelperError):
@@ -596,22 +600,57 @@ def write_config(path: str, text: str) -> None:
 T = TypeVar("T")
 
 
+def lock_path_for(path: str) -> str:
+    """The lock that serializes our updates of the config file at `path`.
+
+    Hidden beside the file a symlink leads to, so every name of one file shares one lock and
+    nothing that reads the directory (Docker, skopeo) mistakes it for a config.
+    """
+    directory, name = os.path.split(_resolve(path))
+    return os.path.join(directory, f".{name}.lock")
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """Hold the update lock of the config file at `path` (its directory created if missing)."""
+    lock_path = lock_path_for(path)
+    try:
+        os.makedirs(os.path.dirname(lock_path) or ".", mode=NEW_DIR_MODE, exist_ok=True)
+    except OSError as exc:
+        raise DockerConfigError(
+            f"cannot create the Docker config directory {os.path.dirname(lock_path)}: "
+            f"{exc.strerror}"
+        ) from None
+    try:
+        with fileio.exclusive_lock(lock_path, LOCK_TIMEOUT):
+            yield
+    except StateError as exc:
+        raise DockerConfigError(f"{exc.message}; check the Docker config directory") from None
+
+
 def update(config_dir: str, change: Callable[[DockerConfig], T]) -> T:
     """Load, apply `change`, write if anything changed; redo it if the file moved meanwhile.
 
-    Docker rewrites config.json without any lock. Re-reading just before the rename and
-    re-applying `change` to a file that changed keeps a concurrent `docker login` from being lost.
+    Our own writers (parallel `registries add` from scripts and CI) take a lock beside the file,
+    so each re-reads what the one before it wrote. Docker rewrites config.json without any lock:
+    re-reading just before the rename and re-applying `change` to a file that changed keeps a
+    concurrent `docker login` from being lost too.
     """
-    for _ in range(UPDATE_ATTEMPTS):
-        config = DockerConfig.load(config_dir)
-        result = change(config)
-        if not config.changed():
-            return result
-        if _read(config.path) != config.text:
-            continue
-        config.save()
+    path = os.path.join(config_dir, CONFIG_FILE)
+    config = DockerConfig.load(config_dir)
+    result = change(config)
+    if not config.changed():  # nothing to write: no lock, no directory created
         return result
+    with _locked(path):
+        for _ in range(UPDATE_ATTEMPTS):
+            config = DockerConfig.load(config_dir)
+            result = change(config)
+            if not config.changed():
+                return result
+            if _read(config.path) != config.text:
+                continue
+            config.save()
+            return result
     raise DockerConfigError(
-        f"Docker config {os.path.join(config_dir, CONFIG_FILE)} kept changing while it was "
-        "being updated; run this again"
+        f"Docker config {path} kept changing while it was being updated; run this again"
     )

@@ -67,6 +67,10 @@ class StoreUnavailable(HelperError):
     """The place that holds secrets (the OS keyring) cannot be used right now."""
 
 
+class StoreNotAnswering(StoreUnavailable):
+    """The OS keyring's service took a call and gave no answer within the bound."""
+
+
 class StateError(HelperError):
     """One of the helper's own files cannot be read or written."""
 

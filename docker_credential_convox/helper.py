@@ -55,7 +55,9 @@ class Helper:
             from docker_credential_convox.keychain import Keychain
 
             self._keychain = Keychain(
-                self.settings.keyring_backend, pin_path=self.settings.keyring_pin_path
+                self.settings.keyring_backend,
+                pin_path=self.settings.keyring_pin_path,
+                timeout=self.settings.keyring_timeout,
             )
         return self._keychain
 

@@ -1,6 +1,13 @@
 """Secrets in the OS keyring through Python `keyring`; its failures become one-line errors.
 
 `keyring` is imported only when a secret is actually read or written, never on start-up.
+
+Every D-Bus call to the Secret Service is bounded (`bound_dbus_calls`): keyring's Secret Service
+backend and our direct read both go through secretstorage, which calls jeepney's blocking
+`send_and_get_reply` without a timeout, so a daemon that is alive but stopped (SIGSTOP, a
+deadlock) would hang `get`, and `docker pull` with it, forever. jeepney's own per-call
+`timeout` is the bound: unlike an alarm around the whole operation, it leaves a person at an
+unlock prompt (a wait for a signal, not a call) all the time they need.
 """
 
 from __future__ import annotations
@@ -10,7 +17,13 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Optional
 
-from docker_credential_convox.errors import StateError, StoreUnavailable, one_line
+from docker_credential_convox.errors import (
+    StateError,
+    StoreNotAnswering,
+    StoreUnavailable,
+    one_line,
+)
+from docker_credential_convox.settings import DEFAULT_KEYRING_TIMEOUT
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -34,6 +47,45 @@ LOCKED_MESSAGE = (
     "the OS keyring is locked: unlock it (log in to the desktop, or "
     "`gnome-keyring-daemon --replace --unlock` with its password on stdin) and try again"
 )
+
+SECRET_SERVICE_NAME = "org.freedesktop.secrets"  # noqa: S105 - a D-Bus name
+DEFAULT_DBUS_TIMEOUT = DEFAULT_KEYRING_TIMEOUT
+_dbus_timeout = DEFAULT_DBUS_TIMEOUT
+
+
+def not_answering(timeout: float) -> StoreNotAnswering:
+    """The error for a Secret Service that took a call and did not answer in time."""
+    return StoreNotAnswering(
+        f"the OS keyring's Secret Service ({SECRET_SERVICE_NAME} on the D-Bus session bus) did "
+        f"not answer within {timeout:g} s; restart it (gnome-keyring-daemon --replace, or log "
+        "out and in) and try again",
+        hint="hint: DOCKER_CREDENTIAL_CONVOX_KEYRING_TIMEOUT sets the bound, in seconds",
+    )
+
+
+def bound_dbus_calls(timeout: float) -> None:
+    """Give every blocking jeepney call without a timeout of its own this one (seconds).
+
+    jeepney raises TimeoutError past it. Installed once per process, on jeepney's public
+    `send_and_get_reply(message, timeout=...)`; later calls only change the bound.
+    """
+    global _dbus_timeout  # noqa: PLW0603 - one bound for the whole one-shot process
+    _dbus_timeout = timeout
+    try:
+        from jeepney.io import blocking
+    except ImportError:  # no jeepney: no Secret Service through it either
+        return
+    original = blocking.DBusConnection.send_and_get_reply
+    if getattr(original, "dccx_bounded", False):
+        return
+
+    def bounded(self: Any, message: Any, *, timeout: Optional[float] = None, **kwargs: Any) -> Any:
+        return original(
+            self, message, timeout=_dbus_timeout if timeout is None else timeout, **kwargs
+        )
+
+    bounded.dccx_bounded = True  # type: ignore[attr-defined]
+    blocking.DBusConnection.send_and_get_reply = bounded
 
 
 def service_name(key: str) -> str:
@@ -59,18 +111,25 @@ def _keyring_config_exists() -> bool:
 SECRET_SERVICE_CLASS = "keyring.backends.SecretService.Keyring"  # noqa: S105 - a class path
 
 
-def read_secret_service(service: str, username: str) -> Optional[str]:
+def read_secret_service(
+    service: str, username: str, timeout: float = DEFAULT_DBUS_TIMEOUT
+) -> Optional[str]:
     """The secret keyring's Secret Service backend filed under (service, username), read directly.
 
     The same item keyring would return (its default attribute scheme: `service`, `username`),
     without importing keyring itself, which costs more than the rest of a `get`. Returns None
     whenever anything is unusual (no bus, a locked collection or item, no item): the caller then
     asks keyring, which handles each case (and reports it) its own way.
+    A Secret Service that does not answer in time is an error (StoreNotAnswering): asking
+    keyring next would only wait as long again.
     """
     try:
         import secretstorage
 
+        bound_dbus_calls(timeout)
         connection = secretstorage.dbus_init()
+    except TimeoutError:
+        raise not_answering(timeout) from None
     except Exception:
         return None
     try:
@@ -83,6 +142,8 @@ def read_secret_service(service: str, username: str) -> Optional[str]:
             return None
         secret: bytes = item.get_secret()
         return secret.decode("utf-8")
+    except TimeoutError:
+        raise not_answering(timeout) from None
     except Exception:
         return None
     finally:
@@ -104,7 +165,9 @@ class Keychain:
         backend_name: Optional[str] = None,
         pin_path: Optional[str] = None,
         backend: Any = None,
+        timeout: float = DEFAULT_DBUS_TIMEOUT,
     ) -> None:
+        self._timeout = timeout
         self._backend_name = backend_name
         self._pin_path = pin_path
         self._backend: Optional[KeyringBackend] = backend
@@ -188,8 +251,11 @@ class Keychain:
         self._pinned = False
 
     def _call(self, what: str, method: str, *args: Optional[str]) -> Any:
+        bound_dbus_calls(self._timeout)
         try:
             return self._call_once(what, method, *args)
+        except StoreNotAnswering:
+            raise  # the backend is right, its daemon is hung: another try would hang as long
         except StoreUnavailable:
             if not self._pinned:
                 raise
@@ -200,9 +266,14 @@ class Keychain:
     def _call_once(self, what: str, method: str, *args: Optional[str]) -> Any:
         from keyring import errors as kerrors
 
-        backend = self._keyring()
+        try:
+            backend = self._keyring()
+        except TimeoutError:  # keyring's discovery asks D-Bus too
+            raise not_answering(self._timeout) from None
         try:
             return getattr(backend, method)(*args)
+        except TimeoutError:
+            raise not_answering(self._timeout) from None
         except kerrors.KeyringLocked:
             raise StoreUnavailable(LOCKED_MESSAGE) from None
         except kerrors.NoKeyringError:
@@ -230,7 +301,7 @@ class Keychain:
     def get(self, key: str, username: str) -> Optional[str]:
         """The secret filed for (key, username), or None."""
         if self._direct_read_allowed():
-            found = read_secret_service(service_name(key), username)
+            found = read_secret_service(service_name(key), username, self._timeout)
             if found is not None:
                 return found
         secret = self._call("read a secret", "get_password", service_name(key), username)

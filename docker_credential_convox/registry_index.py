@@ -4,10 +4,15 @@ The OS keyring cannot enumerate its entries, so `list` is answered from this fil
 holds the server URL as the client sent it, the username and the credential source; secrets
 never enter it. Reads take no lock (writes are atomic renames, so a reader sees a whole file);
 read-modify-write cycles hold an exclusive lock so concurrent `store`s never lose each other.
+
+A `store` or `erase` writes twice (keyring and index), so each holds a second lock, one per
+registry (`registry_lock`), across both writes: a store and an erase of the same registry then
+run one after the other, whatever their timing, and never interleave their writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -23,6 +28,12 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 # Index updates hold the lock for milliseconds; a longer wait means something is wrong.
 LOCK_TIMEOUT = 30.0
+# A registry's lock is held across keyring calls, each bounded by the keyring timeout.
+REGISTRY_LOCK_TIMEOUT = 60.0
+LOCKS_DIR = "locks"
+# Registry locks this process holds, by path, with their depth: an ECR erase that hands over to
+# the keyring backend takes the same registry's lock again, which must not wait on itself.
+_held_registry_locks: dict[str, int] = {}
 
 # The kinds of entry; each backend owns the sources it writes.
 SOURCE_KEYRING = "keyring"
@@ -102,6 +113,44 @@ class RegistryIndex:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lock_path = path + ".lock"
+
+    def registry_lock_path(self, key: str) -> str:
+        """The lock file of one registry key (named by a hash: keys may hold any character)."""
+        import hashlib
+
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        return os.path.join(os.path.dirname(self.path), LOCKS_DIR, digest + ".lock")
+
+    @contextlib.contextmanager
+    def registry_lock(self, key: str, for_erase: bool = False) -> Iterator[None]:
+        """Hold the lock of registry `key` for the block (re-entrant within this process).
+
+        `for_erase`: where no lock file can be made (a config directory that cannot exist or be
+        written), nothing can be stored either, so an erase goes on without the lock: erasing
+        what is not there must still succeed.
+        """
+        path = self.registry_lock_path(key)
+        if _held_registry_locks.get(path):
+            _held_registry_locks[path] += 1
+            try:
+                yield
+            finally:
+                _held_registry_locks[path] -= 1
+            return
+        try:
+            fileio.ensure_private_dir(os.path.dirname(self.path))
+            fileio.ensure_private_dir(os.path.dirname(path))
+        except StateError:
+            if not for_erase:
+                raise
+            yield
+            return
+        with fileio.exclusive_lock(path, REGISTRY_LOCK_TIMEOUT):
+            _held_registry_locks[path] = 1
+            try:
+                yield
+            finally:
+                del _held_registry_locks[path]
 
     def _load(self) -> dict[str, Entry]:
         text = fileio.read_text(self.path)

@@ -23,6 +23,17 @@ ENV_KEYRING_BACKEND = "PYTHON_KEYRING_BACKEND"
 # is shared: ecr-login's own cache.json there is never read or written.
 ENV_ECR_LOGIN_CACHE_DIR = "AWS_ECR_CACHE_DIR"
 ENV_ECR_LOGIN_DISABLE_CACHE = "AWS_ECR_DISABLE_CACHE"
+ENV_KEYRING_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_KEYRING_TIMEOUT"
+ENV_AWS_CONNECT_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_CONNECT_TIMEOUT"
+ENV_AWS_READ_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_READ_TIMEOUT"
+
+# Seconds each D-Bus call to the Secret Service may take: gnome-keyring answers in milliseconds
+# (a second or so when D-Bus starts it), so past this it is hung, and so would `docker pull` be.
+# Waiting for a person at an unlock prompt is not a call and is not bounded.
+DEFAULT_KEYRING_TIMEOUT = 5.0
+# botocore's connect and read timeouts for every AWS API call (at most two attempts each).
+DEFAULT_AWS_CONNECT_TIMEOUT = 2.0
+DEFAULT_AWS_READ_TIMEOUT = 10.0
 
 # AWS variables read by the helper itself. Debian 12's boto3 1.26 predates the per-service
 # endpoint variables, so the helper reads them and passes endpoint_url explicitly.
@@ -95,6 +106,22 @@ def _cache_enabled(environ: Mapping[str, str]) -> bool:
     return not environ.get(ENV_ECR_LOGIN_DISABLE_CACHE)
 
 
+def seconds(environ: Mapping[str, str], variable: str, default: float) -> float:
+    """A duration in seconds from `variable` (default if unset); one-line error if not one."""
+    text = (environ.get(variable) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:  # also refuses nan and inf
+        from docker_credential_convox.errors import BadRequest
+
+        raise BadRequest(f"{variable} must be a number of seconds above 0, not {text!r}")
+    return value
+
+
 def is_true(value: Optional[str]) -> bool:
     """Whether an environment flag is set to a true-ish value."""
     return (value or "").strip().lower() in _TRUE
@@ -159,6 +186,21 @@ class Settings:
     def keyring_pin_path(self) -> str:
         """The keyring backend discovered last time, so later calls skip discovery."""
         return os.path.join(self.cache_dir, "keyring-backend")
+
+    @property
+    def keyring_timeout(self) -> float:
+        """Seconds each D-Bus call to the OS keyring's Secret Service may take."""
+        return seconds(self.environ, ENV_KEYRING_TIMEOUT, DEFAULT_KEYRING_TIMEOUT)
+
+    @property
+    def aws_connect_timeout(self) -> float:
+        """Seconds botocore may take to connect to an AWS endpoint."""
+        return seconds(self.environ, ENV_AWS_CONNECT_TIMEOUT, DEFAULT_AWS_CONNECT_TIMEOUT)
+
+    @property
+    def aws_read_timeout(self) -> float:
+        """Seconds botocore may wait for an AWS endpoint's answer."""
+        return seconds(self.environ, ENV_AWS_READ_TIMEOUT, DEFAULT_AWS_READ_TIMEOUT)
 
     @property
     def keyring_backend(self) -> Optional[str]:

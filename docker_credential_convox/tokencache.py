@@ -9,6 +9,11 @@ Levels:
   lock; a miss takes an exclusive lock, reads again and only then mints, so N processes that miss
   at once mint one token between them and the other N-1 read it.
 
+A mint that fails is remembered for `FAILURE_MEMORY` seconds (its one-line error, which never
+holds a secret; never a token): the processes queued on the lock and those that arrive within
+that time get the same error at once instead of minting again. A successful mint, a `store` and
+an `erase` of the registry forget it.
+
 A token is *fresh* until half its lifetime has passed (then it is refreshed) and *usable* while
 more than `USABLE_MARGIN` seconds remain; an unusable token is never returned. When a mint fails
 and the cached token is still usable, it is returned with a warning. A cache file that cannot be
@@ -26,7 +31,13 @@ import time
 
 from docker_credential_convox import fileio
 from docker_credential_convox.diagnostics import Diagnostics
-from docker_credential_convox.errors import HelperError, StateError
+from docker_credential_convox.errors import (
+    CredentialsNotFound,
+    HelperError,
+    SourceError,
+    StateError,
+    one_line,
+)
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -48,6 +59,14 @@ MAX_TOKEN_LIFETIME = 24 * 3600.0
 # A process minting under the lock is bounded by botocore's timeouts, but a credential_process
 # or SSO prompt can hang; past this, a waiter stops waiting and mints on its own.
 LOCK_TIMEOUT = 60.0
+# A failed mint is remembered this long (seconds) in FAILURES_FILE beside the cache, so the
+# processes that waited on the lock, and a client's immediate retries, fail at once with the
+# same one line instead of each waiting out the same AWS timeouts again (8 concurrent `get`s
+# against an endpoint that never answers used to end at 20, 40, 60 and 80 s). Short, so that
+# a fix made outside the helper (`aws sso login`, say) is tried almost at once.
+FAILURE_MEMORY = 10.0
+FAILURES_FILE = "failures.json"
+MESSAGE_LIMIT = 1000  # characters of a remembered error line
 
 
 class CachedToken:
@@ -126,6 +145,23 @@ def _number(value: object) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
+class RememberedFailure(SourceError):
+    """A mint failed a moment ago for the same source: its error, answered again at once."""
+
+
+def _failure_record(error: HelperError, now: float) -> dict[str, object]:
+    """What is remembered of a failed mint: its one-line error and hint (no secret), and when."""
+    return {"message": error.message, "hint": error.hint, "at": now}
+
+
+def _failure_age(record: dict[str, object], now: float) -> Optional[float]:
+    """How long ago a remembered failure happened, or None once it is too old to count."""
+    at = _number(record.get("at"))
+    if at is None or not 0 <= now - at < FAILURE_MEMORY:
+        return None
+    return now - at
+
+
 def describe_time(epoch: float) -> str:
     """An epoch time as UTC ISO 8601, for messages (never an error, whatever the number)."""
     try:
@@ -147,6 +183,7 @@ class TokenCache:
     ) -> None:
         self.path = path
         self.lock_path = path + ".lock"
+        self.failures_path = os.path.join(os.path.dirname(path), FAILURES_FILE)
         self.diagnostics = diagnostics
         self.clock = clock
         self.enabled = enabled
@@ -282,9 +319,14 @@ class TokenCache:
             self.diagnostics.debug(f"token for {cached.registry} was minted by another process")
             self._remember(key, cached)
             return cached
+        failures = self._read_failures()
         try:
+            self._raise_recent_failure(failures.get(key))
             token = mint()
         except HelperError as exc:
+            if not isinstance(exc, (CredentialsNotFound, RememberedFailure)):
+                failures[key] = _failure_record(exc, self.clock())
+                self._write_failures(failures)
             if cached is not None and cached.is_usable(self.clock()):
                 self.diagnostics.warn(
                     f"could not refresh the token for {cached.registry} ({exc.message}); "
@@ -292,6 +334,8 @@ class TokenCache:
                 )
                 return cached
             raise
+        if failures.pop(key, None) is not None:
+            self._write_failures(failures)
         if token.is_usable(self.clock()):
             tokens[key] = token
             self._write_file(tokens)
@@ -302,19 +346,74 @@ class TokenCache:
         """The token the file holds for `key`, fresh or not, without locking or writing."""
         return self._read_file().get(key)
 
+    # -- remembered failures -----------------------------------------------------------------
+
+    def _read_failures(self) -> dict[str, dict[str, object]]:
+        """Failures by cache key; a missing or damaged file holds none."""
+        try:
+            data = fileio.read_regular(self.failures_path, MAX_FILE_BYTES)  # a FIFO never hangs
+            document = json.loads(data.decode("utf-8")) if data else None
+        except (StateError, UnicodeDecodeError, ValueError, RecursionError):
+            return {}
+        failures = document.get("failures") if isinstance(document, dict) else None
+        if not isinstance(failures, dict):
+            return {}
+        return {k: v for k, v in failures.items() if isinstance(k, str) and isinstance(v, dict)}
+
+    def _write_failures(self, failures: dict[str, dict[str, object]]) -> None:
+        """Replace the failures file, dropping the old ones; failures only warn."""
+        now = self.clock()
+        kept = {k: v for k, v in failures.items() if _failure_age(v, now) is not None}
+        try:
+            if kept or os.path.exists(self.failures_path):
+                text = json.dumps({"failures": kept}, indent=1, sort_keys=True) + "\n"
+                fileio.atomic_write(self.failures_path, text)
+        except StateError as exc:
+            self.diagnostics.warn(f"mint failure not remembered: {exc.message}")
+
+    def _raise_recent_failure(self, record: Optional[dict[str, object]]) -> None:
+        """Raise the error of a failure remembered for a key, if it is recent."""
+        if record is None:
+            return
+        age = _failure_age(record, self.clock())
+        message, hint = record.get("message"), record.get("hint")
+        if age is None or not isinstance(message, str) or not message:
+            return
+        self.diagnostics.warn(
+            f"getting a token from this source failed {age:.1f} s ago; not retrying for "
+            f"another {FAILURE_MEMORY - age:.1f} s"
+        )
+        # The file is ours (0600), but what reaches stdout must stay one line all the same.
+        raise RememberedFailure(
+            one_line(message, MESSAGE_LIMIT), hint if isinstance(hint, str) else None
+        )
+
+    def _forget_failures(self) -> None:
+        """Forget every remembered failure: credentials changed, so each deserves a new try.
+
+        (Failures are rare and short-lived; forgetting all costs at most one early retry.)
+        """
+        with contextlib.suppress(OSError):  # missing already, or not ours to remove
+            os.unlink(self.failures_path)
+
     def put(self, key: str, token: CachedToken) -> None:
         """Record a token minted elsewhere (by `store`'s verification, say)."""
         if not self.enabled or not token.is_usable(self.clock()):
             return
         self._remember(key, token)
-        self._update(lambda tokens: tokens.__setitem__(key, token))
+
+        def change(tokens: dict[str, CachedToken]) -> None:
+            tokens[key] = token
+            self._forget_failures()
+
+        self._update(change)
 
     def forget_registry(self, registry: str) -> int:
         """Drop every token cached for `registry` (whatever its source); how many were dropped."""
         if self._memory is not None:
             for key in [k for k, t in self._memory.items() if t.registry == registry]:
                 self._memory.pop(key, None)
-        if not os.path.exists(self.path):
+        if not os.path.exists(self.path) and not os.path.exists(self.failures_path):
             return 0
         dropped: list[str] = []
 
@@ -322,6 +421,7 @@ class TokenCache:
             for key in [k for k, t in tokens.items() if t.registry == registry]:
                 del tokens[key]
                 dropped.append(key)
+            self._forget_failures()
 
         self._update(change)
         return len(dropped)

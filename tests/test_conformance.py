@@ -291,8 +291,8 @@ def test_files_are_private(run_helper: RunHelper, helper_env: dict[str, str]) ->
 def test_index_never_holds_a_secret(run_helper: RunHelper, helper_env: dict[str, str]) -> None:
     store(run_helper, "r.example", "alice", "UNIQUE-SECRET-VALUE")
     config_dir = Path(helper_env["XDG_CONFIG_HOME"]) / "docker-credential-convox"
-    for path in config_dir.iterdir():
-        assert "UNIQUE-SECRET-VALUE" not in path.read_text()
+    for path in config_dir.rglob("*"):  # the index, its lock and the registries' locks
+        assert path.is_dir() or "UNIQUE-SECRET-VALUE" not in path.read_text()
 
 
 def test_damaged_index_is_reported_with_its_path_not_overwritten(

@@ -157,7 +157,7 @@ def test_an_existing_config_keeps_its_mode(tmp_path: Path) -> None:
     dockerconfig.update(str(tmp_path), lambda config: config.route(["registry.example.com"]))
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
-    assert not [name for name in os.listdir(tmp_path) if name != "config.json"]
+    assert not [n for n in os.listdir(tmp_path) if n not in ("config.json", ".config.json.lock")]
 
 
 def test_a_concurrent_rewrite_by_docker_is_not_lost(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import pytest
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import SourceError
 from docker_credential_convox.tokencache import (
+    FAILURE_MEMORY,
     FORMAT,
     FORMAT_VERSION,
     MAX_FILE_BYTES,
@@ -416,3 +417,89 @@ def test_default_chain_cache_identity_counts_long_term_keys_but_not_rotating_one
     session_b = Settings({"AWS_ACCESS_KEY_ID": "ASIA2", "AWS_SESSION_TOKEN": "t2"})
     assert session_a.aws_default_chain_identity() == session_b.aws_default_chain_identity()
     assert "t1" not in json.dumps(session_a.aws_default_chain_identity())
+
+
+# --- a failed mint is shared with the processes waiting for it, and remembered briefly -------
+
+
+def other_process_cache(cache_path: Path, clock: Clock, stderr: io.StringIO) -> TokenCache:
+    """Another process's view of the same cache file (nothing shared in memory)."""
+    return TokenCache(str(cache_path), Diagnostics(stderr, debug=True), clock)
+
+
+def test_a_failed_mint_is_answered_from_memory_by_the_next_process_without_minting(
+    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+) -> None:
+    minter.failing = True
+    with pytest.raises(SourceError) as first:
+        cache.fetch(KEY, minter)
+    clock.advance(FAILURE_MEMORY - 1)
+    stderr = io.StringIO()
+    with pytest.raises(SourceError) as second:
+        other_process_cache(cache_path, clock, stderr).fetch(KEY, minter)
+    assert minter.calls == 1
+    assert second.value.message == first.value.message
+    assert "not retrying" in stderr.getvalue()
+
+
+def test_a_remembered_failure_is_retried_once_it_is_old(
+    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+) -> None:
+    minter.failing = True
+    with pytest.raises(SourceError):
+        cache.fetch(KEY, minter)
+    clock.advance(FAILURE_MEMORY)
+    minter.failing = False
+    token = other_process_cache(cache_path, clock, io.StringIO()).fetch(KEY, minter)
+    assert (token.secret, minter.calls) == ("token-2", 2)
+
+
+def test_a_remembered_failure_concerns_its_own_key_only(
+    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+) -> None:
+    minter.failing = True
+    with pytest.raises(SourceError):
+        cache.fetch(KEY, minter)
+    minter.failing = False
+    other_key = KEY.replace("us-west-2", "eu-west-1")
+    assert other_process_cache(cache_path, clock, io.StringIO()).fetch(other_key, minter)
+    assert minter.calls == 2
+
+
+def test_a_token_put_by_store_or_forgetting_the_registry_clears_a_remembered_failure(
+    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+) -> None:
+    minter.failing = True
+    with pytest.raises(SourceError):
+        cache.fetch(KEY, minter)
+    cache.forget_registry(REGISTRY)
+    minter.failing = False
+    assert other_process_cache(cache_path, clock, io.StringIO()).fetch(KEY, minter)
+    assert minter.calls == 2
+
+
+def test_a_remembered_failure_still_returns_a_usable_cached_token(
+    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+) -> None:
+    cache.fetch(KEY, minter)
+    clock.advance(LIFETIME * 0.75)
+    minter.failing = True
+    assert cache.fetch(KEY, minter).secret == "token-1"
+    stderr = io.StringIO()
+    assert other_process_cache(cache_path, clock, stderr).fetch(KEY, minter).secret == "token-1"
+    assert minter.calls == 2  # the second process did not mint again
+    assert "token-1" not in stderr.getvalue()
+
+
+def test_the_remembered_failure_file_is_private_and_holds_no_token(
+    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+) -> None:
+    cache.fetch(KEY, minter)
+    clock.advance(LIFETIME)  # expired: the failure is the answer
+    minter.failing = True
+    with pytest.raises(SourceError):
+        cache.fetch(KEY, minter)
+    failures = cache_path.parent / "failures.json"
+    assert stat.S_IMODE(failures.stat().st_mode) == 0o600
+    assert "token-1" not in failures.read_text()
+    assert "AccessDeniedException" in failures.read_text()

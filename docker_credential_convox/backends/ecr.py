@@ -312,9 +312,10 @@ class EcrBackend:
         token = None
         if verify:
             token = self._mint(server, target, source, secret, verb="unable to authenticate to")
-        if secret is not None:
-            self._keychain().set(server.key, entry.username, secret)
-        self._record(server, entry)
+        with self.index.registry_lock(server.key):
+            if secret is not None:
+                self._keychain().set(server.key, entry.username, secret)
+            self._record(server, entry)
         if token is not None:
             self.cache.put(target.cache_key(server.key, source, self.settings), token)
         self.diagnostics.debug(f"{server.key} now uses {source.describe()}")
@@ -347,7 +348,8 @@ class EcrBackend:
             SOURCE_ECR_ALIAS,
             {"target": target.key},
         )
-        self._record(alias, entry)
+        with self.index.registry_lock(alias.key):
+            self._record(alias, entry)
         self.diagnostics.debug(f"{alias.key} is now an alias of {target.key}")
 
     def _parse_store(
@@ -394,26 +396,27 @@ class EcrBackend:
                 "no token: with the username AWS the password is a token from "
                 "`aws ecr get-login-password`"
             )
-        try:
-            self._keychain().set(server.key, LOGIN_USERNAME, credentials.secret)
-        except StoreUnavailable as exc:
-            # `docker login` must not fail: the token is dropped, `get` mints its own.
-            self.diagnostics.warn(
-                f"the token for {server.key} is not kept ({exc.message}); `get` will mint "
-                "tokens from the AWS default credential chain instead"
+        with self.index.registry_lock(server.key):
+            try:
+                self._keychain().set(server.key, LOGIN_USERNAME, credentials.secret)
+            except StoreUnavailable as exc:
+                # `docker login` must not fail: the token is dropped, `get` mints its own.
+                self.diagnostics.warn(
+                    f"the token for {server.key} is not kept ({exc.message}); `get` will mint "
+                    "tokens from the AWS default credential chain instead"
+                )
+                return
+            stored_at = str(int(self.clock()))
+            self._record(
+                server,
+                Entry(
+                    server.key,
+                    credentials.server_url,
+                    LOGIN_USERNAME,
+                    SOURCE_ECR_LOGIN,
+                    {"stored_at": stored_at},
+                ),
             )
-            return
-        stored_at = str(int(self.clock()))
-        self._record(
-            server,
-            Entry(
-                server.key,
-                credentials.server_url,
-                LOGIN_USERNAME,
-                SOURCE_ECR_LOGIN,
-                {"stored_at": stored_at},
-            ),
-        )
         self.diagnostics.debug(f"stored the login token for {server.key} in the OS keyring")
 
     def _record(self, server: Server, entry: Entry) -> None:
@@ -438,17 +441,20 @@ class EcrBackend:
     # -- erase ---------------------------------------------------------------------------
 
     def erase(self, server: Server) -> None:
-        entry = self.index.lookup(server.key)
-        if entry is None or entry.source == SOURCE_KEYRING:
-            # Nothing of ours: remove a plain entry, or sweep secrets orphaned by an interrupted
-            # store (best effort; erasing what is not there succeeds).
-            from docker_credential_convox.backends.keyring import KeyringBackend
+        from docker_credential_convox.backends.keyring import KeyringBackend
 
-            KeyringBackend(self.index, self._keychain(), self.diagnostics).erase(server)
-        else:
-            removed = self.index.remove(server.key)
-            if removed is not None and removed.source in _KEYRING_SOURCES:
-                self._delete_secret(server.key, removed.username)
+        keyring_backend = KeyringBackend(self.index, self._keychain(), self.diagnostics)
+        # No store of this registry in between.
+        with self.index.registry_lock(server.key, for_erase=True):
+            entry = self.index.lookup(server.key)
+            if entry is None or entry.source == SOURCE_KEYRING:
+                # Nothing of ours: remove a plain entry, or sweep secrets orphaned by an
+                # interrupted store (best effort; erasing what is not there succeeds).
+                keyring_backend.erase(server)
+            else:
+                removed = self.index.remove(server.key)
+                if removed is not None and removed.source in _KEYRING_SOURCES:
+                    keyring_backend.delete_or_restore(removed)
         dropped = self.cache.forget_registry(server.key)
         self.diagnostics.debug(f"erased {server.key} ({dropped} cached token(s) dropped)")
 
