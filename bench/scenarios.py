@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 from bench.timing import Command, Stats, Timer, log, ms, ratio, slug, times
 from standins.environment import FAKE_AWS_ENV, hermetic_env
-from standins.moto import MotoProcess, start_moto_proxy, start_moto_server
+from standins.moto_servers import MotoProcess, start_moto_proxy, start_moto_server
 from standins.processes import free_loopback_port
 from standins.secret_service import SecretService
 

@@ -25,7 +25,7 @@ from typing import Optional
 
 from standins import StandInError
 from standins.environment import scrubbed_environ
-from standins.moto import start_moto_server
+from standins.moto_servers import start_moto_server
 from standins.registry import build_oci_layout, start_registry
 from standins.secret_service import SecretService
 

@@ -9,7 +9,8 @@ own entry point unchanged:
     python standins/moto_patched.py proxy [--certdir DIR] -H 127.0.0.1 -p PORT
 
 `--certdir` keeps the per-host certificates moto_proxy mints out of the installed moto package.
-Run by its path (standins/moto.py does), it imports nothing but moto and the standard library.
+Run by its path (standins/moto_servers.py does), it imports nothing but moto and the standard
+library; no module beside it may be named like one moto imports (its directory is on sys.path).
 """
 
 from __future__ import annotations

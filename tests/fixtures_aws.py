@@ -23,7 +23,7 @@ from support import set_environ
 from standins import StandInError
 from standins.aws_proxy import AwsProxy, Call
 from standins.environment import endpoint_env
-from standins.moto import MotoProcess, start_moto_server
+from standins.moto_servers import MotoProcess, start_moto_server
 
 __all__ = [
     "AwsProxy",
