@@ -47,7 +47,8 @@ def serve(root: Path, registry_user: str) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwind through the stack below
     root.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as started:
-        service = SecretService(root / "secret-service")
+        # DIR itself: the bus is a Unix socket in there, and socket paths stop at 107 bytes.
+        service = SecretService(root)
         started.callback(service.stop)
         service.start(password=secrets.token_urlsafe(16))
         registry = start_registry(root / "registry", registry_user, secrets.token_urlsafe(16))
