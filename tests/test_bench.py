@@ -1,4 +1,4 @@
-"""`make bench` still works: bench/run.py (`python -m bench.run`) once, on tiny settings. No timing is asserted.
+"""`make bench` still works: `python -m bench.run` once, on tiny settings. No timing is asserted.
 
 The script starts its own Secret Service, moto_server and moto_proxy on 127.0.0.1, so this runs
 inside the suite's loopback-only namespace. The Go reference helpers and hyperfine are optional
