@@ -31,8 +31,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 
 lint: venv
-	$(BIN)/ruff check docker_credential_convox tests bench packaging
-	$(BIN)/ruff format --check docker_credential_convox tests bench packaging
+	$(BIN)/ruff check docker_credential_convox standins tests bench packaging
+	$(BIN)/ruff format --check docker_credential_convox standins tests bench packaging
 	$(BIN)/mypy
 
 # The suite runs in a loopback-only network namespace: nothing it starts can leave 127.0.0.1.
@@ -47,7 +47,7 @@ demo: deps venv
 # Loopback only, like the tests. BENCH_ARGS passes options, e.g. BENCH_ARGS="--runs 40".
 bench: deps venv
 	WITH_BENCH=1 scripts/install-system-deps.sh
-	scripts/isolated.sh $(BIN)/python bench/run.py $(BENCH_ARGS)
+	scripts/isolated.sh $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 dist: venv
 	rm -f dist/*.whl dist/*.tar.gz

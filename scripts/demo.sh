@@ -16,9 +16,8 @@ VENV=${VENV:-.venv}
 BIN="$VENV/bin"
 HELPER="$BIN/docker-credential-convox"
 
-REGISTRY_USER=demo
-REGISTRY_PASSWORD="demo-$RANDOM-$RANDOM-password"
-KEYRING_PASSWORD="demo-keyring-$RANDOM"
+# The stand-ins (Secret Service, registry, moto) are the tests' and the bench's: standins/.
+standins() { PYTHONPATH="$ROOT" "$BIN/python" -m standins "$@"; }
 # A cross-account ECR registry and an IAM user's access keys (AWS's documented example keys: the
 # emulator checks no signature).
 ECR_HOST=210987654321.dkr.ecr.us-east-1.amazonaws.com
@@ -41,7 +40,7 @@ fail() { printf '%sFAILED%s %s\n' "$RED" "$RESET" "$*" >&2; exit 1; }
 run() { show "$*"; "$@" || fail "step $STEP: \`$*\` exited with $?"; }
 
 for tool in "$HELPER" "$BIN/python" docker skopeo docker-registry htpasswd dbus-daemon \
-            dbus-send gnome-keyring-daemon tar gzip sha256sum; do
+            dbus-send gnome-keyring-daemon; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing: run \`make demo\`, which installs it"
 done
 
@@ -64,8 +63,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Nothing of the caller's environment that could reach their keyring, Docker or AWS setup.
-while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(AWS_|DOCKER_|XDG_|DBUS_|PYTHON_KEYRING|REGISTRY_AUTH_FILE|http_proxy|https_proxy|HTTP_PROXY|HTTPS_PROXY)' || true)
+# Nothing of the caller's environment that could reach their keyring, Docker or AWS setup
+# (the same variables the tests and the bench scrub: standins/environment.py).
+while read -r name; do unset "$name"; done < <(standins scrubbed-names)
 export HOME="$WORK/home"
 export XDG_CONFIG_HOME="$HOME/.config" XDG_CACHE_HOME="$HOME/.cache" XDG_DATA_HOME="$HOME/.local/share"
 export XDG_RUNTIME_DIR="$WORK/run"
@@ -78,60 +78,6 @@ export PATH="$BIN:$PATH"
 mkdir -p "$HOME/.aws" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 : >"$AWS_CONFIG_FILE"; : >"$AWS_SHARED_CREDENTIALS_FILE"
 
-free_port() {
-  "$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_http URL STATUS...: until GET URL answers one of the statuses (20 s at most).
-wait_http() {
-  "$BIN/python" - "$@" <<'EOF'
-import sys, time, urllib.error, urllib.request
-url, wanted = sys.argv[1], {int(code) for code in sys.argv[2:]}
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-deadline = time.monotonic() + 20
-while time.monotonic() < deadline:
-    try:
-        status = opener.open(url, timeout=2).status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except OSError:
-        status = None
-    if status in wanted:
-        sys.exit(0)
-    time.sleep(0.1)
-sys.exit(f"{url} did not answer {sorted(wanted)} within 20 s")
-EOF
-}
-
-has_owner() {
-  dbus-send --bus="$DBUS_SESSION_BUS_ADDRESS" --print-reply --dest=org.freedesktop.DBus \
-    /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner "string:$1" 2>/dev/null \
-    | grep -q 'boolean true'
-}
-
-# An OCI image layout with one tiny layer, from coreutils: no Docker daemon needed.
-make_image() {
-  local dir=$1 tag=$2 layer diff_id layer_digest config config_digest manifest manifest_digest
-  mkdir -p "$dir/blobs/sha256" "$WORK/layer"
-  printf 'hello from the docker-credential-convox demo\n' >"$WORK/layer/hello.txt"
-  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$WORK/layer" \
-    -cf "$WORK/layer.tar" hello.txt
-  diff_id=$(sha256sum <"$WORK/layer.tar" | cut -d' ' -f1)
-  gzip -n -c "$WORK/layer.tar" >"$WORK/layer.tar.gz"
-  layer_digest=$(sha256sum <"$WORK/layer.tar.gz" | cut -d' ' -f1)
-  cp "$WORK/layer.tar.gz" "$dir/blobs/sha256/$layer_digest"
-  config=$(printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff_id")
-  config_digest=$(printf %s "$config" | sha256sum | cut -d' ' -f1)
-  printf %s "$config" >"$dir/blobs/sha256/$config_digest"
-  manifest=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
-    "$config_digest" "${#config}" "$layer_digest" "$(stat -c %s "$WORK/layer.tar.gz")")
-  manifest_digest=$(printf %s "$manifest" | sha256sum | cut -d' ' -f1)
-  printf %s "$manifest" >"$dir/blobs/sha256/$manifest_digest"
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}' \
-    "$manifest_digest" "${#manifest}" "$tag" >"$dir/index.json"
-}
-
 # Print a `get` reply with its secret masked (the demo never shows a secret).
 masked() {
   "$BIN/python" -c '
@@ -143,61 +89,23 @@ print(json.dumps(reply))'
 }
 
 step "Start local stand-ins in $WORK"
-export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus"
-bus_pid=$(dbus-daemon --session --address="$DBUS_SESSION_BUS_ADDRESS" --fork --print-pid=1 --nopidfile)
-PIDS+=("$bus_pid")
-printf %s "$KEYRING_PASSWORD" | gnome-keyring-daemon --foreground --unlock --components=secrets \
-  >"$WORK/keyring.log" 2>&1 &
+show "python -m standins serve \$WORK/standins"
+standins serve "$WORK/standins" >"$WORK/standins.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 200); do has_owner org.freedesktop.secrets && break; sleep 0.05; done
-has_owner org.freedesktop.secrets || fail "gnome-keyring did not start; see $WORK/keyring.log"
+for _ in $(seq 600); do
+  [[ -f $WORK/standins/standins.env ]] && break
+  kill -0 "${PIDS[-1]}" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -f $WORK/standins/standins.env ]] || fail "the stand-ins did not start; see $WORK/standins.log"
+# Where each listens, and the registry's generated password (a 0600 file of shell assignments).
+# shellcheck disable=SC1091
+source "$WORK/standins/standins.env"
+export DBUS_SESSION_BUS_ADDRESS
 ok "Secret Service: gnome-keyring on a private D-Bus session bus"
-
-REGISTRY_PORT=$(free_port)
-REGISTRY="127.0.0.1:$REGISTRY_PORT"
-htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASSWORD" >"$WORK/htpasswd" 2>/dev/null
-mkdir -p "$WORK/registry"
-cat >"$WORK/registry.yml" <<EOF
-{"version": 0.1,
- "log": {"level": "warn", "accesslog": {"disabled": true}},
- "storage": {"filesystem": {"rootdirectory": "$WORK/registry"}},
- "http": {"addr": "$REGISTRY", "secret": "convox-demo-only"},
- "auth": {"htpasswd": {"realm": "convox-demo", "path": "$WORK/htpasswd"}}}
-EOF
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://$REGISTRY/v2/" 401 || fail "docker-registry did not start; see $WORK/registry.log"
 ok "private registry: docker-registry with htpasswd on $REGISTRY (user $REGISTRY_USER)"
-
-MOTO_PORT=$(free_port)
-# moto_server, with one change: ECR tokens expire 12 hours from now. moto 5.2 dates every token
-# 2015-01-01, already expired, and the helper (rightly) never hands out an expired token.
-cat >"$WORK/moto_server.py" <<'EOF'
-import datetime
-import sys
-
-from moto.ecr.responses import ECRResponse
-from moto.server import main
-
-minted = ECRResponse.get_authorization_token
-
-
-def get_authorization_token(self):
-    result = minted(self)
-    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=12)
-    for data in result.result["authorizationData"]:
-        data["expiresAt"] = expires
-    return result
-
-
-ECRResponse.get_authorization_token = get_authorization_token
-main(sys.argv[1:])
-EOF
-"$BIN/python" "$WORK/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$MOTO_PORT/" 200 || fail "moto_server did not start; see $WORK/moto.log"
-export AWS_ENDPOINT_URL_ECR="http://127.0.0.1:$MOTO_PORT" AWS_ENDPOINT_URL_STS="http://127.0.0.1:$MOTO_PORT"
-ok "AWS emulator: moto_server on 127.0.0.1:$MOTO_PORT (AWS_ENDPOINT_URL_ECR points there)"
+export AWS_ENDPOINT_URL_ECR=$MOTO_URL AWS_ENDPOINT_URL_STS=$MOTO_URL
+ok "AWS emulator: moto_server on ${MOTO_URL#http://} (AWS_ENDPOINT_URL_ECR points there)"
 
 step "Add the private registry: credentials are checked against its /v2/, then stored"
 show "printf %s \"\$PASSWORD\" | docker-credential-convox registries add $REGISTRY --username $REGISTRY_USER --password-stdin"
@@ -218,7 +126,7 @@ fi
 ok "refused (exit 1)"
 
 step "Push an image with skopeo: its credentials come from the helper"
-make_image "$WORK/image" "$IMAGE_TAG"
+run standins oci-layout "$WORK/image" "$IMAGE_TAG"
 printf '{"default": [{"type": "insecureAcceptAnything"}]}' >"$WORK/policy.json"
 run skopeo --policy "$WORK/policy.json" copy --quiet --dest-tls-verify=false \
   "oci:$WORK/image:$IMAGE_TAG" "docker://$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG"

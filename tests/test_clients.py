@@ -9,59 +9,37 @@ named, never contacted: those tests drive the helper directly or run `logout`, w
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Optional
 
 import docker.auth
 import docker.credentials
 import pytest
-from conftest import HELPER, RunHelper
-from fixtures_services import Registry
+from support import (
+    HELPER,
+    RunHelper,
+    assert_config_holds_no_secret,
+    docker_config_path,
+    docker_login,
+    run_client,
+    set_environ,
+    store_as_docker_does,
+    stored_credentials,
+    write_docker_config,
+)
+
+from standins.registry import Registry
 
 pytestmark = pytest.mark.clients
 
-NOT_FOUND = "credentials not found in native keychain"
 DOCKER_HUB_URL = "https://index.docker.io/v1/"
-CLIENT_TIMEOUT_SECONDS = 60
 
 
 # --- running the clients -------------------------------------------------------------------
-
-
-def run_client(
-    env: Mapping[str, str], *argv: str, stdin: Optional[str] = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a client command in `env`, capturing its output."""
-    return subprocess.run(
-        list(argv),
-        input=stdin if stdin is not None else "",
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=CLIENT_TIMEOUT_SECONDS,
-        check=False,
-    )
-
-
-def docker_login(
-    env: Mapping[str, str], registry: Registry, password: str
-) -> subprocess.CompletedProcess[str]:
-    return run_client(
-        env,
-        "docker",
-        "login",
-        registry.host,
-        "-u",
-        registry.username,
-        "--password-stdin",
-        stdin=password,
-    )
 
 
 def docker_manifest_inspect(
@@ -91,49 +69,11 @@ def skopeo_inspect(env: Mapping[str, str], reference: str) -> subprocess.Complet
 # --- looking at what the helper holds --------------------------------------------------------
 
 
-def stored_credentials(run_helper: RunHelper, server: str) -> Optional[dict[str, str]]:
-    """What `get` answers for `server`, or None when it reports credentials not found."""
-    result = run_helper("get", server)
-    if result.returncode == 1 and result.stdout.strip() == NOT_FOUND:
-        return None
-    assert result.returncode == 0, result
-    reply: dict[str, str] = json.loads(result.stdout)
-    return reply
-
-
 def stored_listing(run_helper: RunHelper) -> dict[str, str]:
     result = run_helper("list", "unused")
     assert result.returncode == 0, result
     listing: dict[str, str] = json.loads(result.stdout)
     return listing
-
-
-def store_as_docker_does(run_helper: RunHelper, server: str, username: str, secret: str) -> None:
-    """`store` with the bytes Docker's Go client sends: compact JSON, `<>` escaped, a newline."""
-    payload = json.dumps(
-        {"ServerURL": server, "Username": username, "Secret": secret}, separators=(",", ":")
-    )
-    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e")
-    result = run_helper("store", payload + "\n")
-    assert (result.returncode, result.stdout) == (0, ""), result
-
-
-def docker_config_path(env: Mapping[str, str]) -> Path:
-    return Path(env["DOCKER_CONFIG"]) / "config.json"
-
-
-def write_docker_config(env: Mapping[str, str], document: Mapping[str, object]) -> None:
-    docker_config_path(env).write_text(json.dumps(document, indent=2))
-
-
-def assert_config_holds_no_secret(env: Mapping[str, str], registry: Registry) -> None:
-    text = docker_config_path(env).read_text()
-    basic = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
-    assert registry.password not in text
-    assert basic not in text
-    entry = json.loads(text).get("auths", {}).get(registry.host, {})
-    assert "auth" not in entry
-    assert "password" not in entry
 
 
 # --- fixtures --------------------------------------------------------------------------------
@@ -165,11 +105,7 @@ def client_env(helper_env: dict[str, str], registry: Registry, tmp_path: Path) -
 @pytest.fixture
 def docker_py_environ(helper_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """docker-py finds helpers on os.environ's PATH and passes os.environ on: make it the test's."""
-    for name in list(os.environ):
-        if name not in helper_env:
-            monkeypatch.delenv(name)
-    for name, value in helper_env.items():
-        monkeypatch.setenv(name, value)
+    set_environ(monkeypatch, helper_env)
 
 
 # --- docker CLI ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import RunHelper
+from support import RunHelper
 
 NOT_FOUND = "credentials not found in native keychain"
 USAGE = "Usage: docker-credential-convox <store|get|erase|list|version>"
@@ -183,7 +183,7 @@ def test_help_prints_usage_and_exits_0(run_helper: RunHelper) -> None:
 def test_wrong_argument_count_prints_usage_and_exits_1(
     helper_env: dict[str, str], argv: list[str]
 ) -> None:
-    from conftest import run_helper_in
+    from support import run_helper_in
 
     result = run_helper_in(helper_env, *argv)
     assert (result.returncode, result.stdout) == (1, USAGE + "\n")
@@ -323,7 +323,7 @@ def test_config_dir_override_moves_the_index(run_helper: RunHelper, tmp_path: Pa
 def test_works_without_home(run_helper: RunHelper, helper_env: dict[str, str]) -> None:
     env = {k: v for k, v in helper_env.items() if k not in ("HOME", "XDG_CONFIG_HOME")}
     env["DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR"] = os.path.join(helper_env["HOME"], "cfg")
-    from conftest import run_helper_in
+    from support import run_helper_in
 
     stored = run_helper_in(env, "store", stdin='{"ServerURL":"r","Username":"u","Secret":"s"}')
     assert stored.returncode == 0, stored
@@ -453,7 +453,7 @@ def test_erase_of_a_path_without_an_entry_erases_nothing(run_helper: RunHelper) 
 def test_path_entries_have_secrets_of_their_own_in_the_keyring(
     run_helper: RunHelper, helper_env: dict[str, str]
 ) -> None:
-    from conftest import keyring_usernames
+    from support import keyring_usernames
 
     host = f"paths-{uuid.uuid4().hex[:10]}.example"
     store(run_helper, host, "alice", "HOST-PW")
@@ -529,7 +529,7 @@ def test_a_password_in_the_server_url_is_never_kept_or_listed(
     listed = run_helper("list")
     assert json.loads(listed.stdout) == {"https://creds.example.com": "alice"}
     for args in (("registries", "list"), ("registries", "list", "--json")):
-        from conftest import run_helper_in
+        from support import run_helper_in
 
         shown = run_helper_in(helper_env, *args)
         assert shown.returncode == 0, shown
@@ -546,7 +546,7 @@ def test_a_password_in_the_server_url_is_never_kept_or_listed(
 def test_a_password_kept_in_the_index_by_an_earlier_release_is_not_printed(
     run_helper: RunHelper, helper_env: dict[str, str]
 ) -> None:
-    from conftest import run_helper_in
+    from support import run_helper_in
 
     index = Path(helper_env["XDG_CONFIG_HOME"]) / "docker-credential-convox" / "registries.json"
     index.parent.mkdir(mode=0o700, parents=True)
@@ -573,7 +573,7 @@ def test_a_password_kept_in_the_index_by_an_earlier_release_is_not_printed(
 def test_an_invalid_url_error_never_shows_the_password(
     run_helper: RunHelper, helper_env: dict[str, str], url: str
 ) -> None:
-    from conftest import run_helper_in
+    from support import run_helper_in
 
     password = "PW-IN-URL" if "PW-IN-URL" in url else "IN-URL"
     payload = json.dumps({"ServerURL": url, "Username": "u", "Secret": "s"})

@@ -9,35 +9,31 @@ is private: the registry answers 401 to anyone without the htpasswd credentials.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 import docker
 import docker.errors
 import pytest
-from conftest import HELPER, RunHelper
-from fixtures_daemons import (
-    DOCKER_20_CLIENT,
-    DockerDaemon,
-    HelperCallLog,
+from support import (
+    HELPER,
+    RunHelper,
+    docker_login,
     require_tools,
     run_client,
+    set_environ,
+    stored_credentials,
+    write_docker_config,
 )
-from fixtures_services import Registry, _basic_auth, _no_proxy_opener
-from test_clients import docker_login, stored_credentials, write_docker_config
+
+from standins.daemons import DOCKER_20_CLIENT, DockerDaemon, HelperCallLog
+from standins.registry import Registry
 
 pytestmark = pytest.mark.clients
 
 # What dockerd answers when a pull or push reaches the registry without credentials.
 NO_CREDENTIALS = "no basic auth credentials"
-MANIFEST_TYPES = (
-    "application/vnd.oci.image.manifest.v1+json, "
-    "application/vnd.docker.distribution.manifest.v2+json"
-)
 
 
 def route_to_helper(env: Mapping[str, str], registry: Registry, route: str) -> None:
@@ -48,24 +44,9 @@ def route_to_helper(env: Mapping[str, str], registry: Registry, route: str) -> N
         write_docker_config(env, {"credsStore": "convox"})
 
 
-def manifest_status(registry: Registry, repository: str, tag: str) -> int:
-    """HTTP status of HEAD on the manifest, with the registry's credentials."""
-    request = urllib.request.Request(
-        f"http://{registry.host}/v2/{repository}/manifests/{tag}", method="HEAD"
-    )
-    request.add_header("Authorization", _basic_auth(registry.username, registry.password))
-    request.add_header("Accept", MANIFEST_TYPES)
-    try:
-        with _no_proxy_opener().open(request, timeout=10) as response:
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def docker_cli(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The Docker CLI on PATH (28.x), talking to the session's daemon."""
-    return run_client(env, ["docker", *args])
+    return run_client(env, "docker", *args)
 
 
 @pytest.fixture
@@ -81,11 +62,7 @@ def daemon_env(
 @pytest.fixture
 def docker_py_environ(daemon_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """docker-py finds helpers on os.environ's PATH and passes os.environ on: make it the test's."""
-    for name in list(os.environ):
-        if name not in daemon_env:
-            monkeypatch.delenv(name)
-    for name, value in daemon_env.items():
-        monkeypatch.setenv(name, value)
+    set_environ(monkeypatch, daemon_env)
 
 
 # --- docker pull / push ------------------------------------------------------------------------
@@ -107,7 +84,7 @@ def test_docker_pull_and_push_of_a_private_image_authenticate_through_the_helper
     assert pull.returncode == 0, pull
     assert tag.returncode == 0, tag
     assert push.returncode == 0, push
-    assert manifest_status(registry, repository, "v1") == 200
+    assert registry.manifest_status(repository, "v1") == 200
 
 
 @pytest.mark.parametrize("route", ["credHelpers", "credsStore"])
@@ -148,7 +125,7 @@ def buildkit_build(
     (context / "marker.txt").write_text("built by the docker-credential-convox tests\n")
     # --pull: resolve the base image at the registry every time, never from the daemon's cache.
     argv = [DOCKER_20_CLIENT, "build", "--pull", "--progress=plain", "-t", tag, str(context)]
-    return run_client({**env, "DOCKER_BUILDKIT": "1"}, argv)
+    return run_client({**env, "DOCKER_BUILDKIT": "1"}, *argv)
 
 
 def test_buildkit_build_from_a_private_image_asks_the_helper_for_that_registry(
@@ -223,7 +200,7 @@ def compose_pull(
     directory.mkdir(parents=True, exist_ok=True)
     compose_file = directory / "docker-compose.yml"
     compose_file.write_text(f'version: "3"\nservices:\n  app:\n    image: {image}\n')
-    return run_client(env, ["docker-compose", "-f", str(compose_file), "pull"])
+    return run_client(env, "docker-compose", "-f", str(compose_file), "pull")
 
 
 def test_docker_compose_pull_of_a_private_image_authenticates_through_the_helper(

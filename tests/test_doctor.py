@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import run_helper_in
-from fixtures_services import Registry
+from support import run_helper_in
 from test_registries import add, config_path, get_credentials
+
+from standins.registry import Registry
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy

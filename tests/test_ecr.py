@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import FAKE_AWS_ENV, HELPER, keyring_usernames, run_helper_in
+from support import HELPER, keyring_usernames, run_helper_in
+
+from standins.environment import FAKE_AWS_ENV
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy
@@ -372,7 +374,7 @@ def test_no_credentials_at_all_fails_in_seconds_with_a_hint(
 def test_an_unreachable_aws_endpoint_fails_fast_with_a_one_line_error(
     ecr_env: dict[str, str], host: str
 ) -> None:
-    from fixtures_services import free_loopback_port
+    from standins.processes import free_loopback_port
 
     closed = f"http://127.0.0.1:{free_loopback_port()}"
     started = time.monotonic()

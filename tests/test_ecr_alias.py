@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import FAKE_AWS_ENV, helper_listing, keyring_usernames, run_helper_in
+from support import helper_listing, keyring_usernames, run_helper_in
 from test_ecr import (
     GET_TOKEN,
     HEAVY,
@@ -29,6 +29,8 @@ from test_ecr import (
     store,
 )
 from test_registries import assert_one_line_error, read_config, registries
+
+from standins.environment import FAKE_AWS_ENV
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy

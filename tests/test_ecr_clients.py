@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from support import run_client
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy
@@ -26,7 +27,6 @@ pytestmark = pytest.mark.clients
 GET_TOKEN = "ecr:GetAuthorizationToken"
 HOST = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
 IMAGE = f"{HOST}/convox/app:1"
-CLIENT_TIMEOUT_SECONDS = 60
 
 
 def _can_unshare_network() -> bool:
@@ -45,18 +45,6 @@ def client_env(ecr_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     return {**ecr_env, "DOCKER_HOST": f"unix://{tmp_path}/no-daemon.sock"}
 
 
-def run(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(argv),
-        input="",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=CLIENT_TIMEOUT_SECONDS,
-        check=False,
-    )
-
-
 def cached_registries(env: dict[str, str]) -> list[str]:
     path = Path(env["XDG_CACHE_HOME"]) / "docker-credential-convox" / "tokens.json"
     return [token["registry"] for token in json.loads(path.read_text())["tokens"].values()]
@@ -66,13 +54,13 @@ def cached_registries(env: dict[str, str]) -> list[str]:
 def test_docker_pull_gets_an_ecr_token_through_the_helper_once(
     client_env: dict[str, str], aws_proxy: AwsProxy
 ) -> None:
-    first = run(client_env, "docker", "pull", IMAGE)
+    first = run_client(client_env, "docker", "pull", IMAGE)
     assert first.returncode != 0  # no daemon: the pull itself cannot happen
     assert "daemon" in first.stderr.lower()
     assert aws_proxy.count(GET_TOKEN) == 1
     assert cached_registries(client_env) == [HOST]
 
-    run(client_env, "docker", "pull", IMAGE)
+    run_client(client_env, "docker", "pull", IMAGE)
     assert aws_proxy.count(GET_TOKEN) == 1  # the second pull's `get` hit the cache
 
 
@@ -81,11 +69,11 @@ def test_docker_pull_gets_an_ecr_token_through_the_helper_once(
 def test_skopeo_with_cred_helpers_gets_the_cached_ecr_token(
     client_env: dict[str, str], aws_proxy: AwsProxy
 ) -> None:
-    from conftest import run_helper_in
+    from support import run_helper_in
 
     assert run_helper_in(client_env, "get", stdin=HOST).returncode == 0  # warm the cache
     env = {**client_env, "DOCKER_CREDENTIAL_CONVOX_DEBUG": "1"}
-    result = run(env, "unshare", "-n", "skopeo", "inspect", f"docker://{IMAGE}")
+    result = run_client(env, "unshare", "-n", "skopeo", "inspect", f"docker://{IMAGE}")
     assert result.returncode != 0  # the registry is unreachable from the namespace
     assert "error getting credentials" not in result.stderr
     assert f"token cache hit for {HOST}" in result.stderr  # the helper's stderr reaches the user
@@ -98,7 +86,7 @@ def test_skopeo_shows_the_helpers_one_line_error_when_no_token_can_be_minted(
     client_env: dict[str, str],
 ) -> None:
     # In its own namespace the emulator is out of reach too: the mint fails to connect.
-    result = run(client_env, "unshare", "-n", "skopeo", "inspect", f"docker://{IMAGE}")
+    result = run_client(client_env, "unshare", "-n", "skopeo", "inspect", f"docker://{IMAGE}")
     assert result.returncode != 0
     assert "error getting credentials" in result.stderr
     assert f"cannot get an ECR token for {HOST} using the AWS default credential chain" in (

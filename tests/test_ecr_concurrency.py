@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import HELPER
+from support import HELPER
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy

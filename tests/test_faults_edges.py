@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import HELPER, helper_listing, run_helper_in
+from support import HELPER, helper_listing, run_helper_in
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy

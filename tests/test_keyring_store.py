@@ -10,14 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import (
-    RunHelper,
-    SecretService,
-    hermetic_env,
-    keyring_usernames,
-    private_secret_service,
-    run_helper_in,
-)
+from support import RunHelper, hermetic_env, keyring_usernames, run_helper_in
+
+from standins.secret_service import SecretService, private_secret_service
 
 NOT_FOUND = "credentials not found in native keychain"
 
@@ -164,7 +159,7 @@ def test_secret_missing_from_keyring_is_not_found_with_a_warning(
 def test_concurrent_stores_lose_no_index_entry(
     run_helper: RunHelper, helper_env: dict[str, str]
 ) -> None:
-    from conftest import HELPER
+    from support import HELPER
 
     processes = [
         subprocess.Popen(

@@ -21,18 +21,22 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from conftest import HELPER, RunHelper, run_helper_in
-from fixtures_daemons import HelperCallLog, Podman, require_tools, run_client
-from fixtures_services import Registry
-from test_clients import (
+from support import (
+    HELPER,
     NOT_FOUND,
+    RunHelper,
     assert_config_holds_no_secret,
     docker_config_path,
+    require_tools,
+    run_client,
+    run_helper_in,
     store_as_docker_does,
     stored_credentials,
     write_docker_config,
 )
-from test_docker_daemon import manifest_status
+
+from standins.daemons import HelperCallLog, Podman
+from standins.registry import Registry
 
 pytestmark = pytest.mark.clients
 
@@ -67,7 +71,7 @@ def store_registry_credentials(run_helper: RunHelper, registry: Registry) -> Non
 def podman_pull(
     containers: Podman, env: Mapping[str, str], reference: str
 ) -> subprocess.CompletedProcess[str]:
-    return run_client(env, containers.podman("pull", "--tls-verify=false", reference))
+    return run_client(env, *containers.podman("pull", "--tls-verify=false", reference))
 
 
 def files_under(directory: Path) -> dict[str, int]:
@@ -128,13 +132,13 @@ def test_podman_pull_and_push_of_a_private_image_authenticate_through_cred_helpe
     pushed = f"{registry.host}/convox/pushed-by-podman:v1"
 
     pull = podman_pull(containers, podman_env, registry_image)
-    tag = run_client(podman_env, containers.podman("tag", registry_image, pushed))
-    push = run_client(podman_env, containers.podman("push", "--tls-verify=false", pushed))
+    tag = run_client(podman_env, *containers.podman("tag", registry_image, pushed))
+    push = run_client(podman_env, *containers.podman("push", "--tls-verify=false", pushed))
 
     assert pull.returncode == 0, pull
     assert tag.returncode == 0, tag
     assert push.returncode == 0, push
-    assert manifest_status(registry, "convox/pushed-by-podman", "v1") == 200
+    assert registry.manifest_status("convox/pushed-by-podman", "v1") == 200
 
 
 def test_podman_pull_without_stored_credentials_fails_with_authentication_required(
@@ -158,10 +162,10 @@ def test_buildah_pull_and_from_authenticate_through_cred_helpers(
 ) -> None:
     store_registry_credentials(run_helper, registry)
 
-    pull = run_client(podman_env, containers.buildah("pull", "--tls-verify=false", registry_image))
+    pull = run_client(podman_env, *containers.buildah("pull", "--tls-verify=false", registry_image))
     # `from` of an image not pulled yet: buildah pulls it itself.
     other = registry.push_image("convox/buildah-from", "v1")
-    working = run_client(podman_env, containers.buildah("from", "--tls-verify=false", other))
+    working = run_client(podman_env, *containers.buildah("from", "--tls-verify=false", other))
 
     assert pull.returncode == 0, pull
     assert working.returncode == 0, working
@@ -171,7 +175,7 @@ def test_buildah_pull_and_from_authenticate_through_cred_helpers(
 def test_buildah_pull_without_stored_credentials_fails_with_authentication_required(
     containers: Podman, podman_env: dict[str, str], registry_image: str
 ) -> None:
-    pull = run_client(podman_env, containers.buildah("pull", "--tls-verify=false", registry_image))
+    pull = run_client(podman_env, *containers.buildah("pull", "--tls-verify=false", registry_image))
 
     assert pull.returncode != 0
     assert AUTHENTICATION_REQUIRED in pull.stderr, pull
@@ -186,7 +190,7 @@ def podman_login(
     argv = containers.podman(
         "login", "--tls-verify=false", "-u", registry.username, "--password-stdin", registry.host
     )
-    return run_client(env, argv, stdin=password)
+    return run_client(env, *argv, stdin=password)
 
 
 def test_podman_login_stores_through_the_helper_and_writes_no_secret_anywhere(
@@ -237,8 +241,8 @@ def test_podman_logout_erases_through_the_helper_and_a_second_logout_exits_0(
 ) -> None:
     store_registry_credentials(run_helper, registry)
 
-    first = run_client(podman_env, containers.podman("logout", registry.host))
-    second = run_client(podman_env, containers.podman("logout", registry.host))
+    first = run_client(podman_env, *containers.podman("logout", registry.host))
+    second = run_client(podman_env, *containers.podman("logout", registry.host))
 
     assert first.returncode == 0, first
     assert f"Removed login credentials for {registry.host}" in first.stdout, first

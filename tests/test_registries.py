@@ -1,7 +1,7 @@
 """`registries add | remove | list | import` through the installed executable, without a terminal.
 
 A real Secret Service behind the helper (conftest) and, where credentials are checked, the real
-docker-registry with htpasswd on 127.0.0.1 (fixtures_services). Terminal prompts are covered in
+docker-registry with htpasswd on 127.0.0.1 (standins.registry). Terminal prompts are covered in
 test_registries_tty.py, real clients and ECR in test_registries_clients.py.
 """
 
@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from conftest import helper_listing, run_helper_in
-from fixtures_services import Registry, free_loopback_port
+from support import helper_listing, run_helper_in
+
+from standins.processes import free_loopback_port
+from standins.registry import Registry
 
 NOT_FOUND = "credentials not found in native keychain"
 DOCKER_HUB_URL = "https://index.docker.io/v1/"

@@ -1,6 +1,6 @@
 """After `registries add` alone, real clients authenticate: the Docker CLI, skopeo, and ECR.
 
-The private registry is Debian's docker-registry with htpasswd on 127.0.0.1 (fixtures_services);
+The private registry is Debian's docker-registry with htpasswd on 127.0.0.1 (standins.registry);
 ECR is moto_server behind the counting proxy of fixtures_aws (every AWS call is seen there).
 No Docker daemon: `docker manifest inspect --insecure` works client-side, and `docker pull`
 calls the helper's `get` once before it needs the daemon.
@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import FAKE_AWS_ENV, helper_listing
-from fixtures_services import Registry
+from support import helper_listing, run_client
 from test_registries import (
     add,
     assert_one_line_error,
@@ -25,6 +24,9 @@ from test_registries import (
     read_config,
     registries,
 )
+
+from standins.environment import FAKE_AWS_ENV
+from standins.registry import Registry
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy
@@ -39,7 +41,6 @@ ASSUME_ROLE = "sts:AssumeRole"
 ECR_HOST = "210987654321.dkr.ecr.us-east-1.amazonaws.com"
 ACCESS_KEY_ID = "AKIAI44QH8DHBEXAMPLE"
 SECRET_ACCESS_KEY = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
-CLIENT_TIMEOUT_SECONDS = 60
 
 
 @pytest.fixture
@@ -58,18 +59,6 @@ def client_env(helper_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def ecr_client_env(client_env: dict[str, str], ecr_env: dict[str, str]) -> dict[str, str]:
     return {**ecr_env, **{k: v for k, v in client_env.items() if k not in ecr_env}}
-
-
-def run_client(env: Mapping[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(argv),
-        input="",
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=CLIENT_TIMEOUT_SECONDS,
-        check=False,
-    )
 
 
 def add_ecr_keys(env: Mapping[str, str], *extra: str) -> subprocess.CompletedProcess[str]:

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import FAKE_AWS_ENV, HELPER, helper_listing, keyring_usernames
-from fixtures_services import Registry
+from support import HELPER, helper_listing, keyring_usernames
 from test_registries import config_path, get_credentials, read_config
+
+from standins.environment import FAKE_AWS_ENV
+from standins.registry import Registry
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy

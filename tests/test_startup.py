@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_helper_in
+from support import run_helper_in
 
 HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools", "argparse")
 

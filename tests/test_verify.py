@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
-from fixtures_services import Registry, free_loopback_port
 
 from docker_credential_convox.verify import (
     RegistryChecker,
@@ -34,6 +33,8 @@ from docker_credential_convox.verify import (
     login_host,
     parse_challenges,
 )
+from standins.processes import free_loopback_port
+from standins.registry import Registry
 
 USERNAME = "octocat"
 PASSWORD = "ghp_stand-in-password"

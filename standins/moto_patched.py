@@ -5,10 +5,12 @@ treat such a token as expired (ours refuses it; the Go helper re-mints on every 
 launcher wraps moto's ECR response handler so the expiry looks like real ECR's, then runs moto's
 own entry point unchanged:
 
-    python bench/moto_patched.py server -H 127.0.0.1 -p PORT
-    python bench/moto_patched.py proxy [--certdir DIR] -H 127.0.0.1 -p PORT
+    python standins/moto_patched.py server -H 127.0.0.1 -p PORT
+    python standins/moto_patched.py proxy [--certdir DIR] -H 127.0.0.1 -p PORT
 
 `--certdir` keeps the per-host certificates moto_proxy mints out of the installed moto package.
+Run by its path (standins/moto_servers.py does), it imports nothing but moto and the standard
+library; no module beside it may be named like one moto imports (its directory is on sys.path).
 """
 
 from __future__ import annotations

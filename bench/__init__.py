@@ -1,0 +1,1 @@
+"""`make bench`: whole-process timings (run.py), split into timing, scenarios and report."""
