@@ -20,15 +20,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import (
-    HELPER,
-    SecretService,
-    helper_listing,
-    hermetic_env,
-    keyring_usernames,
-    private_secret_service,
-    run_helper_in,
-)
+from support import HELPER, helper_listing, hermetic_env, keyring_usernames, run_helper_in
+
+from standins.secret_service import SecretService, private_secret_service
 
 NOT_FOUND = "credentials not found in native keychain"
 

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Optional
 
-from conftest import HELPER, helper_listing, keyring_usernames, run_helper_in
+from support import HELPER, helper_listing, keyring_usernames, run_helper_in
 
 ROUNDS = int(os.environ.get("DCCX_RACE_ROUNDS", "8"))
 PROCESSES = int(os.environ.get("DCCX_RACE_PROCESSES", "8"))
