@@ -6,7 +6,8 @@ answer, erase of nothing, one entry for every spelling of a registry, identity t
 shape, no half-state after a kill between two writes) and runs unchanged against each route: a
 kind of registry and the store behind it (tests/test_conformance_<route>.py). It drives the
 installed executable only (argv, JSON on stdin, stdout, exit code), so it knows nothing of the
-helper's internals and holds for any implementation of a route.
+helper's internals and holds for any implementation of a route; the one exception, where to
+kill the helper between two writes, is named by each route (`crash_at`), not here.
 
 A route's subclass provides only
 - `route_env`, a fixture: the environment the helper runs in for one test;
@@ -17,7 +18,10 @@ A route's subclass provides only
   `check_nothing_stored(result, asked)`: what it answers when nothing is stored;
 and declares what the route can do in the capability attributes below (CAPABILITIES says what
 each one means). A test that needs a capability the route lacks is skipped and says which:
-differences between routes are declarations here, never branches in a test.
+differences between routes are declarations here, never branches in a test. A route whose
+credentials are not written by the protocol's own `store` and `erase` (a shared store filled
+by `registries add --shared`, say) overrides the `store` and `erase` methods and declares
+`protocol_writes = False`.
 
 Not collected by itself: neither this module's name nor the class's starts with test/Test.
 Route modules call `pytest.register_assert_rewrite("conformance")` before importing it, so a
@@ -98,27 +102,27 @@ class Login(NamedTuple):
 
 Reply = Mapping[str, str]
 Result = subprocess.CompletedProcess[str]
-Test = TypeVar("Test", bound=Callable[..., None])
+ContractTest = TypeVar("ContractTest", bound=Callable[..., None])
 
 
-def needs(capability: str) -> Callable[[Test], Test]:
+def needs(capability: str) -> Callable[[ContractTest], ContractTest]:
     """Run the decorated contract test only on routes that declare `capability`."""
     assert capability in CAPABILITIES, capability
 
-    def decorate(test: Test) -> Test:
+    def decorate(test: ContractTest) -> ContractTest:
         @functools.wraps(test)
         def run(self: CredentialHelperContract, *args: Any, **kwargs: Any) -> None:
             if not getattr(self, capability):
                 pytest.skip(f"{type(self).__name__} lacks {capability}: {CAPABILITIES[capability]}")
             test(self, *args, **kwargs)
 
-        return cast(Test, run)
+        return cast(ContractTest, run)
 
     return decorate
 
 
 def request_for(server: str, login: Login) -> str:
-    """A store request as docker sends it (a trailing newline included)."""
+    """The JSON of a store request, as docker sends it (docker adds a newline)."""
     return json.dumps({"ServerURL": server, "Username": login.username, "Secret": login.secret})
 
 
@@ -168,6 +172,7 @@ class CredentialHelperContract:
 
     @property
     def crash_points(self) -> bool:
+        """Whether the route names its crash points (the capability `crash_points`)."""
         return bool(self.crash_at)
 
     @pytest.fixture(autouse=True)
@@ -180,23 +185,19 @@ class CredentialHelperContract:
 
     def run(self, *args: str, stdin: str = "") -> Result:
         """The installed helper with `args`, as a client runs it."""
-        result = subprocess.run(
+        return subprocess.run(
             [EXECUTABLE, *args],
-            input=stdin.encode(),
+            input=stdin,
             capture_output=True,
+            encoding="utf-8",
+            errors="replace",
             env=self.env,
             timeout=60,
             check=False,
         )
-        return subprocess.CompletedProcess(
-            result.args,
-            result.returncode,
-            result.stdout.decode("utf-8", "replace"),
-            result.stderr.decode("utf-8", "replace"),
-        )
 
     def store(self, server: str, login: Login) -> None:
-        """Store `login` for `server` and see it succeed silently."""
+        """Store `login` for `server` and see it succeed silently (the protocol's `store`)."""
         result = self.run("store", stdin=request_for(server, login) + "\n")
         assert (result.returncode, result.stdout) == (0, ""), result
 
