@@ -5,6 +5,7 @@ This module changes only what it is asked to (`credHelpers` entries, secret fiel
 entries); every other key and value is written back exactly as it was read, token for token:
 numbers keep their spelling, strings their escapes (Go writes `<` as `\\u003c`), keys their order.
 Only the whitespace between tokens is renewed (indented like the file was, tabs for a new file).
+The faithful reading and writing of JSON is `jsontext`'s; this module holds Docker's rules.
 
 Writes are atomic (a temp file beside the target, then a rename) onto the file a symlink points
 to, keeping the file's mode (0600 for a new file) and, where permitted, its owner, under a lock
@@ -18,16 +19,15 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import os
-import re
 import stat
 from collections.abc import Iterator, Sequence
 from typing import Callable, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
-from docker_credential_convox import fileio
-from docker_credential_convox.errors import HelperError, StateError
+from docker_credential_convox import fileio, jsontext
+from docker_credential_convox.errors import DockerConfigError, HelperError, StateError
+from docker_credential_convox.jsontext import JsonObject, Scalar, string_value
 from docker_credential_convox.servers import DOCKER_HUB_KEY, parse_server
 
 HELPER_NAME = "convox"  # docker runs docker-credential-<name>
@@ -46,273 +46,37 @@ UPDATE_ATTEMPTS = 3
 LOCK_TIMEOUT = 30.0
 
 
-class DockerConfigError(HelperError):
-    """Docker's config.json cannot be read, understood or written."""
-
-
-# --- JSON that remembers how it was written -------------------------------------------------
-
-
-class Scalar:
-    """A string, number, true, false or null exactly as the file spells it."""
-
-    __slots__ = ("text", "value")
-
-    def __init__(self, text: str, value: object) -> None:
-        self.text = text
-        self.value = value
-
-    @classmethod
-    def of(cls, value: Union[str, int, bool, None]) -> Scalar:
-        """A new scalar, spelled as json.dumps spells it."""
-        return cls(json.dumps(value), value)
-
-    def __repr__(self) -> str:
-        return f"Scalar({self.text})"
-
-
-class JsonArray:
-    """A JSON array of nodes."""
-
-    __slots__ = ("items",)
-
-    def __init__(self, items: Optional[list[Node]] = None) -> None:
-        self.items: list[Node] = items or []
-
-
-class JsonObject:
-    """A JSON object: members in file order, each key with its original spelling."""
-
-    __slots__ = ("members",)
-
-    def __init__(self, members: Optional[list[tuple[Scalar, Node]]] = None) -> None:
-        self.members: list[tuple[Scalar, Node]] = members or []
-
-    def names(self) -> list[str]:
-        """The decoded keys, in file order (a duplicated key once, at its last place)."""
-        seen: dict[str, None] = {}
-        for key, _ in self.members:
-            name = str(key.value)
-            seen.pop(name, None)
-            seen[name] = None
-        return list(seen)
-
-    def get(self, name: str) -> Optional[Node]:
-        """The value of `name` (the last one, as Go and Python decoders take), or None."""
-        found: Optional[Node] = None
-        for key, value in self.members:
-            if key.value == name:
-                found = value
-        return found
-
-    def set(self, name: str, value: Node) -> None:
-        """Replace the value of `name` where it stands, or append it."""
-        for position in range(len(self.members) - 1, -1, -1):
-            key, _ = self.members[position]
-            if key.value == name:
-                self.members[position] = (key, value)
-                return
-        self.members.append((Scalar.of(name), value))
-
-    def every(self, name: str) -> list[Node]:
-        """Every value of `name`, in file order: a key written twice has two (the last wins)."""
-        return [value for key, value in self.members if key.value == name]
-
-    def delete(self, name: str) -> bool:
-        """Remove every member named `name`; whether there was one."""
-        kept = [(key, value) for key, value in self.members if key.value != name]
-        removed = len(kept) != len(self.members)
-        self.members = kept
-        return removed
-
-    def child_object(self, name: str, where: str) -> JsonObject:
-        """The object under `name`, created empty if missing or null; refused if not an object."""
-        value = self.get(name)
-        if isinstance(value, JsonObject):
-            return value
-        if value is None or (isinstance(value, Scalar) and value.value is None):
-            created = JsonObject()
-            self.set(name, created)
-            return created
-        raise DockerConfigError(
-            f'"{name}" in {where} is {_kind(value)}, not a JSON object; fix it, then run this again'
-        )
-
-
-Node = Union[Scalar, JsonArray, JsonObject]
-
-
-def _kind(node: Node) -> str:
-    if isinstance(node, JsonArray):
-        return "an array"
-    if isinstance(node, JsonObject):
-        return "an object"
-    if isinstance(node.value, str):
-        return "a string"
-    if node.value is None:
-        return "null"
-    if isinstance(node.value, bool):
-        return "a boolean"
-    return "a number"
-
-
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
-_LITERALS = {"true": True, "false": False, "null": None}
-
-
-class _Reader:
-    """Reads text that json.loads has already accepted, keeping every token's spelling."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.position = 0
-
-    def _skip(self) -> None:
-        match = _WHITESPACE.match(self.text, self.position)
-        assert match is not None  # the pattern matches the empty string
-        self.position = match.end()
-
-    def _peek(self) -> str:
-        self._skip()
-        return self.text[self.position : self.position + 1]
-
-    def _expect(self, char: str) -> None:
-        if self._peek() != char:  # unreachable for text json.loads accepted
-            raise ValueError(f"expected {char!r} at offset {self.position}")
-        self.position += 1
-
-    def _scalar(self, pattern: re.Pattern[str]) -> Scalar:
-        match = pattern.match(self.text, self.position)
-        if match is None:
-            raise ValueError(f"unexpected character at offset {self.position}")
-        self.position = match.end()
-        return Scalar(match.group(), json.loads(match.group()))
-
-    def document(self) -> Node:
-        value = self.value()
-        if self._peek():
-            raise ValueError(f"extra data at offset {self.position}")
+def _child_object(parent: JsonObject, name: str, where: str) -> JsonObject:
+    """The object under `name`, created empty if missing or null; refused if not an object."""
+    value = parent.get(name)
+    if isinstance(value, JsonObject):
         return value
-
-    def value(self) -> Node:
-        char = self._peek()
-        if char == "{":
-            return self._object()
-        if char == "[":
-            return self._array()
-        if char == '"':
-            return self._scalar(_STRING)
-        for literal, value in _LITERALS.items():
-            if self.text.startswith(literal, self.position):
-                self.position += len(literal)
-                return Scalar(literal, value)
-        return self._scalar(_NUMBER)
-
-    def _object(self) -> JsonObject:
-        self._expect("{")
-        result = JsonObject()
-        if self._peek() == "}":
-            self.position += 1
-            return result
-        while True:
-            self._skip()
-            key = self._scalar(_STRING)
-            self._expect(":")
-            result.members.append((key, self.value()))
-            if self._peek() == ",":
-                self.position += 1
-                continue
-            self._expect("}")
-            return result
-
-    def _array(self) -> JsonArray:
-        self._expect("[")
-        result = JsonArray()
-        if self._peek() == "]":
-            self.position += 1
-            return result
-        while True:
-            result.items.append(self.value())
-            if self._peek() == ",":
-                self.position += 1
-                continue
-            self._expect("]")
-            return result
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
+    if value is not None and not jsontext.is_null(value):
+        raise DockerConfigError(
+            f'"{name}" in {where} is {jsontext.kind(value)}, not a JSON object; '
+            "fix it, then run this again"
+        )
+    created = JsonObject()
+    parent.set(name, created)
+    return created
 
 
 def parse_document(text: str, where: str) -> JsonObject:
     """The top-level object of a config file's text; one-line DockerConfigError if it is not."""
     try:
-        json.loads(text, parse_constant=_reject_constant)
+        document = jsontext.parse(text)
     except RecursionError:
         raise DockerConfigError(f"{where} is nested too deeply to be a Docker config") from None
     except ValueError as exc:
-        detail = (
-            f"{exc.msg}: line {exc.lineno} column {exc.colno}"
-            if isinstance(exc, json.JSONDecodeError)
-            else str(exc)
-        )
         raise DockerConfigError(
-            f"{where} is not valid JSON ({detail}); fix it or move it aside, then run this again"
+            f"{where} is not valid JSON ({exc}); fix it or move it aside, then run this again"
         ) from None
-    try:
-        document = _Reader(text).document()
-    except RecursionError:
-        raise DockerConfigError(f"{where} is nested too deeply to be a Docker config") from None
     if not isinstance(document, JsonObject):
         raise DockerConfigError(
-            f"{where} holds {_kind(document)}, not a JSON object; fix it or move it aside, "
-            "then run this again"
+            f"{where} holds {jsontext.kind(document)}, not a JSON object; fix it or move it "
+            "aside, then run this again"
         )
     return document
-
-
-def render_document(document: Node, indent: str = "\t") -> str:
-    """The document as text: every token as it was read, `indent` per level, a final newline."""
-    parts: list[str] = []
-    _render(document, indent, 0, parts)
-    parts.append("\n")
-    return "".join(parts)
-
-
-def _render(node: Node, indent: str, level: int, parts: list[str]) -> None:
-    if isinstance(node, Scalar):
-        parts.append(node.text)
-        return
-    inner = "\n" + indent * (level + 1)
-    if isinstance(node, JsonObject):
-        if not node.members:
-            parts.append("{}")
-            return
-        parts.append("{")
-        for position, (key, value) in enumerate(node.members):
-            parts.append(("," if position else "") + inner + key.text + ": ")
-            _render(value, indent, level + 1, parts)
-        parts.append("\n" + indent * level + "}")
-        return
-    if not node.items:
-        parts.append("[]")
-        return
-    parts.append("[")
-    for position, item in enumerate(node.items):
-        parts.append(("," if position else "") + inner)
-        _render(item, indent, level + 1, parts)
-    parts.append("\n" + indent * level + "]")
-
-
-def detect_indent(text: str) -> str:
-    """The indentation unit of a file's first indented line (tab, or N spaces); tab if none."""
-    match = re.search(r"\n([ \t]+)\S", text)
-    if match is None:
-        return "\t"
-    unit = match.group(1)
-    return "\t" if "\t" in unit else unit
 
 
 # --- what the helper does to a config -------------------------------------------------------
@@ -364,12 +128,6 @@ class UnreadableLogin:
         self.reason = reason
 
 
-def _string(node: Optional[Node]) -> str:
-    if isinstance(node, Scalar) and isinstance(node.value, str):
-        return node.value
-    return ""
-
-
 def _decode_auth(encoded: str) -> Optional[tuple[str, str]]:
     """(username, password) from an `auth` field (base64 of `user:password`), or None."""
     try:
@@ -402,14 +160,18 @@ class DockerConfig:
     # -- credHelpers -----------------------------------------------------------------------
 
     def _cred_helpers(self) -> JsonObject:
-        return self.document.child_object("credHelpers", f"Docker config {self.path}")
+        return _child_object(self.document, "credHelpers", f"Docker config {self.path}")
 
     def cred_helpers(self) -> dict[str, str]:
         """credHelpers as a plain mapping (entries that are not strings left out)."""
         found = self.document.get("credHelpers")
         if not isinstance(found, JsonObject):
             return {}
-        return {key: _string(found.get(key)) for key in found.names() if _string(found.get(key))}
+        return {
+            key: string_value(found.get(key))
+            for key in found.names()
+            if string_value(found.get(key))
+        }
 
     def helpers_for(self, server_key: str) -> dict[str, str]:
         """credHelpers entries (config key -> helper) that name the registry `server_key`."""
@@ -432,7 +194,7 @@ class DockerConfig:
         helpers = self._cred_helpers()
         replaced: dict[str, str] = {}
         for key in config_keys:
-            previous = _string(helpers.get(key))
+            previous = string_value(helpers.get(key))
             if previous and previous != helper:
                 replaced[key] = previous
             if previous != helper:
@@ -447,7 +209,7 @@ class DockerConfig:
         dropped = [
             key
             for key in found.names()
-            if _string(found.get(key)) == helper and _same_registry(key, server_key)
+            if string_value(found.get(key)) == helper and _same_registry(key, server_key)
         ]
         for key in dropped:
             found.delete(key)
@@ -511,8 +273,11 @@ class DockerConfig:
             entry = auths.get(key)
             if not isinstance(entry, JsonObject):
                 continue
-            username, password = _string(entry.get("username")), _string(entry.get("password"))
-            encoded = _string(entry.get("auth"))
+            username, password = (
+                string_value(entry.get("username")),
+                string_value(entry.get("password")),
+            )
+            encoded = string_value(entry.get("auth"))
             if encoded:
                 decoded = _decode_auth(encoded)
                 if decoded is None:
@@ -521,7 +286,7 @@ class DockerConfig:
                     )
                     continue
                 username, password = decoded
-            token = _string(entry.get("identitytoken"))
+            token = string_value(entry.get("identitytoken"))
             if token:
                 found.append(PlaintextLogin(key, IDENTITY_TOKEN_USERNAME, token))
             elif username and password:
@@ -531,22 +296,17 @@ class DockerConfig:
     # -- writing ----------------------------------------------------------------------------
 
     def render(self) -> str:
-        return render_document(self.document, detect_indent(self.text or ""))
+        return jsontext.render(self.document, jsontext.detect_indent(self.text or ""))
 
     def changed(self) -> bool:
         """Whether the document differs from the file as read (ignoring whitespace)."""
         if self.text is None or not self.text.strip():
             return bool(self.document.members)
-        return _tokens(self.render()) != _tokens(self.text)
+        return jsontext.tokens(self.render()) != jsontext.tokens(self.text)
 
     def save(self) -> None:
         """Write the document back atomically, keeping the file's mode (0600 if new)."""
         write_config(self.path, self.render())
-
-
-def _tokens(text: str) -> str:
-    """`text` without the whitespace between JSON tokens."""
-    return re.sub(r'("(?:[^"\\]|\\.)*")|[ \t\n\r]+', lambda m: m.group(1) or "", text)
 
 
 def _read(path: str) -> Optional[str]:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, Optional
 
-from docker_credential_convox import aws, dockerconfig
+from docker_credential_convox import aws, dockerconfig, jsontext
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import HelperError, StoreUnavailable
 from docker_credential_convox.registry_index import (
@@ -134,7 +134,7 @@ def _names(config_key: str, server: Server) -> bool:
 def creds_store(config: dockerconfig.DockerConfig) -> str:
     """The config's `credsStore` (the helper for every registry without credHelpers), or ""."""
     node = config.document.get("credsStore")
-    if isinstance(node, dockerconfig.Scalar) and isinstance(node.value, str):
+    if isinstance(node, jsontext.Scalar) and isinstance(node.value, str):
         return node.value
     return ""
 

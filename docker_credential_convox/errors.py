@@ -77,3 +77,7 @@ class StateError(HelperError):
 
 class SourceError(HelperError):
     """A credential source (AWS, say) refused or failed to produce credentials."""
+
+
+class DockerConfigError(HelperError):
+    """Docker's config.json cannot be read, understood or written."""

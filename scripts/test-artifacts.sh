@@ -24,13 +24,14 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 # The test files that drive the installed executable (as clients do) rather than import it.
-read -r -a test_files <<<"${ARTIFACT_TESTS:-tests/test_conformance.py tests/test_keyring_store.py \
+read -r -a test_files <<<"${ARTIFACT_TESTS:-tests/test_conformance.py \
+tests/test_conformance_keyring.py tests/test_conformance_ecr.py tests/test_keyring_store.py \
 tests/test_clients.py tests/test_ecr.py tests/test_ecr_concurrency.py tests/test_ecr_clients.py \
 tests/test_registries.py tests/test_registries_clients.py tests/test_registries_tty.py \
 tests/test_faults_edges.py}"
 deselect=${ARTIFACT_DESELECT:-not killed_between and not interrupted_store}
 # On the other interpreters: the round trip, and twelve concurrent first runs (each unpacks).
-smoke=(tests/test_conformance.py tests/test_keyring_store.py
+smoke=(tests/test_conformance.py tests/test_conformance_keyring.py tests/test_keyring_store.py
        -k "store_then_get or erase_forgets or list_maps or version_forms or concurrent_stores")
 pytest=$root/.venv/bin/pytest
 [[ -x $pytest ]] || { echo "test-artifacts.sh: no $pytest: run make venv" >&2; exit 1; }
@@ -146,7 +147,7 @@ test_pipx() {
   fi
   record "pipx: pipx install ." passed $((SECONDS - start))
   run_tests "pipx: tests" "$home/bin/docker-credential-convox" "" -- \
-    tests/test_conformance.py tests/test_clients.py
+    tests/test_conformance.py tests/test_conformance_keyring.py tests/test_clients.py
 }
 
 # Every CPython >= 3.9 on this machine, one per minor version, the default python3 first.

@@ -1,6 +1,8 @@
-"""The installed executable against the protocol, as the reference helpers and clients expect it.
+"""The installed executable beyond one route: arguments, bad input, its own files, old layouts.
 
-Runs `docker-credential-convox` as a subprocess with a real Secret Service behind it.
+Runs `docker-credential-convox` as a subprocess with a real Secret Service behind it. What every
+route answers to store/get/erase/list is the contract in conformance.py, run per route by
+test_conformance_<route>.py.
 """
 
 from __future__ import annotations
@@ -23,142 +25,6 @@ def store(run_helper: RunHelper, server: str, username: str, secret: str) -> Non
     payload = json.dumps({"ServerURL": server, "Username": username, "Secret": secret})
     result = run_helper("store", payload + "\n")
     assert (result.returncode, result.stdout) == (0, ""), result
-
-
-def test_store_then_get_returns_the_credentials_with_the_url_asked_for(
-    run_helper: RunHelper,
-) -> None:
-    store(run_helper, "registry.example.com:5000", "alice", "s3cret")
-    result = run_helper("get", "https://registry.example.com:5000/")
-    assert result.returncode == 0, result
-    assert json.loads(result.stdout) == {
-        "ServerURL": "https://registry.example.com:5000/",
-        "Username": "alice",
-        "Secret": "s3cret",
-    }
-    assert result.stderr == ""
-
-
-def test_get_unknown_server_prints_not_found_and_exits_1(run_helper: RunHelper) -> None:
-    result = run_helper("get", "unknown.example.com")
-    assert result.returncode == 1
-    assert result.stdout == NOT_FOUND + "\n"
-
-
-@pytest.mark.parametrize(
-    "asked",
-    [
-        "registry.example.com:5000",
-        "http://registry.example.com:5000/",
-        "https://registry.example.com:5000",
-        "REGISTRY.Example.COM:5000",
-        "registry.example.com:5000/",
-        "registry.example.com:5000/team/app",
-    ],
-)
-def test_every_spelling_of_a_registry_reaches_one_entry(run_helper: RunHelper, asked: str) -> None:
-    store(run_helper, "registry.example.com:5000", "alice", "pw")
-    result = run_helper("get", asked)
-    assert result.returncode == 0, result
-    assert json.loads(result.stdout)["Secret"] == "pw"
-
-
-@pytest.mark.parametrize(
-    "asked", ["docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/"]
-)
-def test_docker_hub_aliases_share_one_entry(run_helper: RunHelper, asked: str) -> None:
-    store(run_helper, "https://index.docker.io/v1/", "hubuser", "hubtoken")
-    result = run_helper("get", asked)
-    assert result.returncode == 0, result
-    assert json.loads(result.stdout) == {
-        "ServerURL": asked,
-        "Username": "hubuser",
-        "Secret": "hubtoken",
-    }
-
-
-def test_other_ports_and_hosts_do_not_share_an_entry(run_helper: RunHelper) -> None:
-    store(run_helper, "registry.example.com:5000", "alice", "pw")
-    for other in ("registry.example.com", "registry.example.com:5001", "example.com:5000"):
-        assert run_helper("get", other).stdout == NOT_FOUND + "\n"
-
-
-def test_store_replaces_and_a_new_username_drops_the_old_secret(run_helper: RunHelper) -> None:
-    store(run_helper, "r.example", "alice", "one")
-    store(run_helper, "r.example", "bob", "two")
-    assert json.loads(run_helper("get", "r.example").stdout)["Username"] == "bob"
-    assert json.loads(run_helper("list").stdout) == {"r.example": "bob"}
-
-
-def test_identity_token_round_trips_verbatim(run_helper: RunHelper) -> None:
-    store(run_helper, "r.example", "<token>", "refresh-token-value")
-    reply = json.loads(run_helper("get", "r.example").stdout)
-    assert reply == {
-        "ServerURL": "r.example",
-        "Username": "<token>",
-        "Secret": "refresh-token-value",
-    }
-
-
-def test_go_escaped_identity_token_username_is_the_same_json(run_helper: RunHelper) -> None:
-    run_helper("store", '{"ServerURL":"r.example","Username":"\\u003ctoken\\u003e","Secret":"x"}')
-    assert json.loads(run_helper("get", "r.example").stdout)["Username"] == "<token>"
-
-
-def test_empty_secret_is_allowed_on_store(run_helper: RunHelper) -> None:
-    store(run_helper, "r.example", "alice", "")
-    assert json.loads(run_helper("get", "r.example").stdout)["Secret"] == ""
-
-
-def test_unicode_and_long_secrets_round_trip(run_helper: RunHelper) -> None:
-    secret = "pässwörd-🔑-" + "x" * 8000
-    store(run_helper, "r.example", "ünï", secret)
-    reply = json.loads(run_helper("get", "r.example").stdout)
-    assert (reply["Username"], reply["Secret"]) == ("ünï", secret)
-
-
-def test_store_field_names_are_case_insensitive_and_unknown_fields_ignored(
-    run_helper: RunHelper,
-) -> None:
-    payload = '{"serverurl":"r.example","USERNAME":"alice","secret":"pw","Extra":[1,2]}'
-    assert run_helper("store", payload).returncode == 0
-    assert json.loads(run_helper("get", "r.example").stdout)["Secret"] == "pw"
-
-
-def test_get_trims_whitespace_around_the_url(run_helper: RunHelper) -> None:
-    store(run_helper, "r.example", "alice", "pw")
-    assert run_helper("get", "  r.example \n").returncode == 0
-
-
-def test_erase_forgets_and_erasing_again_exits_0(run_helper: RunHelper) -> None:
-    store(run_helper, "r.example:5000", "alice", "pw")
-    first = run_helper("erase", "http://r.example:5000")
-    assert (first.returncode, first.stdout) == (0, "")
-    assert run_helper("get", "r.example:5000").stdout == NOT_FOUND + "\n"
-    second = run_helper("erase", "r.example:5000")
-    assert (second.returncode, second.stdout) == (0, "")
-
-
-def test_erase_of_never_stored_server_exits_0(run_helper: RunHelper) -> None:
-    result = run_helper("erase", "never.example")
-    assert (result.returncode, result.stdout) == (0, "")
-
-
-def test_list_maps_each_stored_url_to_its_username_and_ignores_stdin(
-    run_helper: RunHelper,
-) -> None:
-    assert json.loads(run_helper("list", "unused").stdout) == {}
-    store(run_helper, "https://index.docker.io/v1/", "hub", "a")
-    store(run_helper, "127.0.0.1:5000", "alice", "b")
-    for stdin in ("unused", "", "garbage {"):
-        result = run_helper("list", stdin)
-        assert result.returncode == 0, result
-        assert json.loads(result.stdout) == {
-            "https://index.docker.io/v1/": "hub",
-            "127.0.0.1:5000": "alice",
-        }
-    assert "a" not in result.stdout.split('"')
-    assert "b" not in result.stdout.split('"')
 
 
 def test_version_forms_print_one_line_and_exit_0(run_helper: RunHelper) -> None:
@@ -332,10 +198,6 @@ def test_works_without_home(run_helper: RunHelper, helper_env: dict[str, str]) -
 
 # -- one key per registry, one per path ----------------------------------------------------------
 
-HUB = "https://index.docker.io/v1/"
-HUB_ACCESS = HUB + "access-token"
-HUB_REFRESH = HUB + "refresh-token"
-
 
 def secret_of(run_helper: RunHelper, server: str) -> dict[str, str] | None:
     result = run_helper("get", server)
@@ -344,110 +206,6 @@ def secret_of(run_helper: RunHelper, server: str) -> dict[str, str] | None:
     assert result.returncode == 0, result
     reply: dict[str, str] = json.loads(result.stdout)
     return reply
-
-
-def test_docker_hub_web_login_keeps_three_entries_and_its_logout_leaves_the_pat(
-    run_helper: RunHelper,
-) -> None:
-    # What Docker CLI 27+ `docker login` (web-based, no username) stores, in its order.
-    store(run_helper, HUB_ACCESS, "bob", "ACCESS")
-    store(run_helper, HUB_REFRESH, "bob", "REFRESH..client")
-    store(run_helper, HUB, "bob", "PAT")
-
-    for server, secret in ((HUB_ACCESS, "ACCESS"), (HUB_REFRESH, "REFRESH..client"), (HUB, "PAT")):
-        assert secret_of(run_helper, server) == {
-            "ServerURL": server,
-            "Username": "bob",
-            "Secret": secret,
-        }
-    assert json.loads(run_helper("list").stdout) == {
-        HUB_ACCESS: "bob",
-        HUB_REFRESH: "bob",
-        HUB: "bob",
-    }
-
-    # Its logout: read the refresh token back (to revoke it), then erase both token entries.
-    assert secret_of(run_helper, HUB_REFRESH) is not None
-    for server in (HUB_ACCESS, HUB_REFRESH):
-        erased = run_helper("erase", server)
-        assert (erased.returncode, erased.stdout) == (0, ""), erased
-
-    assert secret_of(run_helper, HUB_REFRESH) is None
-    assert secret_of(run_helper, HUB_ACCESS) is None
-    for spelling in (HUB, "docker.io", "registry-1.docker.io"):
-        reply = secret_of(run_helper, spelling)
-        assert reply is not None, spelling
-        assert reply["Secret"] == "PAT", spelling
-    assert json.loads(run_helper("list").stdout) == {HUB: "bob"}
-
-
-def test_a_path_is_its_own_entry_and_never_replaces_the_hosts(run_helper: RunHelper) -> None:
-    store(run_helper, "registry.example.com", "alice", "HOST-PW")
-    store(run_helper, "registry.example.com/team-a", "team-a-bot", "TEAM-A-PW")
-
-    host = secret_of(run_helper, "https://registry.example.com/")
-    team = secret_of(run_helper, "https://registry.example.com/v2/team-a/")
-    assert host is not None
-    assert (host["Username"], host["Secret"]) == ("alice", "HOST-PW")
-    assert team is not None
-    assert (team["Username"], team["Secret"]) == ("team-a-bot", "TEAM-A-PW")
-    assert json.loads(run_helper("list").stdout) == {
-        "registry.example.com": "alice",
-        "registry.example.com/team-a": "team-a-bot",
-    }
-
-    assert run_helper("erase", "registry.example.com/team-a").returncode == 0
-    host_after = secret_of(run_helper, "registry.example.com")
-    assert host_after is not None
-    assert host_after["Secret"] == "HOST-PW"
-    assert json.loads(run_helper("list").stdout) == {"registry.example.com": "alice"}
-
-
-def test_erasing_the_host_leaves_its_path_entries(run_helper: RunHelper) -> None:
-    store(run_helper, "registry.example.com/team-a", "team-a-bot", "TEAM-A-PW")
-    store(run_helper, "registry.example.com", "alice", "HOST-PW")
-
-    assert run_helper("erase", "https://registry.example.com").returncode == 0
-
-    assert secret_of(run_helper, "registry.example.com") is None
-    team = secret_of(run_helper, "registry.example.com/team-a")
-    assert team is not None
-    assert team["Secret"] == "TEAM-A-PW"
-
-
-def test_get_of_a_path_without_an_entry_falls_back_to_the_longest_stored_prefix(
-    run_helper: RunHelper,
-) -> None:
-    store(run_helper, "registry.example.com:5000", "alice", "HOST-PW")
-    store(run_helper, "registry.example.com:5000/team-a", "team-a-bot", "TEAM-A-PW")
-
-    deep = secret_of(run_helper, "https://registry.example.com:5000/team-a/app/x")
-    other = secret_of(run_helper, "registry.example.com:5000/team-b/app")
-    assert deep == {
-        "ServerURL": "https://registry.example.com:5000/team-a/app/x",
-        "Username": "team-a-bot",
-        "Secret": "TEAM-A-PW",
-    }
-    assert other == {
-        "ServerURL": "registry.example.com:5000/team-b/app",
-        "Username": "alice",
-        "Secret": "HOST-PW",
-    }
-    # Case matters in a path: Team-A is not team-a.
-    upper = secret_of(run_helper, "registry.example.com:5000/Team-A")
-    assert upper is not None
-    assert upper["Secret"] == "HOST-PW"
-
-
-def test_erase_of_a_path_without_an_entry_erases_nothing(run_helper: RunHelper) -> None:
-    store(run_helper, "registry.example.com", "alice", "HOST-PW")
-
-    erased = run_helper("erase", "registry.example.com/team-a")
-
-    assert (erased.returncode, erased.stdout) == (0, "")
-    host = secret_of(run_helper, "registry.example.com")
-    assert host is not None
-    assert host["Secret"] == "HOST-PW"
 
 
 def test_path_entries_have_secrets_of_their_own_in_the_keyring(

@@ -1,4 +1,7 @@
-"""Docker's config.json: merged and written back with everything else kept token for token."""
+"""Docker's config.json: Docker's rules applied, everything else written back token for token.
+
+The JSON reading and writing itself is tested in test_jsontext.py.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +10,18 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from test_registries import REAL_WORLD_CONFIG, tokens
 
-from docker_credential_convox import dockerconfig
+from docker_credential_convox import dockerconfig, jsontext
 from docker_credential_convox.dockerconfig import (
     DockerConfig,
-    DockerConfigError,
     PlaintextLogin,
     UnreadableLogin,
     config_keys_for,
-    detect_indent,
-    parse_document,
-    render_document,
 )
+from docker_credential_convox.errors import DockerConfigError
 
 WHERE = "Docker config test.json"
 
@@ -36,53 +33,12 @@ def load(directory: Path, text: str) -> DockerConfig:
 
 def without_member(text: str, name: str) -> str:
     """The document's tokens with the top-level member `name` left out."""
-    document = parse_document(text, WHERE)
+    document = dockerconfig.parse_document(text, WHERE)
     document.delete(name)
-    return tokens(render_document(document))
+    return tokens(jsontext.render(document))
 
 
-# --- reading and writing back ----------------------------------------------------------------
-
-
-def test_a_real_world_config_round_trips_token_for_token() -> None:
-    written = render_document(parse_document(REAL_WORLD_CONFIG, WHERE))
-
-    assert tokens(written) == tokens(REAL_WORLD_CONFIG)
-    # Go's escapes, number spellings and key order survive as they were.
-    for kept in ("\\u003cci\\u003e \\u0026", "caf\\u00e9 \\/ build", "1.50", "1e3", "-0.0"):
-        assert kept in written
-    assert "12345678901234567890" in written
-
-
-JSON_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text()
-)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=20,
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    document=st.dictionaries(st.text(), JSON_VALUES, max_size=6),
-    ensure_ascii=st.booleans(),
-    indent=st.sampled_from([None, 0, 2, 4, "\t"]),
-)
-def test_any_json_object_round_trips_token_for_token(
-    document: dict[str, Any], ensure_ascii: bool, indent: Any
-) -> None:
-    text = json.dumps(document, ensure_ascii=ensure_ascii, indent=indent)
-
-    written = render_document(parse_document(text, WHERE), detect_indent(text))
-
-    assert tokens(written) == tokens(text)
-    assert json.loads(written) == document
+# --- routing and writing back ------------------------------------------------------------------
 
 
 def test_routing_a_registry_changes_credhelpers_only(tmp_path: Path) -> None:
@@ -108,22 +64,6 @@ def test_routing_creates_credhelpers_at_the_end_when_missing(tmp_path: Path) -> 
     config.route(["registry.example.com"])
 
     assert list(json.loads(config.render())) == ["auths", "psFormat", "credHelpers"]
-
-
-@pytest.mark.parametrize(
-    ("text", "unit"),
-    [
-        ('{\n\t"a": 1\n}', "\t"),
-        ('{\n  "a": 1\n}', "  "),
-        ('{\n    "a": {\n        "b": 1\n    }\n}', "    "),
-        ('{"a": 1}', "\t"),
-        ("", "\t"),
-    ],
-)
-def test_the_file_keeps_its_indentation_and_new_files_use_tabs_as_docker_does(
-    text: str, unit: str
-) -> None:
-    assert detect_indent(text) == unit
 
 
 def test_an_unchanged_config_is_not_rewritten(tmp_path: Path) -> None:
