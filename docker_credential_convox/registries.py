@@ -595,8 +595,6 @@ def _add_alias(ctx: Context, args: argparse.Namespace, server: Server, store_url
 def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -> None:
     """Check that the AWS default chain mints a token for `server`; forget any stored source."""
     from docker_credential_convox import aws
-    from docker_credential_convox.backends.ecr import EcrBackend
-    from docker_credential_convox.errors import SourceError
 
     source = aws.CredentialSource.default_chain()
     ctx.note(
@@ -604,14 +602,8 @@ def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -
         "--username ACCESS_KEY_ID --password-stdin; or --profile NAME, or --role-arn ARN)."
     )
     if not args.no_verify:
-        try:
-            aws.mint_token(EcrBackend.target(server), source, ctx.settings, ctx.diagnostics)
-        except aws.AwsError as exc:
-            raise SourceError(
-                f"unable to authenticate to {server.key} using {source.describe()}: "
-                f"{exc.summary()}",
-                hint=exc.hint,
-            ) from None
+        backend = ctx.helper.ecr_backend()
+        backend._mint(server, backend.target(server), source, verb="unable to authenticate to")
     if ctx.helper.index.lookup(server.key) is not None:
         ctx.helper.erase(server.url)  # the stored source would win over the default chain
 
@@ -872,10 +864,10 @@ def _unknown_arguments(words: Sequence[str], command: Optional[str]) -> UsageErr
     return UsageError(f"{what}; see `{prog} --help`")
 
 
-def _report(err: TextIO, exc: HelperError, with_hint: bool = False) -> None:
-    """An error as one line; its hint too (more lines) only when debugging."""
+def _report(err: TextIO, exc: HelperError) -> None:
+    """An error as one line, then its hint (what to do about it) when it has one."""
     err.write(" ".join(exc.message.split()) + "\n")
-    if exc.hint and with_hint:
+    if exc.hint:
         err.write(exc.hint.rstrip("\n") + "\n")
 
 
@@ -903,7 +895,7 @@ def main(
     try:
         return command(ctx, args)
     except HelperError as exc:
-        _report(err, exc, with_hint=ctx.settings.debug)
+        _report(err, exc)
         return 1
     except (KeyboardInterrupt, BrokenPipeError):
         raise
