@@ -288,7 +288,8 @@ def test_a_failed_add_of_an_ecr_host_shows_its_hint_naming_the_registry(
     assert error.startswith(f"unable to authenticate to {ECR_HOST} using the AWS default")
     assert "NoCredentials" in error
     # The hint built for this failure, with SERVER replaced by the registry it names.
-    assert hint and hint[0].startswith("hint: give the helper AWS credentials")
+    assert hint, result
+    assert hint[0].startswith("hint: give the helper AWS credentials")
     assert f"docker-credential-convox registries add {ECR_HOST}" in hint[0]
     assert "SERVER" not in result.stderr
     assert not config_path(no_keys).exists()
