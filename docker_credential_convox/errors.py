@@ -1,5 +1,7 @@
 """The helper's whole exception family: one-line messages for stdout, hints for stderr.
 
+(DockerConfigError lives beside Docker's config rules in dockerconfig.py, for now.)
+
 Callers test the class, never the text (like `IsErrCredentialsNotFound` in the Go helpers).
 No message may contain a secret: messages reach stdout, logs and the user's terminal.
 """
@@ -77,3 +79,45 @@ class StateError(HelperError):
 
 class SourceError(HelperError):
     """A credential source (AWS, say) refused or failed to produce credentials."""
+
+
+class RememberedFailure(SourceError):
+    """A mint failed a moment ago for the same source: its error, answered again at once."""
+
+
+class VerificationFailed(HelperError):
+    """The registry answered, and refused the username and password."""
+
+
+class RegistryUnreachable(HelperError):
+    """The registry could not be asked: no connection, TLS failure, or an unexpected answer."""
+
+
+class UsageError(HelperError):
+    """A `registries` command line cannot be acted on."""
+
+
+class AwsError(Exception):
+    """A failed step of minting: which AWS operation, its error code and message, and a hint.
+
+    Not a HelperError: the ECR backend turns it into a SourceError that names the registry.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        code: str,
+        message: str,
+        hint: Optional[str] = None,
+        credentials_method: str = "",
+    ) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.credentials_method = credentials_method
+
+    def summary(self) -> str:
+        """`operation failed: Code: message`, one line."""
+        return f"{self.operation} failed: {self.code}: {self.message}"

@@ -32,24 +32,16 @@ from collections.abc import Mapping
 from http.client import HTTPMessage
 from typing import IO, Optional
 
-from docker_credential_convox import __version__
-from docker_credential_convox.errors import HelperError
+from docker_credential_convox import APP, __version__
+from docker_credential_convox.errors import RegistryUnreachable, VerificationFailed
 
 REQUEST_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 30.0
 MAX_TOKEN_REPLY_BYTES = 1024 * 1024
-CLIENT_ID = "docker-credential-convox"
-USER_AGENT = f"docker-credential-convox/{__version__}"
+CLIENT_ID = APP
+USER_AGENT = f"{APP}/{__version__}"
 # Where Docker logs in for Docker Hub: its /v2/ lives on registry-1, not on the index host.
 DOCKER_HUB_REGISTRY = "registry-1.docker.io"
-
-
-class VerificationFailed(HelperError):
-    """The registry answered, and refused the username and password."""
-
-
-class RegistryUnreachable(HelperError):
-    """The registry could not be asked: no connection, TLS failure, or an unexpected answer."""
 
 
 class Verified:

@@ -106,8 +106,8 @@ def no_endpoint_overrides(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]
 
 def url_of_token_request(settings: Settings, target: aws.Target) -> str:
     """The URL botocore would call for GetAuthorizationToken; the request is stopped unsent."""
-    session = aws._session(settings)
-    client = aws._client(
+    session = aws.session(settings)
+    client = aws.client(
         session,
         target.service,
         target,

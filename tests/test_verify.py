@@ -25,10 +25,9 @@ from typing import Callable, Optional
 import pytest
 from fixtures_services import Registry, free_loopback_port
 
+from docker_credential_convox.errors import RegistryUnreachable, VerificationFailed
 from docker_credential_convox.verify import (
     RegistryChecker,
-    RegistryUnreachable,
-    VerificationFailed,
     check_credentials,
     is_loopback,
     login_host,
