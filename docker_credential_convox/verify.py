@@ -191,20 +191,18 @@ class RegistryChecker:
         host: str,
         request_timeout: float = REQUEST_TIMEOUT,
         total_timeout: float = TOTAL_TIMEOUT,
-        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         self.host = host
         self.request_timeout = request_timeout
         self.total_timeout = total_timeout
         hostname = urllib.parse.urlsplit("//" + host).hostname or host
         self.loopback = is_loopback(hostname)
-        if ssl_context is None:
-            ssl_context = ssl.create_default_context()
-            if self.loopback:
-                # Docker treats 127.0.0.0/8 as an insecure registry: https without checking the
-                # certificate, then http. This machine's own registry is the only one affected.
-                ssl_context.check_hostname = False
-                ssl_context.verify_mode = ssl.CERT_NONE
+        ssl_context = ssl.create_default_context()
+        if self.loopback:
+            # Docker treats 127.0.0.0/8 as an insecure registry: https without checking the
+            # certificate, then http. This machine's own registry is the only one affected.
+            ssl_context.check_hostname = False
+            ssl_context.verify_mode = ssl.CERT_NONE
         handlers: list[urllib.request.BaseHandler] = [
             _SameOriginRedirects(),
             urllib.request.HTTPSHandler(context=ssl_context),
