@@ -23,9 +23,8 @@ if TYPE_CHECKING:
     from typing import Callable, Optional
 
     from docker_credential_convox.aws import MintedToken
-    from docker_credential_convox.backends import Backend
+    from docker_credential_convox.backends import Backend, Records
     from docker_credential_convox.backends.ecr import EcrBackend
-    from docker_credential_convox.backends.records import Records
     from docker_credential_convox.registry_index import Entry
     from docker_credential_convox.sources import Source
     from docker_credential_convox.sources.ecr import AwsSource
@@ -99,7 +98,7 @@ class Helper:
     @property
     def records(self) -> Records:
         if self._records is None:
-            from docker_credential_convox.backends.records import Records
+            from docker_credential_convox.backends import Records
 
             self._records = Records(self.index, lambda: self.secret_store, self.diagnostics)
         return self._records
@@ -123,7 +122,7 @@ class Helper:
         return EcrBackend(
             self.settings,
             self.diagnostics,
-            self.records,
+            lambda: self.records,
             lambda server: self.get(server.url),
             clock=self._clock or time.time,
         )

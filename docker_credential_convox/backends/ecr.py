@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 
 from docker_credential_convox import aws
-from docker_credential_convox.backends.stored import listing
 from docker_credential_convox.errors import (
     AwsError,
     CredentialsNotFound,
@@ -26,7 +25,7 @@ from docker_credential_convox.errors import (
 )
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.servers import ECR_PUBLIC, ECR_PUBLIC_REGION
-from docker_credential_convox.sources import MINTED
+from docker_credential_convox.sources import MINTED, listing
 from docker_credential_convox.sources.ecr import (
     LOGIN_USERNAME,
     AwsSource,
@@ -42,9 +41,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Callable, Optional
 
-    from docker_credential_convox.backends.records import Records
+    from docker_credential_convox.backends import Records
     from docker_credential_convox.diagnostics import Diagnostics
-    from docker_credential_convox.registry_index import Entry
+    from docker_credential_convox.registry_index import Entry, RegistryIndex
     from docker_credential_convox.servers import Server
     from docker_credential_convox.settings import Settings
     from docker_credential_convox.sources import Source
@@ -60,7 +59,7 @@ class EcrBackend:
         self,
         settings: Settings,
         diagnostics: Diagnostics,
-        records: Records,
+        records: Callable[[], Records],
         answer: Callable[[Server], Credentials],
         *,
         clock: Callable[[], float] = time.time,
@@ -68,13 +67,20 @@ class EcrBackend:
     ) -> None:
         self.settings = settings
         self.diagnostics = diagnostics
-        self.records = records
-        self.index = records.index
+        self._records = records  # built on first use: a cached `get` never needs it
         self._answer = answer  # the router's `get`, to check an alias's target
         self.clock = clock
         self.cache = cache or token_cache(
             settings.token_cache_path, diagnostics, clock, settings.cache_enabled
         )
+
+    @property
+    def records(self) -> Records:
+        return self._records()
+
+    @property
+    def index(self) -> RegistryIndex:
+        return self.records.index
 
     @staticmethod
     def target(server: Server) -> aws.Target:

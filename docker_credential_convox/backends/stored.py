@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Optional
 
-    from docker_credential_convox.backends.records import Records
+    from docker_credential_convox.backends import Records
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.registry_index import Entry
     from docker_credential_convox.servers import Server
@@ -77,16 +77,4 @@ class StoredBackend:
             self.diagnostics.debug(f"erased credentials for {server.key}")
 
     def list(self, entries: Mapping[str, Entry]) -> dict[str, str]:
-        return listing(entries, sources.STORED)
-
-
-def listing(entries: Mapping[str, Entry], backend: str) -> dict[str, str]:
-    """Server URL -> username of the index entries `backend` answers."""
-    from docker_credential_convox.servers import strip_userinfo
-
-    # strip_userinfo: an earlier release kept a password sent in the URL.
-    return {
-        strip_userinfo(entry.server_url): entry.username
-        for entry in entries.values()
-        if sources.backend_of(entry) == backend
-    }
+        return sources.listing(entries, sources.STORED)

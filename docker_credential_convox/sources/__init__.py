@@ -106,9 +106,14 @@ def _classes() -> tuple[type[Source], ...]:
     )
 
 
+_by_kind: dict[str, type[Source]] = {}
+
+
 def class_of(kind: str) -> Optional[type[Source]]:
     """The source class an index entry's `Source` names, None for a kind this release lacks."""
-    return next((cls for cls in _classes() if cls.kind == kind), None)
+    if not _by_kind:  # once per process: `list` asks for every entry
+        _by_kind.update((cls.kind, cls) for cls in _classes())
+    return _by_kind.get(kind)
 
 
 def from_entry(server_kind: str, entry: Optional[Entry]) -> Optional[Source]:
@@ -149,3 +154,15 @@ def backend_of(entry: Entry) -> str:
     """Which backend lists an index entry (a kind this release lacks: the stored logins')."""
     source_class = class_of(entry.source)
     return source_class.backend if source_class is not None else STORED
+
+
+def listing(entries: Mapping[str, Entry], backend: str) -> dict[str, str]:
+    """Server URL -> username of the index entries `backend` answers (its part of `list`)."""
+    from docker_credential_convox.servers import strip_userinfo
+
+    # strip_userinfo: an earlier release kept a password sent in the URL.
+    return {
+        strip_userinfo(entry.server_url): entry.username
+        for entry in entries.values()
+        if backend_of(entry) == backend
+    }
