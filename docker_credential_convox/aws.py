@@ -22,12 +22,12 @@ matching API endpoint.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 
 from docker_credential_convox import APP, __version__
 from docker_credential_convox.errors import AwsError, one_line
+from docker_credential_convox.servers import SERVICE_ECR, Target
 from docker_credential_convox.settings import (
     ENV_AWS_METADATA_SERVICE_NUM_ATTEMPTS,
     ENV_AWS_METADATA_SERVICE_TIMEOUT,
@@ -57,9 +57,6 @@ MAX_TOKEN_LIFETIME = 24 * 3600.0
 MESSAGE_LIMIT = 400  # characters of an AWS error message kept in the one-line error
 USER_AGENT = f"{APP}/{__version__}"
 
-SERVICE_ECR = "ecr"
-SERVICE_ECR_PUBLIC = "ecr-public"
-
 
 class Attempt:
     """One mint under way, for the steps that produce credentials: the registry's API, and how
@@ -74,32 +71,6 @@ class Attempt:
         self.operation = "resolving AWS credentials"
         self.method = ""
         self.secrets: list[str] = [secret or ""]
-
-
-class Target:
-    """The API that mints tokens for one registry: service, region and endpoint variant."""
-
-    __slots__ = ("dualstack", "fips", "region", "service")
-
-    def __init__(self, service: str, region: str, fips: bool = False, dualstack: bool = False):
-        self.service = service
-        self.region = region
-        self.fips = fips
-        self.dualstack = dualstack
-
-    def cache_key(self, registry: str, source: AwsSource, settings: Settings) -> str:
-        """The token cache key: registry, API, endpoint and credential source, never a secret."""
-        return json.dumps(
-            [
-                registry,
-                self.service,
-                self.region,
-                settings.aws_endpoint_url(self.service) or "",
-                source.identity(settings),
-            ],
-            sort_keys=True,
-            separators=(",", ":"),
-        )
 
 
 class MintedToken:

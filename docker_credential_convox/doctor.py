@@ -22,12 +22,19 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, Optional
 
-from docker_credential_convox import APP, aws, dockerconfig
+from docker_credential_convox import APP, dockerconfig
 from docker_credential_convox.errors import AwsError, HelperError, StoreUnavailable
-from docker_credential_convox.servers import DOCKER_HUB_KEY, ECR, ECR_PUBLIC, Server, parse_server
+from docker_credential_convox.servers import (
+    DOCKER_HUB_KEY,
+    ECR,
+    ECR_PUBLIC,
+    SERVICE_ECR,
+    Server,
+    parse_server,
+)
 from docker_credential_convox.settings import ENV_NO_CACHE, Settings
+from docker_credential_convox.sources import StoredLogin
 from docker_credential_convox.sources.ecr import AwsSource, EcrAlias, EcrKeys, EcrLoginToken
-from docker_credential_convox.sources.login import StoredLogin
 from docker_credential_convox.tokencache import CachedToken, describe_time
 
 if TYPE_CHECKING:
@@ -483,7 +490,7 @@ class Doctor:
             f"{target.service}:GetAuthorizationToken works now with {source.describe()}; the "
             f"token (not shown, not cached) expires {describe_time(minted.expires_at)}",
         )
-        if target.service != aws.SERVICE_ECR:
+        if target.service != SERVICE_ECR:
             return [found]
         return [found, check_clock(minted.expires_at, started, finished)]
 

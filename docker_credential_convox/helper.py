@@ -26,45 +26,11 @@ if TYPE_CHECKING:
     from docker_credential_convox.backends import Backend, Records
     from docker_credential_convox.backends.ecr import EcrBackend
     from docker_credential_convox.registry_index import Entry
+    from docker_credential_convox.rows import Row
     from docker_credential_convox.sources import Source
     from docker_credential_convox.sources.ecr import AwsSource
     from docker_credential_convox.stores import SecretStore
     from docker_credential_convox.tokencache import CachedToken
-
-
-class Row:
-    """One registry as `registries list` shows it (the view model; never a secret)."""
-
-    __slots__ = ("key", "kind", "kind_text", "options", "server", "source", "username")
-
-    def __init__(
-        self,
-        server: str,
-        key: str,
-        username: str,
-        kind: str,
-        *,
-        source: str,
-        kind_text: str,
-        options: Optional[Mapping[str, str]] = None,
-    ) -> None:
-        self.server = server
-        self.key = key
-        self.username = username
-        self.kind = kind  # the registry's kind (servers.py)
-        self.source = source  # the source's kind, as the index records it
-        self.kind_text = kind_text  # the KIND column
-        self.options = dict(options or {})
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "server": self.server,
-            "key": self.key,
-            "username": self.username or None,
-            "kind": self.kind,
-            "source": self.source,
-            "options": self.options,
-        }
 
 
 class Helper:
@@ -223,6 +189,7 @@ class Helper:
         """Every registry the helper knows: index entries, then ECR registries on the default
         chain (`extra_servers`, such as Docker's routes, or holding a cached token)."""
         from docker_credential_convox.errors import HelperError
+        from docker_credential_convox.rows import Row
 
         entries = self.index.snapshot()
         rows: list[Row] = []
@@ -257,6 +224,7 @@ class Helper:
     @staticmethod
     def _row(entry: Entry, kind: str) -> Row:
         """The row of an index entry; a source this release cannot read shows as recorded."""
+        from docker_credential_convox.rows import Row
         from docker_credential_convox.servers import strip_userinfo
 
         source_class = sources.class_of(entry.source)

@@ -29,7 +29,8 @@ from docker_credential_convox.servers import DOCKER_HUB_KEY, ECR, ECR_PUBLIC, Se
 from docker_credential_convox.settings import Settings
 
 if TYPE_CHECKING:
-    from docker_credential_convox.helper import Helper, Row
+    from docker_credential_convox.helper import Helper
+    from docker_credential_convox.rows import Row
 
 NAME = APP
 PROG = f"{NAME} registries"

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import time
 
@@ -142,7 +141,8 @@ def _number(value: object) -> Optional[float]:
         number = float(value)
     except OverflowError:  # an integer of 400 digits
         return None
-    return number if math.isfinite(number) else None
+    # math.isfinite, without importing math on the cached path: inf - inf and nan - nan are nan.
+    return number if number - number == 0.0 else None
 
 
 def _failure_record(error: HelperError, now: float) -> dict[str, object]:

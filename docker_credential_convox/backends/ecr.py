@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 
-from docker_credential_convox import aws
 from docker_credential_convox.errors import (
     AwsError,
     CredentialsNotFound,
@@ -24,7 +23,7 @@ from docker_credential_convox.errors import (
     StoreUnavailable,
 )
 from docker_credential_convox.protocol import Credentials
-from docker_credential_convox.servers import ECR_PUBLIC, ECR_PUBLIC_REGION
+from docker_credential_convox.servers import ECR_PUBLIC, Target, token_api
 from docker_credential_convox.sources import MINTED, listing
 from docker_credential_convox.sources.ecr import (
     LOGIN_USERNAME,
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Callable, Optional
 
+    from docker_credential_convox.aws import MintedToken
     from docker_credential_convox.backends import Records
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.registry_index import Entry, RegistryIndex
@@ -83,16 +83,26 @@ class EcrBackend:
         return self.records.index
 
     @staticmethod
-    def target(server: Server) -> aws.Target:
+    def target(server: Server) -> Target:
         """The API that mints tokens for `server`: the region and endpoint come from the host."""
-        if server.kind == ECR_PUBLIC or server.ecr is None:
-            return aws.Target(aws.SERVICE_ECR_PUBLIC, ECR_PUBLIC_REGION)
-        registry = server.ecr
-        return aws.Target(aws.SERVICE_ECR, registry.region, registry.fips, registry.dualstack)
+        return token_api(server)
 
     def cache_key(self, server: Server, source: AwsSource) -> str:
-        """The token cache key of `server`'s tokens minted from `source`."""
-        return self.target(server).cache_key(server.key, source, self.settings)
+        """The token cache key: registry, API, endpoint and credential source, never a secret."""
+        import json
+
+        target = self.target(server)
+        return json.dumps(
+            [
+                server.key,
+                target.service,
+                target.region,
+                self.settings.aws_endpoint_url(target.service) or "",
+                source.identity(self.settings),
+            ],
+            sort_keys=True,
+            separators=(",", ":"),
+        )
 
     # -- get -----------------------------------------------------------------------------
 
@@ -140,6 +150,8 @@ class EcrBackend:
                     f"is missing from {self.records.store.name}",
                     hint="hint: store the access keys for this registry again",
                 )
+        from docker_credential_convox import aws
+
         target = self.target(server)
         self.diagnostics.debug(
             f"minting a token for {server.key} with {source.describe()} "
@@ -180,8 +192,10 @@ class EcrBackend:
         )
         return token
 
-    def mint_now(self, server: Server, source: AwsSource, secret: Optional[str]) -> aws.MintedToken:
+    def mint_now(self, server: Server, source: AwsSource, secret: Optional[str]) -> MintedToken:
         """One GetAuthorizationToken for `server`, uncached; raises AwsError (for `doctor`)."""
+        from docker_credential_convox import aws
+
         return aws.mint_token(
             self.target(server),
             source,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from docker_credential_convox import sources
 from docker_credential_convox.errors import CredentialsNotFound
 from docker_credential_convox.protocol import Credentials
-from docker_credential_convox.sources.login import StoredLogin
+from docker_credential_convox.sources import StoredLogin
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False

@@ -8,7 +8,8 @@ sources also name themselves for the token cache and produce AWS credentials (so
 
 Nothing here touches a secret store or the network, and no class imports botocore or keyring
 at module level: the router reads a source on every `get`, including one answered from the
-token cache. Adding a source is one class in one module plus its line in `_classes`.
+token cache. Adding a source is one class in one module plus its line in `_classes`; the stored
+login, which every index entry was before sources had names, is here, the ECR ones in ecr.py.
 """
 
 from __future__ import annotations
@@ -92,13 +93,45 @@ class Source:
         return f"{type(self).__name__}({self.describe()})"
 
 
+class StoredLogin(Source):
+    """A stored login: the username and secret a client gave `store`, returned as they are.
+
+    The source of every ordinary registry (and of an ECR host stored before the helper minted
+    tokens), and of every entry written before the index named sources: the index records the
+    username, the secret store keeps the secret under it.
+    """
+
+    kind = "keyring"  # the index's name for it since the first release
+    backend = STORED
+
+    @classmethod
+    def claims(cls, server: Server, credentials: Credentials) -> bool:
+        return server.kind == REGISTRY
+
+    @classmethod
+    def from_request(
+        cls, server: Server, credentials: Credentials, diagnostics: Diagnostics
+    ) -> tuple[Source, Optional[str]]:
+        return cls(credentials.username), credentials.secret
+
+    @property
+    def secret_username(self) -> Optional[str]:
+        return self.username
+
+    def describe(self) -> str:
+        return f"the login of {self.username} stored for this registry"
+
+    def detail(self) -> str:
+        return "keyring"
+
+
 def _classes() -> tuple[type[Source], ...]:
     """Every source, in the order a `store` request is matched against them."""
-    from docker_credential_convox.sources import ecr, login
+    from docker_credential_convox.sources import ecr
 
     return (
         ecr.EcrAlias,
-        login.StoredLogin,
+        StoredLogin,
         ecr.EcrLoginToken,
         ecr.EcrProfile,
         ecr.EcrRole,
@@ -125,8 +158,6 @@ def from_entry(server_kind: str, entry: Optional[Entry]) -> Optional[Source]:
         if source is not None:
             return source
         if server_kind == REGISTRY:
-            from docker_credential_convox.sources.login import StoredLogin
-
             return StoredLogin(entry.username)  # as the first releases read every entry
     if server_kind == REGISTRY:
         return None

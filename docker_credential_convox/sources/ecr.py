@@ -14,7 +14,6 @@ a source's identity and never produces credentials.
 
 from __future__ import annotations
 
-from docker_credential_convox import aws
 from docker_credential_convox.errors import BadRequest, CredentialsNotFound, HelperError
 from docker_credential_convox.servers import ECR, REGISTRY, parse_server
 from docker_credential_convox.sources import MINTED, Source
@@ -25,6 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
+    from docker_credential_convox import aws
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.protocol import Credentials
     from docker_credential_convox.registry_index import Entry
@@ -108,6 +108,8 @@ class EcrKeys(AwsSource):
     def aws_credentials(
         self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
     ) -> tuple[Any, dict[str, Optional[str]]]:
+        from docker_credential_convox import aws
+
         attempt.method = "stored-keys"
         # Stored keys stand alone: an AWS_PROFILE meant for other work must not interfere.
         session = aws.session(settings, standalone=True)
@@ -138,6 +140,8 @@ class EcrDefaultChain(AwsSource):
     def aws_credentials(
         self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
     ) -> tuple[Any, dict[str, Optional[str]]]:
+        from docker_credential_convox import aws
+
         return aws.chain_credentials(settings, attempt)
 
 
@@ -194,6 +198,8 @@ class EcrProfile(AwsSource):
     def aws_credentials(
         self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
     ) -> tuple[Any, dict[str, Optional[str]]]:
+        from docker_credential_convox import aws
+
         return aws.chain_credentials(settings, attempt, self.profile)
 
 
@@ -268,6 +274,8 @@ class EcrRole(AwsSource):
     def aws_credentials(
         self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
     ) -> tuple[Any, dict[str, Optional[str]]]:
+        from docker_credential_convox import aws
+
         session, credentials = aws.chain_credentials(settings, attempt, self.profile)
         return session, aws.assume_role(
             session,
