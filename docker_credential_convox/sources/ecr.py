@@ -22,7 +22,7 @@ from docker_credential_convox.tokencache import describe_time
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, ClassVar, Optional
 
     from docker_credential_convox import aws
     from docker_credential_convox.diagnostics import Diagnostics
@@ -57,10 +57,12 @@ class AwsSource(Source):
 
     backend = MINTED
     profile: Optional[str] = None
+    # What a `store` Username starts with for this source ("": any, the access keys' fallback).
+    username_prefix: ClassVar[str] = ""
 
     @classmethod
     def claims(cls, server: Server, credentials: Credentials) -> bool:
-        return server.kind != REGISTRY
+        return server.kind != REGISTRY and credentials.username.startswith(cls.username_prefix)
 
     def identity(self, settings: Settings) -> dict[str, object]:
         """What names this source for the token cache, without resolving any credential."""
@@ -149,14 +151,11 @@ class EcrProfile(AwsSource):
     """An AWS profile recorded for the registry (`store` Username `profile:NAME`)."""
 
     kind = "ecr-profile"
+    username_prefix = PROFILE_PREFIX
 
     def __init__(self, profile: str) -> None:
         super().__init__(PROFILE_PREFIX + profile, {"profile": profile})
         self.profile = profile
-
-    @classmethod
-    def claims(cls, server: Server, credentials: Credentials) -> bool:
-        return server.kind != REGISTRY and credentials.username.startswith(PROFILE_PREFIX)
 
     @classmethod
     def from_request(
@@ -208,6 +207,7 @@ class EcrRole(AwsSource):
     from a profile or the default chain."""
 
     kind = "ecr-role"
+    username_prefix = ROLE_PREFIX
 
     def __init__(
         self,
@@ -225,10 +225,6 @@ class EcrRole(AwsSource):
         self.role_arn = role_arn
         self.external_id = external_id
         self.profile = profile
-
-    @classmethod
-    def claims(cls, server: Server, credentials: Credentials) -> bool:
-        return server.kind != REGISTRY and credentials.username.startswith(ROLE_PREFIX)
 
     @classmethod
     def from_request(
