@@ -619,7 +619,7 @@ class Bench:
 
     def index_home(self, size: int) -> dict[str, str]:
         """A home whose registry index lists `size` registries: ours first, then synthetic."""
-        from docker_credential_convox.registry_index import FORMAT_VERSION, SOURCE_KEYRING, Entry
+        from docker_credential_convox.registry_index import FORMAT_VERSION, Entry
         from docker_credential_convox.servers import parse_server
 
         env = self.home(f"stored-{size}")
@@ -628,7 +628,7 @@ class Bench:
             url = REGISTRY if i == 0 else synthetic_registry(i)
             key = parse_server(url).key
             user = REGISTRY_USERNAME if i == 0 else synthetic_username(i)
-            entries[key] = Entry(key, url, user, SOURCE_KEYRING)
+            entries[key] = Entry(key, url, user)  # a stored login
         document = {
             "version": FORMAT_VERSION,
             "registries": {key: entries[key].to_json() for key in sorted(entries)},

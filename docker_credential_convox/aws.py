@@ -22,12 +22,12 @@ matching API endpoint.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 
-from docker_credential_convox import __version__
-from docker_credential_convox.errors import one_line
+from docker_credential_convox import APP, __version__
+from docker_credential_convox.errors import AwsError, one_line
+from docker_credential_convox.servers import SERVICE_ECR, Target
 from docker_credential_convox.settings import (
     ENV_AWS_METADATA_SERVICE_NUM_ATTEMPTS,
     ENV_AWS_METADATA_SERVICE_TIMEOUT,
@@ -43,121 +43,34 @@ if TYPE_CHECKING:
     from botocore.session import Session
 
     from docker_credential_convox.diagnostics import Diagnostics
+    from docker_credential_convox.sources.ecr import AwsSource
 
 MAX_ATTEMPTS = 2
 METADATA_TIMEOUT = 1
 METADATA_ATTEMPTS = 1
-ROLE_SESSION_NAME = "docker-credential-convox"
+ROLE_SESSION_NAME = APP
 ROLE_SESSION_SECONDS = 900  # the minimum: the role's keys serve one GetAuthorizationToken call
 DEFAULT_TOKEN_LIFETIME = 12 * 3600.0  # when a response omits expiresAt
 # ECR tokens live 12 hours. An expiresAt further out than this (clock skew aside) is nonsense
 # and is replaced by DEFAULT_TOKEN_LIFETIME, so it can never pin a token in the cache.
 MAX_TOKEN_LIFETIME = 24 * 3600.0
 MESSAGE_LIMIT = 400  # characters of an AWS error message kept in the one-line error
-USER_AGENT = f"docker-credential-convox/{__version__}"
-
-SERVICE_ECR = "ecr"
-SERVICE_ECR_PUBLIC = "ecr-public"
-
-KIND_KEYS = "keys"
-KIND_PROFILE = "profile"
-KIND_ROLE = "role"
-KIND_DEFAULT = "default"
-
-CHAIN_DESCRIPTION = "the AWS default credential chain"
+USER_AGENT = f"{APP}/{__version__}"
 
 
-class CredentialSource:
-    """Where the AWS credentials for one registry come from; holds no secret."""
+class Attempt:
+    """One mint under way, for the steps that produce credentials: the registry's API, and how
+    far it got (the AWS operation, the provider that answered, every secret seen so far, which
+    any error text masks)."""
 
-    __slots__ = ("access_key_id", "external_id", "kind", "profile", "role_arn")
+    __slots__ = ("diagnostics", "method", "operation", "secrets", "target")
 
-    def __init__(
-        self,
-        kind: str,
-        access_key_id: Optional[str] = None,
-        profile: Optional[str] = None,
-        role_arn: Optional[str] = None,
-        external_id: Optional[str] = None,
-    ) -> None:
-        self.kind = kind
-        self.access_key_id = access_key_id
-        self.profile = profile
-        self.role_arn = role_arn
-        self.external_id = external_id
-
-    @classmethod
-    def keys(cls, access_key_id: str) -> CredentialSource:
-        return cls(KIND_KEYS, access_key_id=access_key_id)
-
-    @classmethod
-    def named_profile(cls, profile: str) -> CredentialSource:
-        return cls(KIND_PROFILE, profile=profile)
-
-    @classmethod
-    def role(
-        cls, role_arn: str, external_id: Optional[str] = None, profile: Optional[str] = None
-    ) -> CredentialSource:
-        return cls(KIND_ROLE, profile=profile, role_arn=role_arn, external_id=external_id)
-
-    @classmethod
-    def default_chain(cls) -> CredentialSource:
-        return cls(KIND_DEFAULT)
-
-    def describe(self) -> str:
-        """The source in words, for messages."""
-        if self.kind == KIND_KEYS:
-            return f"the access key {self.access_key_id} stored for this registry"
-        if self.kind == KIND_PROFILE:
-            return f"the AWS profile {self.profile!r} recorded for this registry"
-        if self.kind == KIND_ROLE:
-            base = f"the AWS profile {self.profile!r}" if self.profile else CHAIN_DESCRIPTION
-            external = " with an external ID" if self.external_id else ""
-            return f"the role {self.role_arn} (assumed{external} from {base})"
-        return CHAIN_DESCRIPTION
-
-    def identity(self, settings: Settings) -> dict[str, object]:
-        """What names this source for the token cache, without resolving any credential."""
-        if self.kind == KIND_KEYS:
-            return {"keys": self.access_key_id}
-        if self.kind == KIND_PROFILE:
-            return {"profile": self.profile}
-        if self.kind == KIND_ROLE:
-            return {
-                "role": self.role_arn,
-                "external_id": self.external_id or "",
-                "profile": self.profile or "",
-            }
-        return {"default": settings.aws_default_chain_identity()}
-
-    def __repr__(self) -> str:
-        return f"CredentialSource({self.describe()})"
-
-
-class Target:
-    """The API that mints tokens for one registry: service, region and endpoint variant."""
-
-    __slots__ = ("dualstack", "fips", "region", "service")
-
-    def __init__(self, service: str, region: str, fips: bool = False, dualstack: bool = False):
-        self.service = service
-        self.region = region
-        self.fips = fips
-        self.dualstack = dualstack
-
-    def cache_key(self, registry: str, source: CredentialSource, settings: Settings) -> str:
-        """The token cache key: registry, API, endpoint and credential source, never a secret."""
-        return json.dumps(
-            [
-                registry,
-                self.service,
-                self.region,
-                settings.aws_endpoint_url(self.service) or "",
-                source.identity(settings),
-            ],
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+    def __init__(self, target: Target, diagnostics: Diagnostics, secret: Optional[str]) -> None:
+        self.target = target
+        self.diagnostics = diagnostics
+        self.operation = "resolving AWS credentials"
+        self.method = ""
+        self.secrets: list[str] = [secret or ""]
 
 
 class MintedToken:
@@ -179,33 +92,10 @@ class MintedToken:
         )
 
 
-class AwsError(Exception):
-    """A failed step of minting: which AWS operation, its error code and message, and a hint."""
-
-    def __init__(
-        self,
-        operation: str,
-        code: str,
-        message: str,
-        hint: Optional[str] = None,
-        credentials_method: str = "",
-    ) -> None:
-        super().__init__(f"{operation}: {code}: {message}")
-        self.operation = operation
-        self.code = code
-        self.message = message
-        self.hint = hint
-        self.credentials_method = credentials_method
-
-    def summary(self) -> str:
-        """`operation failed: Code: message`, one line."""
-        return f"{self.operation} failed: {self.code}: {self.message}"
-
-
 _HINTS = {
     "NoCredentials": (
         "hint: give the helper AWS credentials (`aws configure`, AWS_PROFILE, `aws sso login`), "
-        "or store access keys for this registry: `docker-credential-convox registries add SERVER`"
+        f"or store access keys for this registry: `{APP} registries add SERVER`"
     ),
     "ProfileNotFound": (
         "hint: check the profile's name in the AWS config files "
@@ -238,7 +128,7 @@ _HINT_GROUPS = {
 _SSO_ERRORS = frozenset({"TokenRetrievalError", "UnauthorizedSSOTokenError", "SSOTokenLoadError"})
 
 
-def _hint(code: str, source: CredentialSource, operation: str) -> Optional[str]:
+def _hint(code: str, source: AwsSource, operation: str) -> Optional[str]:
     """What to do about an AWS error, for stderr."""
     if code in _SSO_ERRORS:
         profile = f" --profile {source.profile}" if source.profile else ""
@@ -255,7 +145,7 @@ def _hint(code: str, source: CredentialSource, operation: str) -> Optional[str]:
 def _to_aws_error(
     exc: BaseException,
     operation: str,
-    source: CredentialSource,
+    source: AwsSource,
     secrets: Sequence[str],
     credentials_method: str,
 ) -> AwsError:
@@ -278,9 +168,7 @@ def _to_aws_error(
     )
 
 
-def _session(
-    settings: Settings, profile: Optional[str] = None, standalone: bool = False
-) -> Session:
+def session(settings: Settings, profile: Optional[str] = None, standalone: bool = False) -> Session:
     """A botocore session with the metadata-service probe bounded (unless the user chose).
 
     `standalone`: ignore AWS_PROFILE, for stored keys that must not depend on other settings.
@@ -314,7 +202,7 @@ def _lenient_timestamp(value: Any) -> Any:
         return value
 
 
-def _client(
+def client(
     session: Session,
     service: str,
     target: Target,
@@ -389,85 +277,103 @@ def _expiry(value: object, now: float, diagnostics: Diagnostics) -> float:
     return expires
 
 
+def chain_credentials(
+    settings: Settings, attempt: Attempt, profile: Optional[str] = None
+) -> tuple[Session, dict[str, Optional[str]]]:
+    """Credentials from botocore's chain (a named profile, or the default chain)."""
+    from botocore import exceptions as bx
+
+    chain = session(settings, profile)
+    resolved = chain.get_credentials()
+    if resolved is None:
+        raise bx.NoCredentialsError()
+    frozen = resolved.get_frozen_credentials()
+    attempt.secrets += [frozen.secret_key or "", frozen.token or ""]
+    attempt.method = str(getattr(resolved, "method", "") or "")
+    attempt.diagnostics.debug(
+        f"AWS credentials resolved by botocore's {attempt.method or '?'} provider"
+    )
+    return chain, {
+        "aws_access_key_id": frozen.access_key,
+        "aws_secret_access_key": frozen.secret_key,
+        "aws_session_token": frozen.token,
+    }
+
+
+def assume_role(
+    chain: Session,
+    settings: Settings,
+    attempt: Attempt,
+    credentials: dict[str, Optional[str]],
+    *,
+    role_arn: str,
+    external_id: Optional[str],
+) -> dict[str, Optional[str]]:
+    """The role's session credentials, from sts:AssumeRole called with `credentials`."""
+    attempt.operation = "sts:AssumeRole"
+    # STS in the registry's region, FIPS when the registry is.
+    sts = client(chain, "sts", attempt.target, settings, credentials)
+    request: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": ROLE_SESSION_NAME,
+        "DurationSeconds": ROLE_SESSION_SECONDS,
+    }
+    if external_id:
+        request["ExternalId"] = external_id
+    role = sts.assume_role(**request)["Credentials"]
+    attempt.secrets += [role["SecretAccessKey"], role["SessionToken"]]
+    attempt.method = f"assume-role via {attempt.method or 'default chain'}"
+    return {
+        "aws_access_key_id": role["AccessKeyId"],
+        "aws_secret_access_key": role["SecretAccessKey"],
+        "aws_session_token": role["SessionToken"],
+    }
+
+
 def mint_token(
     target: Target,
-    source: CredentialSource,
+    source: AwsSource,
     settings: Settings,
     diagnostics: Diagnostics,
     *,
-    secret_access_key: Optional[str] = None,
+    secret: Optional[str] = None,
     clock: Callable[[], float] = time.time,
 ) -> MintedToken:
-    """Call GetAuthorizationToken for `target` with credentials from `source`.
+    """Call GetAuthorizationToken for `target` with credentials from `source` (and its stored
+    `secret`, for access keys).
 
     Raises AwsError (never carrying a secret) on any failure.
     """
     from botocore import exceptions as bx
 
-    secrets: list[str] = [secret_access_key or ""]
-    operation = "resolving AWS credentials"
-    method = ""
+    attempt = Attempt(target, diagnostics, secret)
     try:
-        credentials: dict[str, Optional[str]]
-        if source.kind == KIND_KEYS:
-            # Stored keys stand alone: an AWS_PROFILE meant for other work must not interfere.
-            session = _session(settings, standalone=True)
-            credentials = {
-                "aws_access_key_id": source.access_key_id,
-                "aws_secret_access_key": secret_access_key,
-            }
-            method = "stored-keys"
-        else:
-            session = _session(settings, source.profile if source.kind != KIND_DEFAULT else None)
-            resolved = session.get_credentials()
-            if resolved is None:
-                raise bx.NoCredentialsError()
-            frozen = resolved.get_frozen_credentials()
-            secrets += [frozen.secret_key or "", frozen.token or ""]
-            method = str(getattr(resolved, "method", "") or "")
-            credentials = {
-                "aws_access_key_id": frozen.access_key,
-                "aws_secret_access_key": frozen.secret_key,
-                "aws_session_token": frozen.token,
-            }
-            diagnostics.debug(f"AWS credentials resolved by botocore's {method or '?'} provider")
-        if source.kind == KIND_ROLE:
-            operation = "sts:AssumeRole"
-            sts = _client(session, "sts", target, settings, credentials)
-            request: dict[str, Any] = {
-                "RoleArn": source.role_arn,
-                "RoleSessionName": ROLE_SESSION_NAME,
-                "DurationSeconds": ROLE_SESSION_SECONDS,
-            }
-            if source.external_id:
-                request["ExternalId"] = source.external_id
-            role = sts.assume_role(**request)["Credentials"]
-            secrets += [role["SecretAccessKey"], role["SessionToken"]]
-            credentials = {
-                "aws_access_key_id": role["AccessKeyId"],
-                "aws_secret_access_key": role["SecretAccessKey"],
-                "aws_session_token": role["SessionToken"],
-            }
-            method = f"assume-role via {method or 'default chain'}"
-        operation = f"{target.service}:GetAuthorizationToken"
-        client = _client(session, target.service, target, settings, credentials)
+        chain, credentials = source.aws_credentials(settings, attempt, secret)
+        attempt.operation = f"{target.service}:GetAuthorizationToken"
+        api = client(chain, target.service, target, settings, credentials)
         now = clock()
-        response = client.get_authorization_token()
+        response = api.get_authorization_token()
         data = response["authorizationData"]
         if target.service == SERVICE_ECR:
             data = data[0]
-        secrets.append(data["authorizationToken"])
+        attempt.secrets.append(data["authorizationToken"])
         username, password = _decode_token(data["authorizationToken"])
         expires_at = _expiry(data.get("expiresAt"), now, diagnostics)
-        return MintedToken(username, password, expires_at, method)
+        return MintedToken(username, password, expires_at, attempt.method)
     except AwsError:
         raise
     except (bx.BotoCoreError, bx.ClientError) as exc:
-        raise _to_aws_error(exc, operation, source, secrets, method) from None
+        raise _to_aws_error(
+            exc, attempt.operation, source, attempt.secrets, attempt.method
+        ) from None
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise AwsError(
-            operation,
+            attempt.operation,
             "MalformedResponse",
-            one_line(f"unexpected response ({type(exc).__name__}: {exc})", MESSAGE_LIMIT, secrets),
-            credentials_method=method,
+            one_line(
+                f"unexpected response ({type(exc).__name__}: {exc})",
+                MESSAGE_LIMIT,
+                attempt.secrets,
+            ),
+            credentials_method=attempt.method,
         ) from None

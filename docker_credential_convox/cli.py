@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from docker_credential_convox import DISTRIBUTION, __version__, protocol
+from docker_credential_convox import APP, DISTRIBUTION, __version__, protocol
 from docker_credential_convox.errors import BadRequest, HelperError
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import IO, Optional, TextIO
 
-NAME = "docker-credential-convox"
+NAME = APP
 
 HELP = f"""\
 {protocol.usage(NAME)}
@@ -35,7 +35,7 @@ and speak JSON over stdin/stdout:
 
 To add, remove, list or import registries by hand, run `{NAME} registries --help`.
 
-Amazon ECR hosts get registry tokens minted with boto3; every other registry keeps its
+Amazon ECR hosts get registry tokens minted with botocore; every other registry keeps its
 username and secret in the OS keyring. Wire a registry into Docker with
   "credHelpers": {{"registry.example.com": "convox"}}
 in ~/.docker/config.json.

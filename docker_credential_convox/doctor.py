@@ -22,24 +22,27 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, Optional
 
-from docker_credential_convox import aws, dockerconfig, jsontext
-from docker_credential_convox.diagnostics import Diagnostics
-from docker_credential_convox.errors import HelperError, StoreUnavailable
-from docker_credential_convox.registry_index import (
-    SOURCE_ECR_ALIAS,
-    SOURCE_ECR_LOGIN,
-    SOURCE_KEYRING,
-    Entry,
-    RegistryIndex,
+from docker_credential_convox import APP, dockerconfig, jsontext
+from docker_credential_convox.errors import AwsError, HelperError, StoreUnavailable
+from docker_credential_convox.servers import (
+    DOCKER_HUB_KEY,
+    ECR,
+    ECR_PUBLIC,
+    SERVICE_ECR,
+    Server,
+    parse_server,
 )
-from docker_credential_convox.servers import DOCKER_HUB_KEY, ECR, ECR_PUBLIC, Server, parse_server
 from docker_credential_convox.settings import ENV_NO_CACHE, Settings
-from docker_credential_convox.tokencache import CachedToken, TokenCache, describe_time
+from docker_credential_convox.sources import StoredLogin
+from docker_credential_convox.sources.ecr import AwsSource, EcrAlias, EcrKeys, EcrLoginToken
+from docker_credential_convox.tokencache import CachedToken, describe_time
 
 if TYPE_CHECKING:
-    from docker_credential_convox.keychain import Keychain
+    from docker_credential_convox.helper import Helper
+    from docker_credential_convox.registry_index import Entry
+    from docker_credential_convox.stores import SecretStore
 
-NAME = "docker-credential-convox"
+NAME = APP
 OK = "ok"
 NOTE = "note"
 PROBLEM = "problem"
@@ -50,8 +53,6 @@ ECR_TOKEN_LIFETIME = 12 * 3600.0
 # helper thinks.
 CLOCK_TOLERANCE = 300.0
 ENV_DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
-
-Mint = Callable[[Server, aws.Target, aws.CredentialSource, Optional[str]], aws.MintedToken]
 
 
 class Finding:
@@ -275,22 +276,15 @@ class Doctor:
     def __init__(
         self,
         settings: Settings,
-        diagnostics: Diagnostics,
-        index: RegistryIndex,
-        keychain: Callable[[], Keychain],
-        mint: Mint,
+        helper: Helper,
         *,
-        cache: Optional[TokenCache] = None,
         load_config: Optional[Callable[[], dockerconfig.DockerConfig]] = None,
         which: Optional[Callable[[str], Optional[str]]] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.index = index
-        self._keychain = keychain
-        self.mint = mint
+        self.helper = helper  # the operations it offers: entries, sources, tokens, the store
         self.clock = clock
-        self.cache = cache or TokenCache(settings.token_cache_path, diagnostics, clock)
         self.load_config = load_config or (
             lambda: dockerconfig.DockerConfig.load(settings.docker_config_dir)
         )
@@ -303,13 +297,14 @@ class Doctor:
         """Every finding for `server`, as typed by the user, in the order a request meets them."""
         findings = [self._docker(typed, server)]
         try:
-            entry = self.index.lookup(server.key)
+            entry = self.helper.lookup(server)
         except HelperError as exc:
             return [*findings, problem("credentials", exc.message, "repair or move the file")]
         if server.kind in (ECR, ECR_PUBLIC):
             return findings + self._ecr(typed, server, entry)
-        if entry is not None and entry.source == SOURCE_ECR_ALIAS:
-            return findings + self._alias(typed, entry)
+        source = self.helper.source_of(server, entry)
+        if entry is not None and isinstance(source, EcrAlias):
+            return findings + self._alias(typed, entry, source)
         return findings + self._static(typed, server, entry)
 
     def heading(self, typed: str, server: Server) -> str:
@@ -330,15 +325,19 @@ class Doctor:
 
     # -- the keyring ------------------------------------------------------------------------
 
+    @property
+    def store(self) -> SecretStore:
+        return self.helper.secret_store
+
     def _backend_name(self) -> str:
         if self._backend is None:
-            self._backend = self._keychain().backend_name()
+            self._backend = self.store.describe()
         return self._backend
 
     def _read_secret(self, key: str, username: str, what: str) -> tuple[Finding, Optional[str]]:
         """The keyring finding for the secret filed under (key, username), and the secret."""
         try:
-            secret = self._keychain().get(key, username)
+            secret = self.store.get(key, username)
             backend = self._backend_name()
         except StoreUnavailable as exc:
             return _keyring_problem(exc), None
@@ -357,7 +356,7 @@ class Doctor:
     def _probe_keyring(self, key: str) -> Finding:
         """Whether the keyring answers, for a registry that keeps no secret in it."""
         try:
-            self._keychain().find_username(key)
+            self.store.find_username(key)
             backend = self._backend_name()
         except StoreUnavailable as exc:
             return note("keyring", f"not needed for {key}, and it does not answer: {exc.message}")
@@ -379,18 +378,16 @@ class Doctor:
             ]
         found = ok(
             "credentials",
-            f"username {entry.username} (stored as {entry.server_url}); the secret is in the OS "
-            f"keyring, service docker-credential-convox:{server.key}",
+            f"username {entry.username} (stored as {entry.server_url}); the secret is in "
+            f"{self.store.location(server.key)}",
         )
         keyring, _ = self._read_secret(server.key, entry.username, "secret")
         if keyring.status == PROBLEM and keyring.fix == "store it again":
             keyring.fix = run_command("registries", "add", typed)
         return [found, keyring]
 
-    def _alias(self, typed: str, entry: Entry) -> list[Finding]:
-        from docker_credential_convox.backends.ecr import private_ecr_registry
-
-        target = private_ecr_registry(entry.options.get("target", ""))
+    def _alias(self, typed: str, entry: Entry, source: EcrAlias) -> list[Finding]:
+        target = source.target
         if target is None:
             return [
                 problem(
@@ -404,7 +401,7 @@ class Doctor:
             f"another name for the ECR registry {target.key}: tokens come from its source",
         )
         try:
-            target_entry = self.index.lookup(target.key)
+            target_entry = self.helper.lookup(target)
         except HelperError as exc:  # pragma: no cover - the same file was just read
             return [found, problem("credentials", exc.message, "repair or move the file")]
         rest = self._ecr(target.key, target, target_entry)
@@ -416,26 +413,19 @@ class Doctor:
     # -- Amazon ECR -------------------------------------------------------------------------
 
     def _ecr(self, typed: str, server: Server, entry: Optional[Entry]) -> list[Finding]:
-        from docker_credential_convox.backends.ecr import (
-            LOGIN_TOKEN_LIFETIME,
-            LOGIN_TOKEN_MARGIN,
-            LOGIN_USERNAME,
-            EcrBackend,
-        )
-
-        if entry is not None and entry.source == SOURCE_KEYRING:
+        recorded = self.helper.source_of(server, entry)
+        if isinstance(recorded, StoredLogin):
             return self._static(typed, server, entry)
         findings: list[Finding] = []
-        if entry is not None and entry.source == SOURCE_ECR_LOGIN:
-            stored_at = _float(entry.options.get("stored_at"))
-            expires_at = stored_at + LOGIN_TOKEN_LIFETIME
-            if self.clock() < expires_at - LOGIN_TOKEN_MARGIN:
-                keyring, _ = self._read_secret(server.key, LOGIN_USERNAME, "token")
+        if isinstance(recorded, EcrLoginToken):
+            if recorded.is_current(self.clock()):
+                keyring, _ = self._read_secret(server.key, recorded.secret_username or "", "token")
                 return [
                     ok(
                         "credentials",
-                        f"a token stored by `docker login -u AWS` at {describe_time(stored_at)},"
-                        f" in the OS keyring, returned until {describe_time(expires_at)}",
+                        "a token stored by `docker login -u AWS` at "
+                        f"{describe_time(recorded.stored_at)}, in {self.store.name}, returned "
+                        f"until {describe_time(recorded.expires_at)}",
                     ),
                     keyring,
                 ]
@@ -443,57 +433,49 @@ class Doctor:
                 problem(
                     "credentials",
                     f"the token stored by `docker login -u AWS` expired at "
-                    f"{describe_time(expires_at)}; the AWS default credential chain is used now",
+                    f"{describe_time(recorded.expires_at)}; the AWS default credential chain "
+                    "is used now",
                     run_command("registries", "add", typed) + " with lasting AWS credentials",
                 )
             )
             entry = None
-        source = EcrBackend.source_of(entry)
+        source = self.helper.source_of(server, entry)
+        assert isinstance(source, AwsSource)  # an ECR registry's: recorded, or the default chain
         secret: Optional[str] = None
-        if source.kind == aws.KIND_KEYS:
+        if isinstance(source, EcrKeys):
             findings.append(
                 ok(
                     "credentials",
-                    f"{source.describe()}; its secret access key is in the OS keyring",
+                    f"{source.describe()}; its secret access key is in {self.store.name}",
                 )
             )
-            keyring, secret = self._read_secret(
-                server.key, source.access_key_id or "", "secret access key"
-            )
+            keyring, secret = self._read_secret(server.key, source.username, "secret access key")
             findings.append(keyring)
         else:
-            recorded = "" if entry is not None else f" (nothing is recorded for {server.key})"
+            unrecorded = "" if entry is not None else f" (nothing is recorded for {server.key})"
             if not findings:
-                findings.append(ok("credentials", f"{source.describe()}{recorded}; no secret"))
+                findings.append(ok("credentials", f"{source.describe()}{unrecorded}; no secret"))
             findings.append(self._probe_keyring(server.key))
-        target = EcrBackend.target(server)
-        findings.append(self._cached_token(server, target, source))
-        if source.kind == aws.KIND_KEYS and secret is None:
+        findings.append(self._cached_token(server, source))
+        if isinstance(source, EcrKeys) and secret is None:
             return findings  # the keyring finding already says what is wrong
-        findings.extend(self._mint_now(server, target, source, secret))
+        findings.extend(self._mint_now(server, source, secret))
         return findings
 
-    def _cached_token(
-        self, server: Server, target: aws.Target, source: aws.CredentialSource
-    ) -> Finding:
+    def _cached_token(self, server: Server, source: AwsSource) -> Finding:
         if not self.settings.cache_enabled:
             return note("cached token", f"none: {ENV_NO_CACHE} is set, so every get mints")
-        token = self.cache.peek(target.cache_key(server.key, source, self.settings))
+        token = self.helper.cached_token(server, source)
         if token is None:
             return ok("cached token", "none for this source yet; the next get mints one")
         return describe_cached(token, self.clock())
 
-    def _mint_now(
-        self,
-        server: Server,
-        target: aws.Target,
-        source: aws.CredentialSource,
-        secret: Optional[str],
-    ) -> list[Finding]:
+    def _mint_now(self, server: Server, source: AwsSource, secret: Optional[str]) -> list[Finding]:
+        target = self.helper.ecr.target(server)
         started = self.clock()
         try:
-            minted = self.mint(server, target, source, secret)
-        except aws.AwsError as exc:
+            minted = self.helper.mint_now(server, source, secret)
+        except AwsError as exc:
             hint = (exc.hint or "").replace("SERVER", server.key).removeprefix("hint: ")
             return [
                 problem(
@@ -508,7 +490,7 @@ class Doctor:
             f"{target.service}:GetAuthorizationToken works now with {source.describe()}; the "
             f"token (not shown, not cached) expires {describe_time(minted.expires_at)}",
         )
-        if target.service != aws.SERVICE_ECR:
+        if target.service != SERVICE_ECR:
             return [found]
         return [found, check_clock(minted.expires_at, started, finished)]
 
@@ -564,10 +546,3 @@ def _keyring_problem(exc: StoreUnavailable) -> Finding:
         what,
         fix or "see Troubleshooting in the README; DOCKER_CREDENTIAL_CONVOX_DEBUG=1 shows more",
     )
-
-
-def _float(text: Optional[str]) -> float:
-    try:
-        return float(text or "0")
-    except ValueError:
-        return 0.0

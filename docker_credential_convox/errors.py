@@ -81,3 +81,45 @@ class SourceError(HelperError):
 
 class DockerConfigError(HelperError):
     """Docker's config.json cannot be read, understood or written."""
+
+
+class RememberedFailure(SourceError):
+    """A mint failed a moment ago for the same source: its error, answered again at once."""
+
+
+class VerificationFailed(HelperError):
+    """The registry answered, and refused the username and password."""
+
+
+class RegistryUnreachable(HelperError):
+    """The registry could not be asked: no connection, TLS failure, or an unexpected answer."""
+
+
+class UsageError(HelperError):
+    """A `registries` command line cannot be acted on."""
+
+
+class AwsError(Exception):
+    """A failed step of minting: which AWS operation, its error code and message, and a hint.
+
+    Not a HelperError: the ECR backend turns it into a SourceError that names the registry.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        code: str,
+        message: str,
+        hint: Optional[str] = None,
+        credentials_method: str = "",
+    ) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.credentials_method = credentials_method
+
+    def summary(self) -> str:
+        """`operation failed: Code: message`, one line."""
+        return f"{self.operation} failed: {self.code}: {self.message}"

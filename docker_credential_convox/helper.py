@@ -1,33 +1,36 @@
-"""The router: parse the server once, pick the backend that serves it, answer the action."""
+"""The router: parse the server once, find its source, pick the backend that serves it.
+
+`_route` is the one place that decides: the index entry a server's lookup keys find (a shorter
+path's entry answers a longer path), the source it records (sources/), and for an alias the
+registry it is another name for. The operations the `registries` commands and `doctor` use
+(store with or without verification, the default chain, list rows, a token peek or a fresh
+mint) are here too, so that they never reach into a backend.
+"""
 
 from __future__ import annotations
 
+from docker_credential_convox import sources
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.protocol import Credentials
-from docker_credential_convox.registry_index import (
-    ECR_ALIAS_PREFIX,
-    SOURCE_ECR_ALIAS,
-    RegistryIndex,
-)
-from docker_credential_convox.servers import (
-    ECR,
-    ECR_PUBLIC,
-    REGISTRY,
-    Server,
-    parse_server,
-    strip_userinfo,
-)
+from docker_credential_convox.registry_index import RegistryIndex
+from docker_credential_convox.servers import REGISTRY, Server, parse_server
 from docker_credential_convox.settings import Settings
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
     from typing import Callable, Optional
 
-    from docker_credential_convox.backends import Backend
+    from docker_credential_convox.aws import MintedToken
+    from docker_credential_convox.backends import Backend, Records
     from docker_credential_convox.backends.ecr import EcrBackend
-    from docker_credential_convox.backends.keyring import KeyringBackend
-    from docker_credential_convox.keychain import Keychain
+    from docker_credential_convox.registry_index import Entry
+    from docker_credential_convox.rows import Row
+    from docker_credential_convox.sources import Source
+    from docker_credential_convox.sources.ecr import AwsSource
+    from docker_credential_convox.stores import SecretStore
+    from docker_credential_convox.tokencache import CachedToken
 
 
 class Helper:
@@ -38,97 +41,214 @@ class Helper:
         settings: Settings,
         diagnostics: Diagnostics,
         index: Optional[RegistryIndex] = None,
-        keychain: Optional[Keychain] = None,
+        secret_store: Optional[SecretStore] = None,
         clock: Optional[Callable[[], float]] = None,
     ) -> None:
         self.settings = settings
         self.diagnostics = diagnostics
         self.index = index or RegistryIndex(settings.index_path)
-        self._keychain = keychain
+        self._secret_store = secret_store
         self._clock = clock
-        self._ecr: Optional[EcrBackend] = None
+        self._records: Optional[Records] = None
+        self._backends: dict[str, Backend] = {}
 
     @property
-    def keychain(self) -> Keychain:
-        """The OS keyring wrapper, created on first use (importing nothing until then)."""
-        if self._keychain is None:
-            from docker_credential_convox.keychain import Keychain
+    def secret_store(self) -> SecretStore:
+        """Where secrets live (the OS keyring), made on first use (importing nothing before)."""
+        if self._secret_store is None:
+            from docker_credential_convox.stores.keyring import KeyringStore
 
-            self._keychain = Keychain(
-                self.settings.keyring_backend,
-                pin_path=self.settings.keyring_pin_path,
-                timeout=self.settings.keyring_timeout,
-            )
-        return self._keychain
+            self._secret_store = KeyringStore.from_settings(self.settings)
+        return self._secret_store
 
-    def backend_for(self, server: Server) -> Backend:
-        """The backend that serves `server`."""
-        if server.kind in (ECR, ECR_PUBLIC):
-            return self.ecr_backend()
-        return self._keyring_backend()
+    @property
+    def records(self) -> Records:
+        if self._records is None:
+            from docker_credential_convox.backends import Records
 
-    def ecr_backend(self) -> EcrBackend:
-        """The ECR backend (ECR hosts and ECR aliases), built on first use; the keychain is
-        handed over unopened."""
-        if self._ecr is None:
-            import time
+            self._records = Records(self.index, lambda: self.secret_store, self.diagnostics)
+        return self._records
 
-            from docker_credential_convox.backends.ecr import EcrBackend
+    def backend(self, name: str) -> Backend:
+        """The backend `name` (sources.STORED or sources.MINTED), built on first use."""
+        if name not in self._backends:
+            if name == sources.MINTED:
+                self._backends[name] = self._ecr_backend()
+            else:
+                from docker_credential_convox.backends.stored import StoredBackend
 
-            self._ecr = EcrBackend(
-                self.settings,
-                self.diagnostics,
-                self.index,
-                lambda: self.keychain,
-                clock=self._clock or time.time,
-            )
-        return self._ecr
+                self._backends[name] = StoredBackend(self.records, self.diagnostics)
+        return self._backends[name]
 
-    def _keyring_backend(self) -> KeyringBackend:
-        from docker_credential_convox.backends.keyring import KeyringBackend
+    def _ecr_backend(self) -> EcrBackend:
+        import time
 
-        return KeyringBackend(self.index, self.keychain, self.diagnostics)
+        from docker_credential_convox.backends.ecr import EcrBackend
 
-    def store(self, credentials: Credentials) -> None:
+        return EcrBackend(
+            self.settings,
+            self.diagnostics,
+            lambda: self.records,
+            lambda server: self.get(server.url),
+            clock=self._clock or time.time,
+        )
+
+    @property
+    def ecr(self) -> EcrBackend:
+        """The ECR backend, for the operations only it offers (tokens)."""
+        backend = self.backend(sources.MINTED)
+        return backend  # type: ignore[return-value]
+
+    # -- the route ----------------------------------------------------------------------
+
+    def _route(
+        self, server: Server, entries: Mapping[str, Entry]
+    ) -> tuple[Server, Optional[Source]]:
+        """The server to answer (a shorter path's key, or an alias's target) and its source."""
+        keys = server.lookup_keys() if server.kind == REGISTRY else [server.key]
+        found = next((key for key in keys if key in entries), None)
+        if found is not None and found != server.key:
+            self.diagnostics.debug(f"no entry for {server.key}; answering from {found}")
+            server = server.with_key(found)
+        source = sources.from_entry(server.kind, entries.get(found) if found else None)
+        if source is None:
+            return server, None
+        target = source.answered_as(server, self.diagnostics)
+        if target is server:
+            return server, source
+        self.diagnostics.debug(f"{server.key} is an alias of {target.key}")
+        return target, sources.from_entry(target.kind, entries.get(target.key))
+
+    def _erase_backend(self, server: Server) -> Backend:
+        # ECR registries keep cached tokens even without an entry: theirs drops those too.
+        return self.backend(sources.STORED if server.kind == REGISTRY else sources.MINTED)
+
+    # -- the protocol --------------------------------------------------------------------
+
+    def store(self, credentials: Credentials, verify: bool = True) -> None:
+        """Keep `credentials`; with `verify`, first check a source the helper can check itself
+        (an ECR registry's AWS credentials mint a token, which is kept; an alias's target
+        answers). A login for an ordinary registry is kept unchecked: `docker login` and
+        `registries add` ask the registry themselves."""
         server = parse_server(credentials.server_url)
-        if server.url != credentials.server_url:  # a password in the URL is never kept
-            credentials = Credentials(server.url, credentials.username, credentials.secret)
-        if server.kind == REGISTRY and credentials.username.startswith(ECR_ALIAS_PREFIX):
-            self.ecr_backend().store_alias(server, credentials)
-            return
-        self.backend_for(server).store(server, credentials)
+        # A password in the URL is never kept.
+        server_url = server.url if server.url != credentials.server_url else credentials.server_url
+        source, secret = sources.from_request(server, credentials, self.diagnostics)
+        self.backend(source.backend).store(server, server_url, source, secret, verify=verify)
 
     def get(self, server_url: str) -> Credentials:
         server = parse_server(server_url)
-        if server.kind != REGISTRY:
-            return self.backend_for(server).get(server)
-        # One read of the index answers both an ordinary registry and an ECR alias (whose
-        # target's entry it also holds); an alias never opens the keyring.
+        # One read of the index answers an ordinary registry and an alias (whose target's
+        # entry it also holds); an alias never opens the secret store.
         entries = self.index.snapshot()
-        found = next((key for key in server.lookup_keys() if key in entries), None)
-        if found is None:
-            return self._keyring_backend().get_entry(server, None)
-        entry = entries[found]
-        if found != server.key:
-            self.diagnostics.debug(f"no entry for {server.key}; answering from {found}")
-            server = server.with_key(found)
-        if entry.source == SOURCE_ECR_ALIAS:
-            return self.ecr_backend().get_alias(server, entry, entries)
-        return self._keyring_backend().get_entry(server, entry)
+        answered, source = self._route(server, entries)
+        backend = self.backend(source.backend if source is not None else sources.STORED)
+        credentials = backend.get(answered, source, entries)
+        if answered.url == server.url:
+            return credentials
+        return Credentials(server.url, credentials.username, credentials.secret)  # an alias
 
     def erase(self, server_url: str) -> None:
         """Forget the entry of exactly this server and path (never a shorter path's)."""
         server = parse_server(server_url)
-        self.backend_for(server).erase(server)
+        self._erase_backend(server).erase(server)
 
     def list(self) -> dict[str, str]:
         """Server URL -> username for every registry in the index, plus the ECR registries with
-        a usable cached token (minted from the default chain, say); no keyring or network call."""
-        entries = self.index.entries()
-        # strip_userinfo: an earlier release kept a password sent in the URL.
-        listing = {strip_userinfo(entry.server_url): entry.username for entry in entries}
-        indexed = {entry.key for entry in entries}
-        for registry, username in self.ecr_backend().cached_registries().items():
-            if registry not in indexed:
-                listing.setdefault(registry, username)
+        a usable cached token (minted from the default chain, say); no secret store or network
+        call."""
+        entries = self.index.snapshot()
+        listing = self.backend(sources.STORED).list(entries)
+        for url, username in self.backend(sources.MINTED).list(entries).items():
+            listing.setdefault(url, username)
         return listing
+
+    # -- operations for `registries` and `doctor` ----------------------------------------
+
+    def lookup(self, server: Server) -> Optional[Entry]:
+        """The index entry recorded for exactly `server`'s key."""
+        return self.index.lookup(server.key)
+
+    def source_of(self, server: Server, entry: Optional[Entry]) -> Optional[Source]:
+        """The source an entry records (an ECR registry's default chain without one)."""
+        return sources.from_entry(server.kind, entry)
+
+    def use_default_chain(self, server: Server, verify: bool = True) -> None:
+        """Make the ECR registry `server` use the default chain, checking first that it mints."""
+        from docker_credential_convox.sources.ecr import EcrDefaultChain
+
+        self.ecr.store(server, server.url, EcrDefaultChain(), None, verify=verify)
+
+    def alias(self, server: Server, server_url: str, target: Server, verify: bool = True) -> None:
+        """Record `server` as another name of the ECR registry `target`."""
+        from docker_credential_convox.sources.ecr import EcrAlias
+
+        self.ecr.store(server, server_url, EcrAlias.of(target), None, verify=verify)
+
+    def rows(self, extra_servers: Iterable[str] = ()) -> Sequence[Row]:
+        """Every registry the helper knows: index entries, then ECR registries on the default
+        chain (`extra_servers`, such as Docker's routes, or holding a cached token)."""
+        from docker_credential_convox.errors import HelperError
+        from docker_credential_convox.rows import Row
+
+        entries = self.index.snapshot()
+        rows: list[Row] = []
+        for key in sorted(entries):
+            entry = entries[key]
+            try:
+                kind = parse_server(entry.server_url).kind
+            except HelperError:
+                kind = REGISTRY
+            rows.append(self._row(entry, kind))
+        extra: dict[str, Row] = {}
+        for server_url in [*extra_servers, *self.list()]:
+            try:
+                server = parse_server(server_url)
+            except HelperError:
+                continue
+            if server.kind == REGISTRY or server.key in entries or server.key in extra:
+                continue
+            chain = sources.from_entry(server.kind, None)
+            assert chain is not None
+            extra[server.key] = Row(
+                server_url,
+                server.key,
+                "",
+                server.kind,
+                source=chain.kind,
+                kind_text=chain.list_kind(server.kind),
+            )
+        rows.extend(extra[key] for key in sorted(extra))
+        return rows
+
+    @staticmethod
+    def _row(entry: Entry, kind: str) -> Row:
+        """The row of an index entry; a source this release cannot read shows as recorded."""
+        from docker_credential_convox.rows import Row
+        from docker_credential_convox.servers import strip_userinfo
+
+        source_class = sources.class_of(entry.source)
+        source = source_class.from_entry(entry) if source_class is not None else None
+        shown = source.shown_username if source is not None else entry.username
+        if source is not None:
+            kind_text = source.list_kind(kind)
+        else:
+            kind_text = entry.source if kind == REGISTRY else f"{kind}: {entry.source}"
+        # strip_userinfo: an earlier release kept a password sent in the URL.
+        return Row(
+            strip_userinfo(entry.server_url),
+            entry.key,
+            shown,
+            kind,
+            source=entry.source,
+            kind_text=kind_text,
+            options=entry.options,
+        )
+
+    def cached_token(self, server: Server, source: AwsSource) -> Optional[CachedToken]:
+        """The token cached for `server` and `source`, fresh or not (no lock, no write)."""
+        return self.ecr.cache.peek(self.ecr.cache_key(server, source))
+
+    def mint_now(self, server: Server, source: AwsSource, secret: Optional[str]) -> MintedToken:
+        """One GetAuthorizationToken for `server`, not cached; raises AwsError."""
+        return self.ecr.mint_now(server, source, secret)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 
+from docker_credential_convox import APP
 from docker_credential_convox.errors import BadRequest, MissingServerURL, MissingUsername
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import IO, Optional
+    from typing import IO
 
 # The Go helpers read stdin with a line scanner capped at 64 KiB; we cap the whole request there.
 MAX_REQUEST_BYTES = 64 * 1024
@@ -162,12 +163,11 @@ def render_listing(listing: Mapping[str, str]) -> str:
     return json.dumps(dict(sorted(listing.items()))) + "\n"
 
 
-def render_version(version: str, distribution: str, name: str = "docker-credential-convox") -> str:
+def render_version(version: str, distribution: str, name: str = APP) -> str:
     """The reply to version, shaped like the Go helpers' `NAME (PACKAGE) VERSION`."""
     return f"{name} ({distribution}) {version}\n"
 
 
-def usage(name: str = "docker-credential-convox", extra: Optional[str] = None) -> str:
+def usage(name: str = APP) -> str:
     """The usage line the reference helpers print for a wrong argument count."""
-    line = f"Usage: {name} <store|get|erase|list|version>"
-    return line if extra is None else f"{line}\n{extra}"
+    return f"Usage: {name} <store|get|erase|list|version>"

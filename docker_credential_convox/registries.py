@@ -21,45 +21,23 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, NoReturn, Optional, TextIO
 
-from docker_credential_convox import dockerconfig
+from docker_credential_convox import APP, dockerconfig
 from docker_credential_convox.diagnostics import Diagnostics
-from docker_credential_convox.errors import HelperError
+from docker_credential_convox.errors import HelperError, UsageError
 from docker_credential_convox.protocol import Credentials
-from docker_credential_convox.registry_index import (
-    ECR_ALIAS_PREFIX,
-    SOURCE_ECR_ALIAS,
-    SOURCE_ECR_KEYS,
-    SOURCE_ECR_LOGIN,
-    SOURCE_ECR_PROFILE,
-    SOURCE_ECR_ROLE,
-    SOURCE_KEYRING,
-    Entry,
-)
-from docker_credential_convox.servers import (
-    DOCKER_HUB_KEY,
-    ECR,
-    ECR_PUBLIC,
-    REGISTRY,
-    Server,
-    parse_server,
-    strip_userinfo,
-)
+from docker_credential_convox.servers import DOCKER_HUB_KEY, ECR, ECR_PUBLIC, Server, parse_server
 from docker_credential_convox.settings import Settings
 
 if TYPE_CHECKING:
     from docker_credential_convox.helper import Helper
+    from docker_credential_convox.rows import Row
 
-NAME = "docker-credential-convox"
+NAME = APP
 PROG = f"{NAME} registries"
 MAX_PASSWORD_BYTES = 64 * 1024
 DONE = "Done."
 USERNAME_PROMPT = "Username: "
 PASSWORD_PROMPT = "Password: "  # noqa: S105 - a prompt
-DEFAULT_CHAIN = "default-chain"  # the credential source of an ECR registry with no index entry
-
-
-class UsageError(HelperError):
-    """The command line cannot be acted on."""
 
 
 class _Exit(Exception):
@@ -442,7 +420,7 @@ def _check_flags(args: argparse.Namespace, server: Server) -> None:
 
 def _ecr_target(typed: str) -> Server:
     """The private ECR registry --ecr-registry names; one-line UsageError otherwise."""
-    from docker_credential_convox.backends.ecr import private_ecr_registry
+    from docker_credential_convox.sources.ecr import private_ecr_registry
 
     target = private_ecr_registry(typed)
     if target is None:
@@ -488,7 +466,7 @@ def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
     config_keys = dockerconfig.config_keys_for(typed)
     dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config up front
     store_url = _store_url(typed, server)
-    previous = ctx.helper.index.lookup(server.key)
+    previous = ctx.helper.lookup(server)
 
     if args.ecr_registry is not None:
         _add_alias(ctx, args, server, store_url)
@@ -538,7 +516,7 @@ def _config_path(ctx: Context) -> str:
 
 def _add_ecr(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:
     """Store access keys, or record a profile or role, or check the default chain."""
-    from docker_credential_convox.backends.ecr import PROFILE_PREFIX, ROLE_PREFIX, EcrBackend
+    from docker_credential_convox.sources.ecr import PROFILE_PREFIX, ROLE_PREFIX
 
     if args.profile is not None:
         credentials = Credentials(store_url, PROFILE_PREFIX + args.profile.strip(), "")
@@ -555,11 +533,7 @@ def _add_ecr(ctx: Context, args: argparse.Namespace, server: Server, store_url: 
             _use_default_chain(ctx, args, server)
             return
         credentials = prompted
-    backend = ctx.helper.backend_for(server)
-    if isinstance(backend, EcrBackend):
-        backend.store(server, credentials, verify=not args.no_verify)
-    else:  # pragma: no cover - the helper routes every ECR host to the ECR backend
-        ctx.helper.store(credentials)
+    ctx.helper.store(credentials, verify=not args.no_verify)
 
 
 def _ask_access_keys(ctx: Context, store_url: str) -> Optional[Credentials]:
@@ -588,39 +562,25 @@ def _add_alias(ctx: Context, args: argparse.Namespace, server: Server, store_url
     )
     if gives_source:
         _add_ecr(ctx, args, target, _store_url(args.ecr_registry.strip(), target))
-    credentials = Credentials(store_url, ECR_ALIAS_PREFIX + target.key, "")
-    ctx.helper.ecr_backend().store_alias(server, credentials, verify=not args.no_verify)
+    ctx.helper.alias(server, store_url, target, verify=not args.no_verify)
 
 
 def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -> None:
     """Check that the AWS default chain mints a token for `server`; forget any stored source."""
-    from docker_credential_convox import aws
-    from docker_credential_convox.backends.ecr import EcrBackend
-    from docker_credential_convox.errors import SourceError
+    from docker_credential_convox.sources.ecr import CHAIN_DESCRIPTION
 
-    source = aws.CredentialSource.default_chain()
     ctx.note(
-        f"Using {source.describe()} for {server.key} (for an IAM user's access keys give "
+        f"Using {CHAIN_DESCRIPTION} for {server.key} (for an IAM user's access keys give "
         "--username ACCESS_KEY_ID --password-stdin; or --profile NAME, or --role-arn ARN)."
     )
-    if not args.no_verify:
-        try:
-            aws.mint_token(EcrBackend.target(server), source, ctx.settings, ctx.diagnostics)
-        except aws.AwsError as exc:
-            raise SourceError(
-                f"unable to authenticate to {server.key} using {source.describe()}: "
-                f"{exc.summary()}",
-                hint=exc.hint,
-            ) from None
-    if ctx.helper.index.lookup(server.key) is not None:
-        ctx.helper.erase(server.url)  # the stored source would win over the default chain
+    ctx.helper.use_default_chain(server, verify=not args.no_verify)
 
 
 def cmd_remove(ctx: Context, args: argparse.Namespace) -> int:
     """Forget a registry: secret, index entry, cached tokens and its credHelpers route."""
     _, server = _server_from(args.server, "remove")
     config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config
-    entry = ctx.helper.index.lookup(server.key)
+    entry = ctx.helper.lookup(server)
     routed = config.routed(server.key)
     if entry is None and not routed:
         raise HelperError(f"no such registry: {server.url}")
@@ -635,73 +595,9 @@ def cmd_remove(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-class Row:
-    """One registry in `registries list`."""
-
-    __slots__ = ("key", "kind", "options", "server", "source", "username")
-
-    def __init__(
-        self,
-        server: str,
-        key: str,
-        username: str,
-        kind: str,
-        source: str,
-        *,
-        options: Optional[Mapping[str, str]] = None,
-    ) -> None:
-        self.server = server
-        self.key = key
-        self.username = username
-        self.kind = kind
-        self.source = source
-        self.options = dict(options or {})
-
-    def describe_kind(self) -> str:
-        """The KIND column: keyring, or ecr/ecr-public with its credential source."""
-        if self.source == SOURCE_ECR_ALIAS:
-            return f"ecr alias of {self.options.get('target', '?')}"
-        if self.kind == REGISTRY:
-            return "keyring" if self.source == SOURCE_KEYRING else self.source
-        detail = {
-            SOURCE_ECR_KEYS: "access keys",
-            SOURCE_ECR_LOGIN: "login token",
-            SOURCE_ECR_PROFILE: f"profile {self.options.get('profile', '?')}",
-            SOURCE_ECR_ROLE: f"role {self.options.get('role_arn', '?')}"
-            + (" with external ID" if self.options.get("external_id") else ""),
-            DEFAULT_CHAIN: "default AWS chain",
-            SOURCE_KEYRING: "keyring",
-        }.get(self.source, self.source)
-        return f"{self.kind}: {detail}"
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "server": self.server,
-            "key": self.key,
-            "username": self.username or None,
-            "kind": self.kind,
-            "source": self.source,
-            "options": self.options,
-        }
-
-
-def _row_of(entry: Entry) -> Row:
-    try:
-        kind = parse_server(entry.server_url).kind
-    except HelperError:
-        kind = REGISTRY
-    shown = "" if entry.source in (SOURCE_ECR_PROFILE, SOURCE_ECR_ROLE) else entry.username
-    # strip_userinfo: an earlier release kept a password sent in the URL.
-    server_url = strip_userinfo(entry.server_url)
-    return Row(server_url, entry.key, shown, kind, entry.source, options=entry.options)
-
-
-def collect_rows(ctx: Context) -> list[Row]:
+def collect_rows(ctx: Context) -> Sequence[Row]:
     """Every registry the helper knows: index entries, then ECR registries on the default chain
     (routed to the helper in Docker's config, or holding a cached token)."""
-    rows = [_row_of(entry) for entry in ctx.helper.index.entries()]
-    known = {row.key for row in rows}
-    extra: dict[str, Row] = {}
     try:
         config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)
         routed = [
@@ -712,21 +608,13 @@ def collect_rows(ctx: Context) -> list[Row]:
     except HelperError as exc:
         ctx.note(f"warning: {exc.message}")
         routed = []
-    for server_url in [*routed, *ctx.helper.list()]:
-        try:
-            server = parse_server(server_url)
-        except HelperError:
-            continue
-        if _is_ecr(server) and server.key not in known and server.key not in extra:
-            extra[server.key] = Row(server_url, server.key, "", server.kind, DEFAULT_CHAIN)
-    rows.extend(extra[key] for key in sorted(extra))
-    return rows
+    return ctx.helper.rows(routed)
 
 
 def render_table(rows: Sequence[Row]) -> str:
     """SERVER USERNAME KIND, columns two spaces apart."""
     table = [("SERVER", "USERNAME", "KIND")] + [
-        (row.server, row.username or "-", row.describe_kind()) for row in rows
+        (row.server, row.username or "-", row.kind_text) for row in rows
     ]
     widths = [max(len(line[column]) for line in table) for column in range(2)]
     return "".join(
@@ -768,7 +656,7 @@ def _triage(
     others = sorted({h for h in helpers.values() if h != dockerconfig.HELPER_NAME})
     if others:
         return server, f"Docker reads it from docker-credential-{others[0]} (credHelpers)"
-    if helpers and ctx.helper.index.lookup(server.key) is not None:
+    if helpers and ctx.helper.lookup(server) is not None:
         return server, STALE  # Docker already asks the helper, which holds newer credentials
     return server, None
 
@@ -829,24 +717,10 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     """`registries doctor SERVER`: one line per check; exit 1 when any finds a problem."""
-    from docker_credential_convox import aws
     from docker_credential_convox.doctor import Doctor, exit_code, render_report
 
     typed, server = _server_from(args.server, "doctor")
-
-    def mint(
-        _server: Server,
-        target: aws.Target,
-        source: aws.CredentialSource,
-        secret: Optional[str],
-    ) -> aws.MintedToken:
-        return aws.mint_token(
-            target, source, ctx.settings, ctx.diagnostics, secret_access_key=secret
-        )
-
-    doctor = Doctor(
-        ctx.settings, ctx.diagnostics, ctx.helper.index, lambda: ctx.helper.keychain, mint
-    )
+    doctor = Doctor(ctx.settings, ctx.helper)
     findings = doctor.examine(typed, server)
     ctx.out.write(render_report(doctor.heading(typed, server), findings))
     return exit_code(findings)
@@ -872,10 +746,10 @@ def _unknown_arguments(words: Sequence[str], command: Optional[str]) -> UsageErr
     return UsageError(f"{what}; see `{prog} --help`")
 
 
-def _report(err: TextIO, exc: HelperError, with_hint: bool = False) -> None:
-    """An error as one line; its hint too (more lines) only when debugging."""
+def _report(err: TextIO, exc: HelperError) -> None:
+    """An error as one line, then its hint (what to do about it) when it has one."""
     err.write(" ".join(exc.message.split()) + "\n")
-    if exc.hint and with_hint:
+    if exc.hint:
         err.write(exc.hint.rstrip("\n") + "\n")
 
 
@@ -903,7 +777,7 @@ def main(
     try:
         return command(ctx, args)
     except HelperError as exc:
-        _report(err, exc, with_hint=ctx.settings.debug)
+        _report(err, exc)
         return 1
     except (KeyboardInterrupt, BrokenPipeError):
         raise

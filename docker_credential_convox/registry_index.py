@@ -5,7 +5,7 @@ holds the server URL as the client sent it, the username and the credential sour
 never enter it. Reads take no lock (writes are atomic renames, so a reader sees a whole file);
 read-modify-write cycles hold an exclusive lock so concurrent `store`s never lose each other.
 
-A `store` or `erase` writes twice (keyring and index), so each holds a second lock, one per
+A `store` or `erase` writes twice (secret store and index), so each holds a second lock, one per
 registry (`registry_lock`), across both writes: a store and an erase of the same registry then
 run one after the other, whatever their timing, and never interleave their writes.
 """
@@ -28,27 +28,16 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 # Index updates hold the lock for milliseconds; a longer wait means something is wrong.
 LOCK_TIMEOUT = 30.0
-# A registry's lock is held across keyring calls, each bounded by the keyring timeout.
+# A registry's lock is held across secret-store calls (the keyring's each bounded by its timeout).
 REGISTRY_LOCK_TIMEOUT = 60.0
 LOCKS_DIR = "locks"
-# Registry locks this process holds, by path, with their depth: an ECR erase that hands over to
-# the keyring backend takes the same registry's lock again, which must not wait on itself.
+# Registry locks this process holds, by path, with their depth: an operation that takes a
+# registry's lock may call another that takes it again, which must not wait on itself.
 _held_registry_locks: dict[str, int] = {}
 
-# The kinds of entry; each backend owns the sources it writes.
-SOURCE_KEYRING = "keyring"
-# ECR registries (backends/ecr.py). None of them keeps a secret in the index: access keys and
-# `docker login -u AWS` tokens live in the OS keyring; profiles and roles need no secret at all.
-SOURCE_ECR_KEYS = "ecr-keys"  # Username: access key ID; secret access key in the keyring
-SOURCE_ECR_PROFILE = "ecr-profile"  # Options: profile
-SOURCE_ECR_ROLE = "ecr-role"  # Options: role_arn, external_id (optional), profile (optional)
-SOURCE_ECR_LOGIN = "ecr-login"  # Username "AWS": a login token in the keyring; Options: stored_at
-ECR_SOURCES = frozenset({SOURCE_ECR_KEYS, SOURCE_ECR_PROFILE, SOURCE_ECR_ROLE, SOURCE_ECR_LOGIN})
-# Another name (a custom domain, a proxy) for an ECR registry: Username "AWS"; Options: target,
-# the ECR registry's key. Its tokens come from the target's own entry (or the default chain).
-# `store` records one for a Username of ECR_ALIAS_PREFIX + the ECR host.
-SOURCE_ECR_ALIAS = "ecr-alias"
-ECR_ALIAS_PREFIX = "ecr-alias:"
+# An entry's `Source` names its credential source (sources/ owns every kind and its Options);
+# entries written before the field existed are stored logins, which it names so.
+DEFAULT_SOURCE = "keyring"
 
 
 class Entry:
@@ -61,7 +50,7 @@ class Entry:
         key: str,
         server_url: str,
         username: str,
-        source: str = SOURCE_KEYRING,
+        source: str = DEFAULT_SOURCE,
         options: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.key = key
@@ -86,7 +75,7 @@ class Entry:
             raise ValueError(f"entry {key!r} is not an object")
         server_url = document.get("ServerURL")
         username = document.get("Username")
-        source = document.get("Source", SOURCE_KEYRING)
+        source = document.get("Source", DEFAULT_SOURCE)
         options = document.get("Options", {})
         if not (isinstance(server_url, str) and isinstance(username, str)):
             raise ValueError(f"entry {key!r} lacks a ServerURL or Username string")
@@ -235,6 +224,3 @@ class RegistryIndex:
 
         self.update(change)
         return removed[0] if removed else None
-
-    def __iter__(self) -> Iterator[Entry]:
-        return iter(self.entries())

@@ -273,3 +273,28 @@ def _registry_key(host: str, port: Optional[int]) -> str:
         return DOCKER_HUB_KEY
     shown = f"[{host}]" if ":" in host else host
     return shown if port in (None, 443) else f"{shown}:{port}"
+
+
+SERVICE_ECR = "ecr"
+SERVICE_ECR_PUBLIC = "ecr-public"
+
+
+class Target:
+    """The AWS API that mints tokens for one registry: service, region and endpoint variant."""
+
+    __slots__ = ("dualstack", "fips", "region", "service")
+
+    def __init__(self, service: str, region: str, fips: bool = False, dualstack: bool = False):
+        self.service = service
+        self.region = region
+        self.fips = fips
+        self.dualstack = dualstack
+
+
+def token_api(server: Server) -> Target:
+    """The API that mints tokens for an ECR or ECR Public `server` (region, FIPS, dual-stack
+    from its host)."""
+    if server.kind == ECR_PUBLIC or server.ecr is None:
+        return Target(SERVICE_ECR_PUBLIC, ECR_PUBLIC_REGION)
+    registry = server.ecr
+    return Target(SERVICE_ECR, registry.region, registry.fips, registry.dualstack)

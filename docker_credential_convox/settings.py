@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 
+from docker_credential_convox import APP
+
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Optional
-
-APP = "docker-credential-convox"
 
 # Environment variables of our own. AWS_* and PYTHON_KEYRING_BACKEND keep their usual meaning.
 ENV_CONFIG_DIR = "DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR"
@@ -35,7 +35,7 @@ DEFAULT_KEYRING_TIMEOUT = 5.0
 DEFAULT_AWS_CONNECT_TIMEOUT = 2.0
 DEFAULT_AWS_READ_TIMEOUT = 10.0
 
-# AWS variables read by the helper itself. Debian 12's boto3 1.26 predates the per-service
+# AWS variables read by the helper itself. Debian 12's botocore 1.29 predates the per-service
 # endpoint variables, so the helper reads them and passes endpoint_url explicitly.
 ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
@@ -153,11 +153,6 @@ class Settings:
         """The file that shares minted ECR tokens across processes."""
         return os.path.join(self.cache_dir, "tokens.json")
 
-    @property
-    def token_cache_lock_path(self) -> str:
-        """The lock that makes concurrent cold `get`s mint one token between them."""
-        return self.token_cache_path + ".lock"
-
     def aws_endpoint_url(self, service: str) -> Optional[str]:
         """The endpoint override for an AWS service ("ecr", "ecr-public", "sts"), if any."""
         if is_true(self.environ.get(ENV_AWS_IGNORE_CONFIGURED_ENDPOINT_URLS)):
@@ -186,6 +181,24 @@ class Settings:
     def keyring_pin_path(self) -> str:
         """The keyring backend discovered last time, so later calls skip discovery."""
         return os.path.join(self.cache_dir, "keyring-backend")
+
+    @property
+    def keyring_config_path(self) -> Optional[str]:
+        """keyring's own keyringrc.cfg on Linux (its rule, without importing keyring); None
+        elsewhere, where keyring says."""
+        import sys
+
+        if not sys.platform.startswith("linux"):
+            return None
+        root = self.environ.get("XDG_CONFIG_HOME") or os.path.join(
+            _home(self.environ) or os.path.expanduser("~"), ".config"
+        )
+        return os.path.join(root, "python_keyring", "keyringrc.cfg")
+
+    @property
+    def keyring_properties_set(self) -> bool:
+        """Whether KEYRING_PROPERTY_* variables configure keyring's backend."""
+        return any(name.startswith("KEYRING_PROPERTY_") for name in self.environ)
 
     @property
     def keyring_timeout(self) -> float:

@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import time
 
-from docker_credential_convox import fileio
+from docker_credential_convox import APP, fileio
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import (
     CredentialsNotFound,
     HelperError,
-    SourceError,
+    RememberedFailure,
     StateError,
     one_line,
 )
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
 
     from cachetools import TLRUCache
 
-FORMAT = "docker-credential-convox/token-cache"
+FORMAT = f"{APP}/token-cache"
 FORMAT_VERSION = 1
 # A token must have at least this long left to be returned at all, even as a fallback.
 USABLE_MARGIN = 300.0
@@ -142,11 +141,8 @@ def _number(value: object) -> Optional[float]:
         number = float(value)
     except OverflowError:  # an integer of 400 digits
         return None
-    return number if math.isfinite(number) else None
-
-
-class RememberedFailure(SourceError):
-    """A mint failed a moment ago for the same source: its error, answered again at once."""
+    # math.isfinite, without importing math on the cached path: inf - inf and nan - nan are nan.
+    return number if number - number == 0.0 else None
 
 
 def _failure_record(error: HelperError, now: float) -> dict[str, object]:
@@ -178,7 +174,6 @@ class TokenCache:
         path: str,
         diagnostics: Diagnostics,
         clock: Callable[[], float] = time.time,
-        enabled: bool = True,
         memory: bool = False,
     ) -> None:
         self.path = path
@@ -186,7 +181,6 @@ class TokenCache:
         self.failures_path = os.path.join(os.path.dirname(path), FAILURES_FILE)
         self.diagnostics = diagnostics
         self.clock = clock
-        self.enabled = enabled
         self._memory: Optional[TLRUCache[str, CachedToken]] = None
         if memory:
             self._memory = self._new_memory()
@@ -276,8 +270,6 @@ class TokenCache:
 
     def get_valid(self, key: str) -> Optional[CachedToken]:
         """A fresh token for `key` from memory or the file, without locking; None on a miss."""
-        if not self.enabled:
-            return None
         token = self._recall(key)
         if token is not None:
             return token
@@ -300,8 +292,6 @@ class TokenCache:
                 f"token cache hit for {token.registry} (expires {describe_time(token.expires_at)})"
             )
             return token
-        if not self.enabled:
-            return mint()
         if not self._prepare_directory():
             return mint()
         with contextlib.ExitStack() as stack:
@@ -398,7 +388,7 @@ class TokenCache:
 
     def put(self, key: str, token: CachedToken) -> None:
         """Record a token minted elsewhere (by `store`'s verification, say)."""
-        if not self.enabled or not token.is_usable(self.clock()):
+        if not token.is_usable(self.clock()):
             return
         self._remember(key, token)
 
@@ -439,11 +429,36 @@ class TokenCache:
 
     def registries(self) -> dict[str, str]:
         """Registry -> username for every usable cached token; reads the file, no lock."""
-        if not self.enabled:
-            return {}
         now = self.clock()
         return {
             token.registry: token.username
             for token in self._read_file().values()
             if token.is_usable(now)
         }
+
+
+class NullTokenCache(TokenCache):
+    """The cache when the user turned it off: every `get` mints, nothing is kept or listed.
+
+    `forget_registry` still clears what an earlier, cached run left behind.
+    """
+
+    def get_valid(self, key: str) -> Optional[CachedToken]:
+        return None
+
+    def fetch(self, key: str, mint: Callable[[], CachedToken]) -> CachedToken:
+        return mint()
+
+    def put(self, key: str, token: CachedToken) -> None:
+        return None
+
+    def registries(self) -> dict[str, str]:
+        return {}
+
+
+def token_cache(
+    path: str, diagnostics: Diagnostics, clock: Callable[[], float], enabled: bool
+) -> TokenCache:
+    """The token cache at `path`, or the null cache when caching is off."""
+    cache_class = TokenCache if enabled else NullTokenCache
+    return cache_class(path, diagnostics, clock)

@@ -32,24 +32,16 @@ from collections.abc import Mapping
 from http.client import HTTPMessage
 from typing import IO, Optional
 
-from docker_credential_convox import __version__
-from docker_credential_convox.errors import HelperError
+from docker_credential_convox import APP, __version__
+from docker_credential_convox.errors import RegistryUnreachable, VerificationFailed
 
 REQUEST_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 30.0
 MAX_TOKEN_REPLY_BYTES = 1024 * 1024
-CLIENT_ID = "docker-credential-convox"
-USER_AGENT = f"docker-credential-convox/{__version__}"
+CLIENT_ID = APP
+USER_AGENT = f"{APP}/{__version__}"
 # Where Docker logs in for Docker Hub: its /v2/ lives on registry-1, not on the index host.
 DOCKER_HUB_REGISTRY = "registry-1.docker.io"
-
-
-class VerificationFailed(HelperError):
-    """The registry answered, and refused the username and password."""
-
-
-class RegistryUnreachable(HelperError):
-    """The registry could not be asked: no connection, TLS failure, or an unexpected answer."""
 
 
 class Verified:
@@ -199,20 +191,18 @@ class RegistryChecker:
         host: str,
         request_timeout: float = REQUEST_TIMEOUT,
         total_timeout: float = TOTAL_TIMEOUT,
-        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         self.host = host
         self.request_timeout = request_timeout
         self.total_timeout = total_timeout
         hostname = urllib.parse.urlsplit("//" + host).hostname or host
         self.loopback = is_loopback(hostname)
-        if ssl_context is None:
-            ssl_context = ssl.create_default_context()
-            if self.loopback:
-                # Docker treats 127.0.0.0/8 as an insecure registry: https without checking the
-                # certificate, then http. This machine's own registry is the only one affected.
-                ssl_context.check_hostname = False
-                ssl_context.verify_mode = ssl.CERT_NONE
+        ssl_context = ssl.create_default_context()
+        if self.loopback:
+            # Docker treats 127.0.0.0/8 as an insecure registry: https without checking the
+            # certificate, then http. This machine's own registry is the only one affected.
+            ssl_context.check_hostname = False
+            ssl_context.verify_mode = ssl.CERT_NONE
         handlers: list[urllib.request.BaseHandler] = [
             _SameOriginRedirects(),
             urllib.request.HTTPSHandler(context=ssl_context),

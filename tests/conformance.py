@@ -61,7 +61,7 @@ KILLED = 137  # what the crash point exits with: os._exit, as SIGKILL leaves a p
 KEYRING_THEN_INDEX: Mapping[str, str] = MappingProxyType(
     {
         "store": "docker_credential_convox.registry_index:RegistryIndex.put",
-        "erase": "docker_credential_convox.keychain:Keychain.delete",
+        "erase": "docker_credential_convox.stores.keyring:KeyringStore.delete",
     }
 )
 

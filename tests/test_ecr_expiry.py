@@ -16,13 +16,13 @@ import pytest
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy
 
-from docker_credential_convox.backends.ecr import EcrBackend
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import SourceError, StoreUnavailable
 from docker_credential_convox.helper import Helper
-from docker_credential_convox.registry_index import SOURCE_ECR_KEYS, Entry
+from docker_credential_convox.registry_index import Entry
 from docker_credential_convox.servers import parse_server
 from docker_credential_convox.settings import Settings
+from docker_credential_convox.sources.ecr import AwsSource, EcrKeys
 from docker_credential_convox.tokencache import CachedToken
 
 pytest_plugins = ["fixtures_aws"]
@@ -128,9 +128,11 @@ def test_list_drops_registries_whose_token_has_expired(helper: Helper, clock: Cl
     assert helper.list() == {}
 
 
-class LockedKeychain:
+class LockedStore:
     """FAULT INJECTION ONLY: a keyring that is locked, which a real one cannot be made on demand
     in the middle of a test run shared with other tests."""
+
+    name = "the OS keyring"
 
     def get(self, key: str, username: str) -> Optional[str]:
         raise StoreUnavailable("the OS keyring is locked")
@@ -140,25 +142,24 @@ def test_a_locked_keyring_during_refresh_falls_back_to_the_cached_token(
     helper: Helper, clock: Clock, stderr: io.StringIO
 ) -> None:
     index = helper.index
-    index.put(Entry(HOST, HOST, "AKIAI44QH8DHBEXAMPLE", SOURCE_ECR_KEYS))
-    settings = helper.settings
-    backend = EcrBackend(
-        settings,
+    index.put(Entry(HOST, HOST, "AKIAI44QH8DHBEXAMPLE", EcrKeys.kind))
+    locked = Helper(
+        helper.settings,
         Diagnostics(stderr),
-        index,
-        LockedKeychain,  # type: ignore[arg-type]
+        secret_store=LockedStore(),  # type: ignore[arg-type]
         clock=clock,
     )
-    source = backend.source_of(index.lookup(HOST))
-    target = backend.target(parse_server(HOST))
-    key = target.cache_key(HOST, source, settings)
+    server = parse_server(HOST)
+    source = locked.source_of(server, index.lookup(HOST))
+    assert isinstance(source, AwsSource)
+    key = locked.ecr.cache_key(server, source)
     issued = clock()
-    backend.cache.put(key, CachedToken(HOST, "AWS", "cached-secret", issued, issued + 12 * HOUR))
+    locked.ecr.cache.put(key, CachedToken(HOST, "AWS", "cached-secret", issued, issued + 12 * HOUR))
 
     clock.now += 7 * HOUR  # past half-life: a refresh is due, and needs the secret key
-    assert backend.get(parse_server(HOST)).secret == "cached-secret"
+    assert locked.get(HOST).secret == "cached-secret"
     assert "the OS keyring is locked" in stderr.getvalue()
 
     clock.now += 5 * HOUR  # expired now: the keyring error is the answer
     with pytest.raises(StoreUnavailable):
-        backend.get(parse_server(HOST))
+        locked.get(HOST)

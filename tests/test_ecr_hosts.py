@@ -10,7 +10,7 @@ import pytest
 
 from docker_credential_convox import aws
 from docker_credential_convox.backends.ecr import EcrBackend
-from docker_credential_convox.servers import ECR, ECR_PUBLIC, REGISTRY, parse_server
+from docker_credential_convox.servers import ECR, ECR_PUBLIC, REGISTRY, Target, parse_server
 from docker_credential_convox.settings import Settings
 
 # host -> (region, fips, dualstack): every example in ecr.md.
@@ -104,10 +104,10 @@ def no_endpoint_overrides(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]
         yield Settings(dict(os.environ))
 
 
-def url_of_token_request(settings: Settings, target: aws.Target) -> str:
+def url_of_token_request(settings: Settings, target: Target) -> str:
     """The URL botocore would call for GetAuthorizationToken; the request is stopped unsent."""
-    session = aws._session(settings)
-    client = aws._client(
+    session = aws.session(settings)
+    client = aws.client(
         session,
         target.service,
         target,

@@ -85,14 +85,15 @@ def test_locked_keyring_is_reported_as_locked_and_nothing_is_indexed(
 
 KILL_BETWEEN = """
 import os, sys
-from docker_credential_convox import cli, keychain, registry_index
+from docker_credential_convox import cli, registry_index
+from docker_credential_convox.stores import keyring
 def killed(*args, **kwargs):
     os._exit(137)  # SIGKILL-like: no cleanup, no finally blocks
 target = {target!r}
 if target == "index.put":
     registry_index.RegistryIndex.put = killed
 else:
-    keychain.Keychain.delete = killed
+    keyring.KeyringStore.delete = killed
 sys.exit(cli.main([{action!r}]))
 """
 

@@ -111,11 +111,12 @@ def tokens(text: str) -> str:
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *secrets: str) -> str:
-    """Exit 1, nothing on stdout, exactly one line on stderr, no traceback, no secret."""
+    """Exit 1, nothing on stdout, exactly one error line on stderr (then, for some errors, a
+    hint: what to do), no traceback, no secret."""
     assert result.returncode == 1, result
     assert result.stdout == "", result
     lines = result.stderr.splitlines()
-    assert len(lines) == 1, result
+    assert len(lines) == 1 or lines[1].startswith("hint: "), result
     assert "Traceback" not in result.stderr
     for secret in secrets:
         assert secret not in result.stdout + result.stderr

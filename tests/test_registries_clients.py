@@ -261,3 +261,24 @@ def test_aws_flags_are_refused_together_or_without_a_role(ecr_env: dict[str, str
 
     assert assert_one_line_error(both) == "give either --profile or --role-arn, not both"
     assert assert_one_line_error(external) == "--external-id goes with --role-arn"
+
+
+def test_a_failed_add_of_an_ecr_host_shows_its_hint_naming_the_registry(
+    ecr_env: dict[str, str],
+) -> None:
+    no_keys = {
+        k: v for k, v in ecr_env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    }
+
+    result = registries(no_keys, "add", ECR_HOST)
+
+    assert (result.returncode, result.stdout) == (1, ""), result
+    error, *hint = [line for line in result.stderr.splitlines() if not line.startswith("Using ")]
+    assert error.startswith(f"unable to authenticate to {ECR_HOST} using the AWS default")
+    assert "NoCredentials" in error
+    # The hint built for this failure, with SERVER replaced by the registry it names.
+    assert hint, result
+    assert hint[0].startswith("hint: give the helper AWS credentials")
+    assert f"docker-credential-convox registries add {ECR_HOST}" in hint[0]
+    assert "SERVER" not in result.stderr
+    assert not config_path(no_keys).exists()

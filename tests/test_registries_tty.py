@@ -293,7 +293,9 @@ def test_add_ecr_at_a_terminal_refuses_keys_aws_rejects_and_stores_nothing(
         f"unable to authenticate to {ecr_host} using the access key {ECR_KEY_ID}"
     )
     assert "UnrecognizedClientException" in rest
-    assert rest.count("\r\n") == 1
+    # One error line, then the hint built for it.
+    assert rest.count("\r\n") == 2
+    assert rest.split("\r\n")[1].startswith("hint: AWS does not accept these credentials")
     assert ECR_SECRET not in shown
     assert helper_listing(ecr_env) == {}
     assert keyring_usernames(ecr_env, ecr_host) == []

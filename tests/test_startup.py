@@ -66,3 +66,37 @@ def test_installed_script_and_module_report_the_same_version(helper_env: dict[st
         check=True,
     ).stdout
     assert script == module
+
+
+LAYERS_PROBE = """
+import sys
+from docker_credential_convox import cli
+code = cli.main(sys.argv[1:])
+loaded = sorted(name for name in {layers!r} if name in sys.modules)
+sys.stderr.write("LOADED=" + ",".join(loaded) + "\\n")
+sys.exit(code)
+"""
+
+# The layers a `get` of a registry the helper does not know never needs.
+UNNEEDED_FOR_UNKNOWN = (
+    "docker_credential_convox.stores.keyring",
+    "docker_credential_convox.sources.ecr",
+    "docker_credential_convox.backends.ecr",
+    "docker_credential_convox.aws",
+    "docker_credential_convox.tokencache",
+)
+
+
+def test_get_of_an_unknown_registry_loads_no_secret_store_and_no_ecr_layer(
+    helper_env: dict[str, str],
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", LAYERS_PROBE.format(layers=UNNEEDED_FOR_UNKNOWN), "get"],
+        input=b"unknown.example",
+        capture_output=True,
+        env=helper_env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert result.stdout == b"credentials not found in native keychain\n"
+    assert line == "LOADED="

@@ -27,6 +27,7 @@ from docker_credential_convox.tokencache import (
     USABLE_MARGIN,
     CachedToken,
     TokenCache,
+    token_cache,
 )
 
 HOUR = 3600.0
@@ -272,7 +273,7 @@ def test_a_loose_cache_file_is_replaced_by_a_0600_one(
 def test_disabled_cache_mints_every_time_and_writes_nothing(
     cache_path: Path, clock: Clock, minter: Minter
 ) -> None:
-    cache = TokenCache(str(cache_path), Diagnostics(io.StringIO()), clock, enabled=False)
+    cache = token_cache(str(cache_path), Diagnostics(io.StringIO()), clock, enabled=False)
     cache.fetch(KEY, minter)
     cache.fetch(KEY, minter)
     assert minter.calls == 2

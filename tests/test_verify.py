@@ -24,10 +24,9 @@ from typing import Callable, Optional
 
 import pytest
 
+from docker_credential_convox.errors import RegistryUnreachable, VerificationFailed
 from docker_credential_convox.verify import (
     RegistryChecker,
-    RegistryUnreachable,
-    VerificationFailed,
     check_credentials,
     is_loopback,
     login_host,

@@ -1,27 +1,141 @@
-"""Sources of credentials. Each backend serves the registries `servers` routes to it.
+"""Backends: how the credentials of a registry are answered, one module per way.
 
-Every backend has the same small interface (`Backend`); the helper picks one per server
-and never looks inside. Backends import their heavy libraries lazily.
+`stored.py` returns a login kept as it is; `ecr.py` mints registry tokens from AWS credentials.
+Every backend has the same interface (`Backend`, as docker-credential-helpers' Add, Get, Delete
+and List), is given the registry's source by the router (helper.py) and never builds another
+backend; both write the index entry and the secret together through `Records` (below). Backends
+import their heavy libraries lazily.
+
+`Records` writes a registry's index entry and its secret together, under the registry's lock.
+
+Each `store` and `erase` holds the registry's lock (RegistryIndex.registry_lock) across its
+secret-store and index writes, so a store and an erase of one registry never interleave: any
+mix of them, and of `list` and `get`, ends as some serial order of them would.
+
+Write order, chosen so that an interrupted process never leaves a visible half-state:
+- store: secret into the store first, then the index entry. Killed in between, the index has
+  no entry, so `get`/`list` behave as if the store never happened; the orphaned secret is
+  overwritten by the next store or swept by the next erase.
+- erase: index entry first, then the secret. Killed in between, `get`/`list` already behave
+  as if erased (get answers from the index first); the orphan is swept by the next erase.
+  If the store refuses the delete (locked, hung), the entry is put back and the erase fails:
+  the registry stays as it was, not half-erased with its secret left behind.
 """
 
 from __future__ import annotations
 
+from docker_credential_convox import sources
+from docker_credential_convox.errors import StoreUnavailable
+
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Protocol
+    from collections.abc import Mapping
+    from typing import Callable, Optional, Protocol
 
+    from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.protocol import Credentials
+    from docker_credential_convox.registry_index import Entry, RegistryIndex
     from docker_credential_convox.servers import Server
+    from docker_credential_convox.sources import Source
+    from docker_credential_convox.stores import SecretStore
 
     class Backend(Protocol):
-        """What the helper asks of a source of credentials."""
+        """What the helper asks of a way of answering credentials."""
 
-        def store(self, server: Server, credentials: Credentials) -> None:
-            """Keep `credentials` for `server` (raises HelperError subclasses on failure)."""
+        def store(
+            self,
+            server: Server,
+            server_url: str,
+            source: Source,
+            secret: Optional[str],
+            *,
+            verify: bool = False,
+        ) -> None:
+            """Record `source` (and its secret) for `server`; with `verify`, check it first."""
 
-        def get(self, server: Server) -> Credentials:
-            """Credentials for `server`, or raise CredentialsNotFound."""
+        def get(
+            self, server: Server, source: Optional[Source], entries: Mapping[str, Entry]
+        ) -> Credentials:
+            """Credentials for `server` from `source` (None: nothing stored), or raise
+            CredentialsNotFound; `entries` is the index as the router read it."""
 
         def erase(self, server: Server) -> None:
             """Forget what is kept for `server`; nothing kept is not an error."""
+
+        def list(self, entries: Mapping[str, Entry]) -> dict[str, str]:
+            """Server URL -> username for the registries this backend answers."""
+
+
+# A secret orphaned by an interrupted store or erase is found by key alone; bound the sweep.
+MAX_ORPHANS_SWEPT = 16
+
+
+class Records:
+    """The registry index and the secret store, written as one."""
+
+    def __init__(
+        self,
+        index: RegistryIndex,
+        store: Callable[[], SecretStore],
+        diagnostics: Diagnostics,
+    ) -> None:
+        self.index = index
+        self._store = store  # opened on first use: most requests never need it
+        self.diagnostics = diagnostics
+
+    @property
+    def store(self) -> SecretStore:
+        return self._store()
+
+    def write(self, entry: Entry, secret: Optional[str]) -> None:
+        """Keep `secret` (if any) under the entry's secret username, then record `entry`; a
+        secret the replaced entry kept under another username is deleted. The caller holds
+        the registry's lock."""
+        kept = sources.kept_secret(entry)
+        if secret is not None and kept is not None:
+            self.store.put(entry.key, kept, secret)
+        replaced = self.index.put(entry)
+        old = sources.kept_secret(replaced) if replaced is not None else None
+        if old is not None and old != kept:
+            try:
+                self.store.delete(entry.key, old)
+            except StoreUnavailable as exc:
+                self.diagnostics.warn(
+                    f"the old secret for {entry.key} is still in {self.store.name}: {exc.message}"
+                )
+
+    def erase(self, key: str) -> Optional[Entry]:
+        """Remove the entry of `key` and its secret (or sweep orphans when there is no entry);
+        the removed entry, or None."""
+        with self.index.registry_lock(key, for_erase=True):
+            removed = self.index.remove(key)
+            if removed is None:
+                self.sweep_orphans(key)
+                return None
+            kept = sources.kept_secret(removed)
+            if kept is not None:
+                self._delete_or_restore(removed, kept)
+            return removed
+
+    def _delete_or_restore(self, removed: Entry, username: str) -> None:
+        """Delete the secret of an index entry just removed; if the store refuses, put the
+        entry back (the caller holds the registry's lock) and fail."""
+        try:
+            self.store.delete(removed.key, username)
+        except StoreUnavailable:
+            self.index.put(removed)
+            raise
+
+    def sweep_orphans(self, key: str) -> None:
+        """Delete secrets filed under `key` that no index entry points to (best effort)."""
+        try:
+            for _ in range(MAX_ORPHANS_SWEPT):
+                username = self.store.find_username(key)
+                if username is None:
+                    return
+                self.store.delete(key, username)
+                self.diagnostics.debug(f"swept an orphaned secret for {key}")
+        except StoreUnavailable as exc:
+            # Erasing what is not stored must succeed (skopeo crashes otherwise).
+            self.diagnostics.debug(f"could not sweep {self.store.name} for {key}: {exc.message}")

@@ -40,7 +40,6 @@ def trim(site: Path) -> None:
             shutil.rmtree(service)
     for examples in data.glob("*/*/examples-1.json"):
         examples.unlink()
-    shutil.rmtree(site / "boto3" / "data", ignore_errors=True)  # resource models; never used
     shutil.rmtree(site / "bin", ignore_errors=True)
     for cache in list(site.rglob("__pycache__")):
         shutil.rmtree(cache)

@@ -1,6 +1,8 @@
-"""Secrets in the OS keyring through Python `keyring`; its failures become one-line errors.
+"""The OS keyring as a secret store, through Python `keyring`; its failures become one-line errors.
 
-`keyring` is imported only when a secret is actually read or written, never on start-up.
+`keyring` is imported only when a secret is actually read or written, never on start-up. The
+keyring cannot list what it holds (`can_enumerate` is False), so the registry index answers
+`list`; a secret is filed under the service `docker-credential-convox:KEY` and the username.
 
 Every D-Bus call to the Secret Service is bounded (`bound_dbus_calls`): keyring's Secret Service
 backend and our direct read both go through secretstorage, which calls jeepney's blocking
@@ -14,9 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from typing import TYPE_CHECKING, Any, Optional
 
+from docker_credential_convox import APP
 from docker_credential_convox.errors import (
     StateError,
     StoreNotAnswering,
@@ -28,7 +30,9 @@ from docker_credential_convox.settings import DEFAULT_KEYRING_TIMEOUT
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-SERVICE_PREFIX = "docker-credential-convox:"
+    from docker_credential_convox.settings import Settings
+
+SERVICE_PREFIX = APP + ":"
 MESSAGE_LIMIT = 300  # characters of a keyring error kept in the one-line error
 PIN_MAX_BYTES = 1024  # the pin is one dotted class path
 
@@ -97,14 +101,16 @@ def _is_dotted_path(name: str) -> bool:
     return bool(name) and all(part.isidentifier() for part in name.split("."))
 
 
-def _keyring_config_exists() -> bool:
-    """Whether the user configured keyring in keyringrc.cfg (then keyring decides, not our pin)."""
-    if sys.platform.startswith("linux"):  # keyring's own rule, without importing keyring
-        root = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-        return os.path.exists(os.path.join(root, "python_keyring", "keyringrc.cfg"))
-    from keyring.util import platform_
+def _keyring_config_exists(path: Optional[str]) -> bool:
+    """Whether the user configured keyring in keyringrc.cfg (then keyring decides, not our pin).
 
-    return os.path.exists(os.path.join(platform_.config_root(), "keyringrc.cfg"))
+    `path`: where keyring reads it (settings.py knows on Linux); None: ask keyring.
+    """
+    if path is None:
+        from keyring.util import platform_
+
+        path = os.path.join(platform_.config_root(), "keyringrc.cfg")
+    return os.path.exists(path)
 
 
 # The class keyring's discovery picks on Linux desktops; for it, `get` reads items directly.
@@ -151,8 +157,8 @@ def read_secret_service(
             connection.close()
 
 
-class Keychain:
-    """Get, set and delete secrets by (registry key, username) in one keyring backend.
+class KeyringStore:
+    """Put, get and delete secrets by (registry key, username) in one keyring backend.
 
     Which backend: PYTHON_KEYRING_BACKEND if set; else keyring's own choice (its keyringrc.cfg,
     or discovery through entry points, which costs tens of milliseconds). The discovered choice
@@ -160,18 +166,35 @@ class Keychain:
     working is forgotten and discovery runs again.
     """
 
+    name = "the OS keyring"
+    can_enumerate = False
+
     def __init__(
         self,
         backend_name: Optional[str] = None,
         pin_path: Optional[str] = None,
-        backend: Any = None,
         timeout: float = DEFAULT_DBUS_TIMEOUT,
+        config_path: Optional[str] = None,
+        properties_set: bool = False,
     ) -> None:
         self._timeout = timeout
         self._backend_name = backend_name
         self._pin_path = pin_path
-        self._backend: Optional[KeyringBackend] = backend
+        self._config_path = config_path
+        self._properties_set = properties_set
+        self._backend: Optional[KeyringBackend] = None
         self._pinned = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyringStore:
+        """The store the environment chooses (nothing is opened until a secret is needed)."""
+        return cls(
+            settings.keyring_backend,
+            pin_path=settings.keyring_pin_path,
+            timeout=settings.keyring_timeout,
+            config_path=settings.keyring_config_path,
+            properties_set=settings.keyring_properties_set,
+        )
 
     def _keyring(self) -> KeyringBackend:
         if self._backend is not None:
@@ -180,7 +203,7 @@ class Keychain:
             import keyring.core
         except ImportError:  # pragma: no cover - keyring is a hard dependency
             raise StoreUnavailable(
-                "the Python keyring library is not installed: reinstall docker-credential-convox"
+                f"the Python keyring library is not installed: reinstall {APP}"
             ) from None
         backend: Optional[KeyringBackend]
         if self._backend_name:
@@ -218,7 +241,7 @@ class Keychain:
         return backend
 
     def _read_pin(self) -> Optional[str]:
-        if not self._pin_path or _keyring_config_exists():
+        if not self._pin_path or _keyring_config_exists(self._config_path):
             return None
         from docker_credential_convox import fileio
 
@@ -234,7 +257,7 @@ class Keychain:
 
         if not self._pin_path or isinstance(backend, (fail.Keyring, chainer.ChainerBackend)):
             return
-        if _keyring_config_exists():
+        if _keyring_config_exists(self._config_path):
             return
         name = f"{type(backend).__module__}.{type(backend).__qualname__}"
         from docker_credential_convox import fileio
@@ -294,7 +317,7 @@ class Keychain:
         """Whether keyring would use its Secret Service backend with default properties."""
         if self._backend is not None or self._backend_name:
             return False
-        if any(name.startswith("KEYRING_PROPERTY_") for name in os.environ):
+        if self._properties_set:
             return False
         return self._read_pin() == SECRET_SERVICE_CLASS
 
@@ -307,7 +330,7 @@ class Keychain:
         secret = self._call("read a secret", "get_password", service_name(key), username)
         return secret if isinstance(secret, str) else None
 
-    def set(self, key: str, username: str, secret: str) -> None:
+    def put(self, key: str, username: str, secret: str) -> None:
         """File `secret` under (key, username), replacing any earlier one."""
         self._call("store a secret", "set_password", service_name(key), username, secret)
 
@@ -318,7 +341,11 @@ class Keychain:
         with contextlib.suppress(kerrors.PasswordDeleteError):
             self._call("delete a secret", "delete_password", service_name(key), username)
 
-    def backend_name(self) -> str:
+    def location(self, key: str) -> str:
+        """Where the secrets of `key` live, in words."""
+        return f"the OS keyring, service {service_name(key)}"
+
+    def describe(self) -> str:
         """The dotted class path of the keyring backend in use, choosing it if need be."""
         backend = self._keyring()
         return f"{type(backend).__module__}.{type(backend).__qualname__}"

@@ -1,0 +1,47 @@
+"""The view model of `registries list`: one row per registry the helper knows, never a secret.
+
+Built by Helper.rows; rendered as a table or JSON by registries.py. Imported only for that.
+"""
+
+from __future__ import annotations
+
+# `typing` costs milliseconds at start-up; mypy treats this name as always true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Optional
+
+
+class Row:
+    """One registry as `registries list` shows it (the view model; never a secret)."""
+
+    __slots__ = ("key", "kind", "kind_text", "options", "server", "source", "username")
+
+    def __init__(
+        self,
+        server: str,
+        key: str,
+        username: str,
+        kind: str,
+        *,
+        source: str,
+        kind_text: str,
+        options: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self.server = server
+        self.key = key
+        self.username = username
+        self.kind = kind  # the registry's kind (servers.py)
+        self.source = source  # the source's kind, as the index records it
+        self.kind_text = kind_text  # the KIND column
+        self.options = dict(options or {})
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "server": self.server,
+            "key": self.key,
+            "username": self.username or None,
+            "kind": self.kind,
+            "source": self.source,
+            "options": self.options,
+        }

@@ -1,0 +1,397 @@
+"""The credential sources of Amazon ECR registries, one class each.
+
+Access keys (`ecr-keys`: Username = access key ID, the secret access key in the secret store), a
+profile (`ecr-profile`, `store` Username `profile:NAME`), a role (`ecr-role`, Username
+`role:ARN`, Secret = optional external ID), and the AWS default chain when nothing is recorded
+produce AWS credentials, with which the ECR backend mints registry tokens. A token from
+`aws ecr get-login-password` (`ecr-login`, Username `AWS`, as `docker login` sends it) is kept
+in the secret store and returned for `LOGIN_TOKEN_LIFETIME` after it was stored. An alias
+(`ecr-alias`, `store` Username `ecr-alias:<ECR host>`) is another name for an ECR registry.
+
+botocore is imported inside `aws_credentials` only: a `get` answered from the token cache reads
+a source's identity and never produces credentials.
+"""
+
+from __future__ import annotations
+
+from docker_credential_convox.errors import BadRequest, CredentialsNotFound, HelperError
+from docker_credential_convox.servers import ECR, REGISTRY, parse_server
+from docker_credential_convox.sources import MINTED, Source
+from docker_credential_convox.tokencache import describe_time
+
+# `typing` costs milliseconds at start-up; mypy treats this name as always true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Optional
+
+    from docker_credential_convox import aws
+    from docker_credential_convox.diagnostics import Diagnostics
+    from docker_credential_convox.protocol import Credentials
+    from docker_credential_convox.registry_index import Entry
+    from docker_credential_convox.servers import Server
+    from docker_credential_convox.settings import Settings
+
+LOGIN_USERNAME = "AWS"
+PROFILE_PREFIX = "profile:"
+ROLE_PREFIX = "role:"
+ECR_ALIAS_PREFIX = "ecr-alias:"
+# `aws ecr get-login-password` tokens last 12 hours; the helper cannot read their expiry, so it
+# counts from the moment they were stored (the earliest they can have been issued is earlier,
+# hence the margin).
+LOGIN_TOKEN_LIFETIME = 12 * 3600.0
+LOGIN_TOKEN_MARGIN = 15 * 60.0
+CHAIN_DESCRIPTION = "the AWS default credential chain"
+
+
+def private_ecr_registry(text: str) -> Optional[Server]:
+    """The private ECR registry `text` names (an alias target), or None for anything else."""
+    try:
+        server = parse_server(text) if text.strip() else None
+    except HelperError:
+        return None
+    return server if server is not None and server.kind == ECR else None
+
+
+class AwsSource(Source):
+    """A source of AWS credentials, with which the ECR backend mints registry tokens."""
+
+    backend = MINTED
+    profile: Optional[str] = None
+    # What a `store` Username starts with for this source ("": any, the access keys' fallback).
+    username_prefix: ClassVar[str] = ""
+
+    @classmethod
+    def claims(cls, server: Server, credentials: Credentials) -> bool:
+        return server.kind != REGISTRY and credentials.username.startswith(cls.username_prefix)
+
+    def identity(self, settings: Settings) -> dict[str, object]:
+        """What names this source for the token cache, without resolving any credential."""
+        raise NotImplementedError
+
+    def aws_credentials(
+        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
+    ) -> tuple[Any, dict[str, Optional[str]]]:
+        """A botocore session and the credentials to call AWS with (botocore errors escape)."""
+        raise NotImplementedError
+
+
+class EcrKeys(AwsSource):
+    """An IAM user's access keys stored for the registry."""
+
+    kind = "ecr-keys"
+
+    @classmethod
+    def from_request(
+        cls, server: Server, credentials: Credentials, diagnostics: Diagnostics
+    ) -> tuple[Source, Optional[str]]:
+        username = credentials.username
+        if any(ch.isspace() or ch == ":" for ch in username):
+            raise BadRequest(
+                f"`{username}` is not an AWS access key ID; for an ECR registry the username "
+                "is an access key ID, `AWS`, `profile:NAME` or `role:ARN`"
+            )
+        if not credentials.secret:
+            raise BadRequest(f"no secret access key for {username}: give it as the password")
+        return cls(username), credentials.secret
+
+    @property
+    def secret_username(self) -> Optional[str]:
+        return self.username
+
+    def describe(self) -> str:
+        return f"the access key {self.username} stored for this registry"
+
+    def detail(self) -> str:
+        return "access keys"
+
+    def identity(self, settings: Settings) -> dict[str, object]:
+        return {"keys": self.username}
+
+    def aws_credentials(
+        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
+    ) -> tuple[Any, dict[str, Optional[str]]]:
+        from docker_credential_convox import aws
+
+        attempt.method = "stored-keys"
+        # Stored keys stand alone: an AWS_PROFILE meant for other work must not interfere.
+        session = aws.session(settings, standalone=True)
+        return session, {"aws_access_key_id": self.username, "aws_secret_access_key": secret}
+
+
+class EcrDefaultChain(AwsSource):
+    """The AWS default chain: environment, shared config and SSO, web identity, instance role."""
+
+    kind = "default-chain"  # never recorded: the source of an ECR registry without an entry
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    @classmethod
+    def claims(cls, server: Server, credentials: Credentials) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return CHAIN_DESCRIPTION
+
+    def detail(self) -> str:
+        return "default AWS chain"
+
+    def identity(self, settings: Settings) -> dict[str, object]:
+        return {"default": settings.aws_default_chain_identity()}
+
+    def aws_credentials(
+        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
+    ) -> tuple[Any, dict[str, Optional[str]]]:
+        from docker_credential_convox import aws
+
+        return aws.chain_credentials(settings, attempt)
+
+
+class EcrProfile(AwsSource):
+    """An AWS profile recorded for the registry (`store` Username `profile:NAME`)."""
+
+    kind = "ecr-profile"
+    username_prefix = PROFILE_PREFIX
+
+    def __init__(self, profile: str) -> None:
+        super().__init__(PROFILE_PREFIX + profile, {"profile": profile})
+        self.profile = profile
+
+    @classmethod
+    def from_request(
+        cls, server: Server, credentials: Credentials, diagnostics: Diagnostics
+    ) -> tuple[Source, Optional[str]]:
+        profile = credentials.username[len(PROFILE_PREFIX) :].strip()
+        if not profile:
+            raise BadRequest("no profile name after `profile:` in the username")
+        if credentials.secret:
+            diagnostics.warn(
+                f"the Secret is ignored for {credentials.username}: profiles need none"
+            )
+        source = cls(profile)
+        source.username = credentials.username  # recorded as sent
+        return source, None
+
+    @classmethod
+    def from_entry(cls, entry: Entry) -> Optional[Source]:
+        profile = entry.options.get("profile")
+        if not profile:
+            return None
+        source = cls(profile)
+        source.username = entry.username
+        return source
+
+    @property
+    def shown_username(self) -> str:
+        return ""
+
+    def describe(self) -> str:
+        return f"the AWS profile {self.profile!r} recorded for this registry"
+
+    def detail(self) -> str:
+        return f"profile {self.profile}"
+
+    def identity(self, settings: Settings) -> dict[str, object]:
+        return {"profile": self.profile}
+
+    def aws_credentials(
+        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
+    ) -> tuple[Any, dict[str, Optional[str]]]:
+        from docker_credential_convox import aws
+
+        return aws.chain_credentials(settings, attempt, self.profile)
+
+
+class EcrRole(AwsSource):
+    """An IAM role assumed for the registry (`store` Username `role:ARN`, Secret: external ID),
+    from a profile or the default chain."""
+
+    kind = "ecr-role"
+    username_prefix = ROLE_PREFIX
+
+    def __init__(
+        self,
+        username: str,
+        role_arn: str,
+        external_id: Optional[str] = None,
+        profile: Optional[str] = None,
+    ) -> None:
+        options = {"role_arn": role_arn}
+        if external_id:
+            options["external_id"] = external_id  # AWS documents it as not secret
+        if profile:
+            options["profile"] = profile
+        super().__init__(username, options)
+        self.role_arn = role_arn
+        self.external_id = external_id
+        self.profile = profile
+
+    @classmethod
+    def from_request(
+        cls, server: Server, credentials: Credentials, diagnostics: Diagnostics
+    ) -> tuple[Source, Optional[str]]:
+        username = credentials.username
+        role_arn = username[len(ROLE_PREFIX) :].strip()
+        if not (role_arn.startswith("arn:") and ":role/" in role_arn):
+            raise BadRequest(
+                f"`{username}` does not name a role: expected role:arn:aws:iam::ACCOUNT:role/NAME"
+            )
+        return cls(username, role_arn, credentials.secret.strip() or None), None
+
+    @classmethod
+    def from_entry(cls, entry: Entry) -> Optional[Source]:
+        options = entry.options
+        if not options.get("role_arn"):
+            return None
+        return cls(
+            entry.username, options["role_arn"], options.get("external_id"), options.get("profile")
+        )
+
+    @property
+    def shown_username(self) -> str:
+        return ""
+
+    def describe(self) -> str:
+        base = f"the AWS profile {self.profile!r}" if self.profile else CHAIN_DESCRIPTION
+        external = " with an external ID" if self.external_id else ""
+        return f"the role {self.role_arn} (assumed{external} from {base})"
+
+    def detail(self) -> str:
+        external = " with external ID" if self.external_id else ""
+        return f"role {self.role_arn}{external}"
+
+    def identity(self, settings: Settings) -> dict[str, object]:
+        return {
+            "role": self.role_arn,
+            "external_id": self.external_id or "",
+            "profile": self.profile or "",
+        }
+
+    def aws_credentials(
+        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
+    ) -> tuple[Any, dict[str, Optional[str]]]:
+        from docker_credential_convox import aws
+
+        session, credentials = aws.chain_credentials(settings, attempt, self.profile)
+        return session, aws.assume_role(
+            session,
+            settings,
+            attempt,
+            credentials,
+            role_arn=self.role_arn,
+            external_id=self.external_id,
+        )
+
+
+class EcrLoginToken(Source):
+    """A registry token from `aws ecr get-login-password`, stored with Username `AWS` and
+    returned until `LOGIN_TOKEN_LIFETIME` after it was stored; the default chain after that."""
+
+    kind = "ecr-login"
+    backend = MINTED
+
+    @classmethod
+    def claims(cls, server: Server, credentials: Credentials) -> bool:
+        return server.kind != REGISTRY and credentials.username == LOGIN_USERNAME
+
+    @classmethod
+    def from_request(
+        cls, server: Server, credentials: Credentials, diagnostics: Diagnostics
+    ) -> tuple[Source, Optional[str]]:
+        if not credentials.secret:
+            raise BadRequest(
+                "no token: with the username AWS the password is a token from "
+                "`aws ecr get-login-password`"
+            )
+        return cls(LOGIN_USERNAME), credentials.secret
+
+    def stamped(self, now: float) -> EcrLoginToken:
+        """This token as recorded when stored at `now`."""
+        return EcrLoginToken(LOGIN_USERNAME, {"stored_at": str(int(now))})
+
+    @property
+    def secret_username(self) -> Optional[str]:
+        return LOGIN_USERNAME
+
+    @property
+    def stored_at(self) -> float:
+        try:
+            return float(self.options.get("stored_at", "0"))
+        except ValueError:
+            return 0.0
+
+    @property
+    def expires_at(self) -> float:
+        return self.stored_at + LOGIN_TOKEN_LIFETIME
+
+    def is_current(self, now: float) -> bool:
+        """Whether the token is still returned as it is (else the default chain mints)."""
+        return now < self.expires_at - LOGIN_TOKEN_MARGIN
+
+    def expiry_note(self, key: str) -> str:
+        """The note added to a failure of the default chain that took over from this token."""
+        return (
+            f"note: the token stored with `docker login -u AWS` for {key} expired at "
+            f"{describe_time(self.expires_at)}; log in again or give the helper AWS credentials"
+        )
+
+    def describe(self) -> str:
+        return "the token stored by `docker login -u AWS`"
+
+    def detail(self) -> str:
+        return "login token"
+
+
+class EcrAlias(Source):
+    """Another name (a custom domain, a proxy) for a private ECR registry: its tokens come from
+    the target's own source (or the default chain)."""
+
+    kind = "ecr-alias"
+    backend = MINTED
+
+    @classmethod
+    def claims(cls, server: Server, credentials: Credentials) -> bool:
+        return server.kind == REGISTRY and credentials.username.startswith(ECR_ALIAS_PREFIX)
+
+    @classmethod
+    def from_request(
+        cls, server: Server, credentials: Credentials, diagnostics: Diagnostics
+    ) -> tuple[Source, Optional[str]]:
+        target = private_ecr_registry(credentials.username[len(ECR_ALIAS_PREFIX) :])
+        if target is None:
+            raise BadRequest(
+                f"`{credentials.username}` does not name an Amazon ECR registry: expected "
+                f"{ECR_ALIAS_PREFIX}ACCOUNT.dkr.ecr.REGION.amazonaws.com"
+            )
+        if credentials.secret:
+            diagnostics.warn(f"the Secret is ignored for {server.key}: an alias needs none")
+        return cls.of(target), None
+
+    @classmethod
+    def of(cls, target: Server) -> EcrAlias:
+        """An alias of the ECR registry `target`."""
+        return cls(LOGIN_USERNAME, {"target": target.key})
+
+    @property
+    def target(self) -> Optional[Server]:
+        """The ECR registry this is another name for; None if the entry names none."""
+        return private_ecr_registry(self.options.get("target", ""))
+
+    def answered_as(self, server: Server, diagnostics: Diagnostics) -> Server:
+        target = self.target
+        if target is None:
+            diagnostics.warn(
+                f"{server.key} is recorded as an ECR alias without a valid ECR registry; "
+                f"store it again with the username {ECR_ALIAS_PREFIX}<ECR registry host>"
+            )
+            raise CredentialsNotFound()
+        return target
+
+    def describe(self) -> str:
+        return f"another name for the ECR registry {self.options.get('target', '?')}"
+
+    def detail(self) -> str:
+        return f"ecr alias of {self.options.get('target', '?')}"
+
+    def list_kind(self, server_kind: str) -> str:
+        return self.detail()
