@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import pytest
@@ -46,15 +45,6 @@ class TestEcrRoute(CredentialHelperContract):
     docker_hub = False
     path_entries = False  # a path on an ECR host is the registry's own entry (test_ecr_alias)
     crash_at = KEYRING_THEN_INDEX
-    known_defects = MappingProxyType(
-        {
-            "test_erase_killed_between_its_writes_looks_erased_and_erase_again_succeeds": (
-                "erase drops the registry's cached tokens after its index and keyring writes: "
-                "killed in between, `list` still shows the erased registry (Username AWS) "
-                "until its token expires or the next erase"
-            )
-        }
-    )
     logins = (
         Login("AKIAI44QH8DHBEXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"),
         Login("AKIANEWKEYEXAMPLE001", "new-secret-access-key"),

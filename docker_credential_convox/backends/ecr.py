@@ -315,8 +315,11 @@ class EcrBackend:
     # -- erase and list ------------------------------------------------------------------
 
     def erase(self, server: Server) -> None:
-        self.records.erase(server.key)
+        # Tokens go first: killed between the index and keyring writes, no cached token may
+        # keep the erased registry in `list`. Dropping them too early costs only a mint.
         dropped = self.cache.forget_registry(server.key)
+        self.records.erase(server.key)
+        dropped += self.cache.forget_registry(server.key)  # minted by a `get` meanwhile
         self.diagnostics.debug(f"erased {server.key} ({dropped} cached token(s) dropped)")
 
     def list(self, entries: Mapping[str, Entry]) -> dict[str, str]:
