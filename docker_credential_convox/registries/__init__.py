@@ -1,4 +1,4 @@
-"""`docker-credential-convox registries add | remove | list | import`: Convox's registry commands.
+"""`docker-credential-convox registries add | remove | list | import | doctor`: the commands.
 
 After one `registries add SERVER`, Docker, BuildKit, skopeo and docker-py use the helper for
 that registry: the credentials are checked, stored through the helper's own `store` (the OS
@@ -8,6 +8,7 @@ merged into Docker's config.json.
 Imported only for the `registries` command: argparse and the rest stay off the `get` path. This
 module parses and dispatches; each command is a module of its own with a `run(ctx, args)`, and
 is imported only when it runs.
+
 User-facing rules: prompts and notes on the terminal/stderr, `Done.` and tables on stdout; every
 error is one line on stderr with exit 1, after which nothing has changed; no secret is ever
 printed, and a password is never taken from argv.

@@ -54,6 +54,7 @@ class Context:
 
 
 def server_from(text: str, command: str) -> tuple[str, Server]:
+    """The server as typed (trimmed) and parsed; a one-line UsageError when none was typed."""
     typed = text.strip()
     if not typed:
         raise UsageError(f"no server given: `{PROG} {command} SERVER`, e.g. registry.example.com")
@@ -68,6 +69,7 @@ def url_to_store(typed: str, server: Server) -> str:
 
 
 def is_ecr(server: Server) -> bool:
+    """Whether the helper mints tokens for `server` (private ECR or ECR Public)."""
     return server.kind in (ECR, ECR_PUBLIC)
 
 
