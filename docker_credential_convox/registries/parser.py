@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import NoReturn, Optional
 
 from docker_credential_convox import APP
@@ -140,6 +141,28 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30, width=100)
 
 
+def _subcommand(
+    commands: argparse._SubParsersAction[_Parser],
+    name: str,
+    summary: str,
+    description: str,
+    epilog: str,
+    *,
+    aliases: Sequence[str] = (),
+) -> _Parser:
+    """One command's parser, with its help texts, formatted as the others are."""
+    return commands.add_parser(
+        name,
+        prog=f"{PROG} {name}",
+        aliases=list(aliases),
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=_formatter,
+        allow_abbrev=False,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `registries` command line."""
     parser = _Parser(
@@ -155,14 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=_Parser, help=argparse.SUPPRESS
     )
 
-    add = commands.add_parser(
+    add = _subcommand(
+        commands,
         "add",
-        prog=f"{PROG} add",
-        help="check and store credentials for a registry, route Docker to the helper",
-        description=ADD_DESCRIPTION,
-        epilog=ADD_EXAMPLES,
-        formatter_class=_formatter,
-        allow_abbrev=False,
+        "check and store credentials for a registry, route Docker to the helper",
+        ADD_DESCRIPTION,
+        ADD_EXAMPLES,
     )
     add.add_argument("server", metavar="SERVER", help="registry host[:port], as in image names")
     add.add_argument("-u", "--username", metavar="USER", help="the username (access key ID)")
@@ -183,48 +204,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="SERVER is another name for this ECR registry (a custom domain or proxy)",
     )
 
-    remove = commands.add_parser(
+    remove = _subcommand(
+        commands,
         "remove",
-        prog=f"{PROG} remove",
+        "forget a registry and its route in Docker's config",
+        REMOVE_DESCRIPTION,
+        REMOVE_EXAMPLES,
         aliases=["rm"],
-        help="forget a registry and its route in Docker's config",
-        description=REMOVE_DESCRIPTION,
-        epilog=REMOVE_EXAMPLES,
-        formatter_class=_formatter,
-        allow_abbrev=False,
     )
     remove.add_argument("server", metavar="SERVER", help="the registry to forget")
 
-    listing = commands.add_parser(
+    listing = _subcommand(
+        commands,
         "list",
-        prog=f"{PROG} list",
+        "show the registries the helper knows (default)",
+        LIST_DESCRIPTION,
+        LIST_EXAMPLES,
         aliases=["ls"],
-        help="show the registries the helper knows (default)",
-        description=LIST_DESCRIPTION,
-        epilog=LIST_EXAMPLES,
-        formatter_class=_formatter,
-        allow_abbrev=False,
     )
     listing.add_argument("--json", action="store_true", help="print a JSON array for scripts")
 
-    doctor = commands.add_parser(
+    doctor = _subcommand(
+        commands,
         "doctor",
-        prog=f"{PROG} doctor",
-        help="say why docker gets no credentials for a registry",
-        description=DOCTOR_DESCRIPTION,
-        epilog=DOCTOR_EXAMPLES,
-        formatter_class=_formatter,
-        allow_abbrev=False,
+        "say why docker gets no credentials for a registry",
+        DOCTOR_DESCRIPTION,
+        DOCTOR_EXAMPLES,
     )
     doctor.add_argument("server", metavar="SERVER", help="the registry, as in image names")
 
-    commands.add_parser(
+    _subcommand(
+        commands,
         "import",
-        prog=f"{PROG} import",
-        help="move plaintext passwords from Docker's config into the keyring",
-        description=IMPORT_DESCRIPTION,
-        epilog=IMPORT_EXAMPLES,
-        formatter_class=_formatter,
-        allow_abbrev=False,
+        "move plaintext passwords from Docker's config into the keyring",
+        IMPORT_DESCRIPTION,
+        IMPORT_EXAMPLES,
     )
     return parser
