@@ -77,7 +77,22 @@ def _debug_enabled(environ: Mapping[str, str]) -> bool:
     return is_true(environ.get(ENV_DEBUG))
 
 
-def main(  # noqa: PLR0911, PLR0912 - one return per outcome keeps the exit codes in view
+def report_internal_error(
+    exc: Exception, program: str, debug: bool, report: TextIO, trace: TextIO
+) -> None:
+    """An unexpected exception as one line on `report`: its type only, as its text may hold a
+    secret; the traceback goes to `trace` only when debugging was asked for."""
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=trace)
+    report.write(
+        f"internal error in {program} ({type(exc).__name__}); "
+        "set DOCKER_CREDENTIAL_CONVOX_DEBUG=1 and retry to see the details\n"
+    )
+
+
+def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
     argv: Optional[Sequence[str]] = None,
     stdin: Optional[IO[bytes]] = None,
     stdout: Optional[TextIO] = None,
@@ -123,14 +138,7 @@ def main(  # noqa: PLR0911, PLR0912 - one return per outcome keeps the exit code
     except BrokenPipeError:  # the client went away; nothing more to say
         return 1
     except Exception as exc:
-        if _debug_enabled(env):
-            import traceback
-
-            traceback.print_exc(file=err)
-        out.write(
-            f"internal error in {NAME} ({type(exc).__name__}); "
-            f"set DOCKER_CREDENTIAL_CONVOX_DEBUG=1 and retry to see the details\n"
-        )
+        report_internal_error(exc, NAME, _debug_enabled(env), out, err)
         return 1
     finally:
         try:  # noqa: SIM105 - contextlib is not worth importing on the hot path for this

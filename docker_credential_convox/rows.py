@@ -1,6 +1,6 @@
 """The view model of `registries list`: one row per registry the helper knows, never a secret.
 
-Built by Helper.rows; rendered as a table or JSON by registries.py. Imported only for that.
+Built by Helper.rows; rendered as a table or JSON by registries/listing.py. Imported only for that.
 """
 
 from __future__ import annotations

@@ -41,7 +41,6 @@ from typing import Any, Callable, ClassVar, NamedTuple, Optional, TypeVar, cast
 import pytest
 
 EXECUTABLE = "docker-credential-convox"  # found on the route environment's PATH, as clients do
-NOT_FOUND = "credentials not found in native keychain"
 HUB = "https://index.docker.io/v1/"
 HUB_ACCESS = HUB + "access-token"
 HUB_REFRESH = HUB + "refresh-token"

@@ -15,9 +15,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support import RunHelper
+from support import NOT_FOUND, RunHelper
 
-NOT_FOUND = "credentials not found in native keychain"
 USAGE = "Usage: docker-credential-convox <store|get|erase|list|version>"
 
 

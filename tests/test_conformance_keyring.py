@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
+from support import NOT_FOUND
 
 pytest.register_assert_rewrite("conformance")  # before its import: asserts show values
 from conformance import (  # noqa: E402
     KEYRING_THEN_INDEX,
-    NOT_FOUND,
     CredentialHelperContract,
     Login,
     Reply,

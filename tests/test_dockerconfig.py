@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from test_registries import REAL_WORLD_CONFIG, tokens
+from support_registries import REAL_WORLD_CONFIG, tokens
 
 from docker_credential_convox import dockerconfig, jsontext
 from docker_credential_convox.dockerconfig import (

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support import run_helper_in
-from test_registries import add, config_path, get_credentials
+from support import docker_config_path, run_helper_in
+from support_registries import add, get_credentials
 
 from standins.registry import Registry
 
@@ -70,7 +70,7 @@ def assert_no_secret(result: subprocess.CompletedProcess[str], *secrets: str) ->
 
 
 def write_config(env: Mapping[str, str], document: object) -> None:
-    config_path(env).write_text(json.dumps(document, indent="\t"))
+    docker_config_path(env).write_text(json.dumps(document, indent="\t"))
 
 
 def plaintext_auth(username: str, password: str) -> str:

@@ -15,7 +15,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support import HELPER, keyring_usernames, run_helper_in
+from support import HELPER, NOT_FOUND, keyring_usernames, run_helper_in
+from support_ecr import (
+    ASSUME_ROLE,
+    GET_PUBLIC_TOKEN,
+    GET_TOKEN,
+    HEAVY,
+    MOTO_PASSWORD_PREFIX,
+    STORED_KEY,
+    STORED_SECRET,
+    cache_file,
+    get,
+    get_secret,
+    imported_modules,
+    index_file,
+    store,
+)
 
 from standins.environment import FAKE_AWS_ENV
 
@@ -24,17 +39,8 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["fixtures_aws"]  # moto_server, aws_proxy, ecr_env
 
-GET_TOKEN = "ecr:GetAuthorizationToken"  # operation names as the counting proxy records them
-GET_PUBLIC_TOKEN = "ecr-public:GetAuthorizationToken"
-ASSUME_ROLE = "sts:AssumeRole"
-
-NOT_FOUND = "credentials not found in native keychain"
 ENV_KEY = FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"]
 ENV_SECRET = FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"]
-STORED_KEY = "AKIAI44QH8DHBEXAMPLE"
-STORED_SECRET = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
-MOTO_PASSWORD_PREFIX = "123456789012-auth-token-"
-HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools")
 
 
 @pytest.fixture
@@ -46,46 +52,6 @@ def account() -> str:
 @pytest.fixture
 def host(account: str) -> str:
     return f"{account}.dkr.ecr.us-west-2.amazonaws.com"
-
-
-def get(env: dict[str, str], server: str) -> subprocess.CompletedProcess[str]:
-    return run_helper_in(env, "get", stdin=server)
-
-
-def get_secret(env: dict[str, str], server: str) -> str:
-    result = get(env, server)
-    assert result.returncode == 0, result
-    reply = json.loads(result.stdout)
-    assert reply["Username"] == "AWS"
-    assert reply["ServerURL"] == server
-    secret: str = reply["Secret"]
-    return secret
-
-
-def store(
-    env: dict[str, str], server: str, username: str, secret: str
-) -> subprocess.CompletedProcess[str]:
-    request = json.dumps({"ServerURL": server, "Username": username, "Secret": secret})
-    return run_helper_in(env, "store", stdin=request + "\n")
-
-
-def cache_file(env: dict[str, str]) -> Path:
-    return Path(env["XDG_CACHE_HOME"]) / "docker-credential-convox" / "tokens.json"
-
-
-def index_file(env: dict[str, str]) -> Path:
-    return Path(env["XDG_CONFIG_HOME"]) / "docker-credential-convox" / "registries.json"
-
-
-def imported_modules(env: dict[str, str], action: str, stdin: str) -> set[str]:
-    """Top-level names of every module the installed executable imported (`-X importtime`)."""
-    result = run_helper_in({**env, "PYTHONPROFILEIMPORTTIME": "1"}, action, stdin=stdin)
-    names = set()
-    for line in result.stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
-    assert "docker_credential_convox" in names, result.stderr[-2000:]
-    return names
 
 
 # -- the default chain, the cache, the region ----------------------------------------------------

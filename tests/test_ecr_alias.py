@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support import helper_listing, keyring_usernames, run_helper_in
-from test_ecr import (
+from support import NOT_FOUND, helper_listing, keyring_usernames, run_helper_in
+from support_ecr import (
     GET_TOKEN,
     HEAVY,
     MOTO_PASSWORD_PREFIX,
-    NOT_FOUND,
     STORED_KEY,
     STORED_SECRET,
     cache_file,
@@ -28,7 +27,7 @@ from test_ecr import (
     index_file,
     store,
 )
-from test_registries import assert_one_line_error, read_config, registries
+from support_registries import assert_one_line_error, read_config, registries
 
 from standins.environment import FAKE_AWS_ENV
 

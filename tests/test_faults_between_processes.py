@@ -20,11 +20,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from support import HELPER, helper_listing, hermetic_env, keyring_usernames, run_helper_in
+from support import (
+    HELPER,
+    NOT_FOUND,
+    helper_listing,
+    hermetic_env,
+    keyring_usernames,
+    run_helper_in,
+)
 
 from standins.secret_service import SecretService, private_secret_service
-
-NOT_FOUND = "credentials not found in native keychain"
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support import HELPER, helper_listing, run_helper_in
+from support import HELPER, NOT_FOUND, helper_listing, run_helper_in
 
 if TYPE_CHECKING:
     from fixtures_aws import AwsProxy
@@ -32,7 +32,6 @@ pytest_plugins = ["fixtures_aws"]  # moto_server, aws_proxy, ecr_env
 
 APP = "docker-credential-convox"
 GET_TOKEN = "ecr:GetAuthorizationToken"
-NOT_FOUND = "credentials not found in native keychain"
 # A helper blocked on a FIFO never returns; one that ignores or refuses it answers in well
 # under this (a cold ECR `get` included).
 FIFO_TIMEOUT = 20.0

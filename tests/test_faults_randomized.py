@@ -16,13 +16,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Optional
 
-from support import HELPER, helper_listing, keyring_usernames, run_helper_in
+from support import HELPER, NOT_FOUND, helper_listing, keyring_usernames, run_helper_in
 
 ROUNDS = int(os.environ.get("DCCX_RACE_ROUNDS", "8"))
 PROCESSES = int(os.environ.get("DCCX_RACE_PROCESSES", "8"))
 KEYS = 3
 USERNAMES = ("alice", "bob")
-NOT_FOUND = "credentials not found in native keychain\n"
 
 State = Optional[tuple[str, str]]  # (username, secret), or None when nothing is stored
 
@@ -87,7 +86,7 @@ def observed_state(env: Mapping[str, str], host: str, listing: Mapping[str, str]
     in_keyring = keyring_usernames(env, host)
     get = run_helper_in(env, "get", stdin=host)
     if host not in listing:
-        assert (in_keyring, get.stdout) == ([], NOT_FOUND), "not listed, yet stored"
+        assert (in_keyring, get.stdout) == ([], NOT_FOUND + "\n"), "not listed, yet stored"
         return None
     username = listing[host]
     assert in_keyring == [username], f"listed as {username}, keyring holds {in_keyring}"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_registries import REAL_WORLD_CONFIG, tokens
+from support_registries import REAL_WORLD_CONFIG, tokens
 
 from docker_credential_convox import jsontext
 from docker_credential_convox.jsontext import JsonArray, JsonObject, Scalar

@@ -10,11 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import RunHelper, hermetic_env, keyring_usernames, run_helper_in
+from support import NOT_FOUND, RunHelper, hermetic_env, keyring_usernames, run_helper_in
 
 from standins.secret_service import SecretService, private_secret_service
-
-NOT_FOUND = "credentials not found in native keychain"
 
 
 @pytest.fixture

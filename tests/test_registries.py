@@ -10,123 +10,26 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import stat
-import subprocess
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Optional
 
 import pytest
-from support import helper_listing, run_helper_in
+from support import docker_config_path, helper_listing, run_helper_in
+from support_registries import (
+    REAL_WORLD_CONFIG,
+    add,
+    assert_nothing_stored,
+    assert_one_line_error,
+    get_credentials,
+    read_config,
+    registries,
+    tokens,
+)
 
 from standins.processes import free_loopback_port
 from standins.registry import Registry
 
-NOT_FOUND = "credentials not found in native keychain"
 DOCKER_HUB_URL = "https://index.docker.io/v1/"
-
-# A config.json as found in the wild: what docker, Docker Desktop, the compose and buildx
-# plugins, a proxy setup and a hand-edited file leave behind. Go escapes <, > and & in strings.
-REAL_WORLD_CONFIG = """{
-\t"auths": {
-\t\t"https://index.docker.io/v1/": {},
-\t\t"ghcr.io": {
-\t\t\t"auth": "b2N0b2NhdDpnaHBfc2VjcmV0",
-\t\t\t"email": "octocat@example.com"
-\t\t},
-\t\t"quay.io": {
-\t\t\t"identitytoken": "quay-refresh-token"
-\t\t}
-\t},
-\t"credsStore": "desktop",
-\t"credHelpers": {
-\t\t"123456789012.dkr.ecr.us-east-1.amazonaws.com": "ecr-login",
-\t\t"gcr.io": "gcloud"
-\t},
-\t"HttpHeaders": {
-\t\t"User-Agent": "Docker-Client/28.2.2 (linux) \\u003cci\\u003e \\u0026 more",
-\t\t"X-Meta-Source": "caf\\u00e9 \\/ build"
-\t},
-\t"proxies": {
-\t\t"default": {
-\t\t\t"httpProxy": "http://proxy.example.com:3128",
-\t\t\t"noProxy": "*.test.example.com,.example.org,127.0.0.0/8"
-\t\t}
-\t},
-\t"plugins": {
-\t\t"-x-cli-hints": {"enabled": "true"},
-\t\t"compose": {"ratio": 1.50, "limits": [1e3, -0.0, 12345678901234567890]}
-\t},
-\t"psFormat": "table {{.ID}}\\t{{.Image}}\\t{{.Status}}",
-\t"detachKeys": "ctrl-e,e",
-\t"currentContext": "desktop-linux",
-\t"features": {"buildkit": true, "legacy": false, "nothing": null},
-\t"x-unknown-tool": {"nested": [[], {}, ["deep", {"deeper": "\\ud83d\\ude00"}]]}
-}
-"""
-
-
-# --- running the helper --------------------------------------------------------------------
-
-
-def registries(
-    env: Mapping[str, str], *args: str, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    """`docker-credential-convox registries ARGS...` with `stdin`, output captured."""
-    return run_helper_in(env, "registries", *args, stdin=stdin)
-
-
-def add(
-    env: Mapping[str, str], server: str, username: str, password: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    """`registries add SERVER --username U --password-stdin` with the password piped in."""
-    return registries(
-        env, "add", server, "--username", username, "--password-stdin", *extra, stdin=password
-    )
-
-
-def get_credentials(env: Mapping[str, str], server: str) -> Optional[dict[str, str]]:
-    """What the helper's `get` answers for `server`, or None for credentials not found."""
-    result = run_helper_in(env, "get", stdin=server)
-    if result.returncode == 1 and result.stdout.strip() == NOT_FOUND:
-        return None
-    assert result.returncode == 0, result
-    reply: dict[str, str] = json.loads(result.stdout)
-    return reply
-
-
-def config_path(env: Mapping[str, str]) -> Path:
-    return Path(env["DOCKER_CONFIG"]) / "config.json"
-
-
-def read_config(env: Mapping[str, str]) -> dict[str, object]:
-    document: dict[str, object] = json.loads(config_path(env).read_text())
-    return document
-
-
-def tokens(text: str) -> str:
-    """JSON text without the whitespace between tokens (strings kept exactly)."""
-    return re.sub(r'("(?:[^"\\]|\\.)*")|\s+', lambda m: m.group(1) or "", text)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *secrets: str) -> str:
-    """Exit 1, nothing on stdout, exactly one error line on stderr (then, for some errors, a
-    hint: what to do), no traceback, no secret."""
-    assert result.returncode == 1, result
-    assert result.stdout == "", result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 or lines[1].startswith("hint: "), result
-    assert "Traceback" not in result.stderr
-    for secret in secrets:
-        assert secret not in result.stdout + result.stderr
-    return lines[0]
-
-
-def assert_nothing_stored(env: Mapping[str, str], server: str) -> None:
-    assert get_credentials(env, server) is None
-    assert helper_listing(env) == {}
-
 
 # --- add -------------------------------------------------------------------------------------
 
@@ -144,7 +47,7 @@ def test_add_checks_stores_through_the_helper_and_routes_docker_to_it(
     }
     assert helper_listing(helper_env) == {registry.host: registry.username}
     assert read_config(helper_env) == {"credHelpers": {registry.host: "convox"}}
-    assert stat.S_IMODE(config_path(helper_env).stat().st_mode) == 0o600
+    assert stat.S_IMODE(docker_config_path(helper_env).stat().st_mode) == 0o600
 
 
 def test_add_with_a_wrong_password_is_refused_in_one_line_and_changes_nothing(
@@ -157,7 +60,7 @@ def test_add_with_a_wrong_password_is_refused_in_one_line_and_changes_nothing(
     assert line.startswith(f"unable to authenticate to {registry.host}: ")
     assert "401" in line
     assert_nothing_stored(helper_env, registry.host)
-    assert not config_path(helper_env).exists()
+    assert not docker_config_path(helper_env).exists()
 
 
 def test_add_with_no_verify_stores_without_asking_the_registry(helper_env: dict[str, str]) -> None:
@@ -185,7 +88,7 @@ def test_add_of_an_unreachable_registry_is_one_line_and_changes_nothing(
     assert "connection refused" in line
     assert "--no-verify" in line
     assert_nothing_stored(helper_env, server)
-    assert not config_path(helper_env).exists()
+    assert not docker_config_path(helper_env).exists()
 
 
 def test_add_strips_the_scheme_and_path_and_keys_credhelpers_as_docker_looks_them_up(
@@ -218,7 +121,7 @@ def test_add_docker_hub_routes_both_keys_docker_and_skopeo_look_up(
 def test_add_merges_into_a_real_world_config_keeping_everything_else_token_for_token(
     helper_env: dict[str, str], registry: Registry
 ) -> None:
-    path = config_path(helper_env)
+    path = docker_config_path(helper_env)
     path.write_text(REAL_WORLD_CONFIG)
     path.chmod(0o644)
 
@@ -238,7 +141,7 @@ def test_add_removes_the_plaintext_secret_docker_login_left_for_that_server(
     helper_env: dict[str, str], registry: Registry
 ) -> None:
     basic = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
-    config_path(helper_env).write_text(
+    docker_config_path(helper_env).write_text(
         json.dumps(
             {
                 "auths": {
@@ -270,7 +173,7 @@ def test_add_with_a_config_that_is_not_json_is_one_line_and_changes_nothing(
     helper_env: dict[str, str], registry: Registry
 ) -> None:
     broken = '{"auths": {"ghcr.io": {"auth": "eDp5"}},\n  "credHelpers": {\n'
-    path = config_path(helper_env)
+    path = docker_config_path(helper_env)
     path.write_text(broken)
     before = path.stat()
 
@@ -298,7 +201,7 @@ def test_add_creates_the_docker_config_directory_when_missing(
 def test_add_replaces_a_route_to_another_helper_and_says_so(
     helper_env: dict[str, str], registry: Registry
 ) -> None:
-    config_path(helper_env).write_text(json.dumps({"credHelpers": {registry.host: "pass"}}))
+    docker_config_path(helper_env).write_text(json.dumps({"credHelpers": {registry.host: "pass"}}))
 
     result = add(helper_env, registry.host, registry.username, registry.password)
 
@@ -363,7 +266,7 @@ def test_bad_input_is_refused_in_one_line(
     line = assert_one_line_error(result)
     assert message in line
     assert helper_listing(helper_env) == {}
-    assert not config_path(helper_env).exists()
+    assert not docker_config_path(helper_env).exists()
 
 
 # --- remove ----------------------------------------------------------------------------------
@@ -372,7 +275,7 @@ def test_bad_input_is_refused_in_one_line(
 def test_remove_forgets_the_secret_the_index_entry_and_the_route_only(
     helper_env: dict[str, str], registry: Registry
 ) -> None:
-    config_path(helper_env).write_text(
+    docker_config_path(helper_env).write_text(
         json.dumps({"credHelpers": {"gcr.io": "gcloud"}, "psFormat": "table"}, indent=4)
     )
     assert add(helper_env, registry.host, registry.username, registry.password).returncode == 0
@@ -382,7 +285,7 @@ def test_remove_forgets_the_secret_the_index_entry_and_the_route_only(
     assert (result.returncode, result.stdout, result.stderr) == (0, "Done.\n", ""), result
     assert_nothing_stored(helper_env, registry.host)
     assert read_config(helper_env) == {"credHelpers": {"gcr.io": "gcloud"}, "psFormat": "table"}
-    assert config_path(helper_env).read_text().startswith('{\n    "credHelpers"')
+    assert docker_config_path(helper_env).read_text().startswith('{\n    "credHelpers"')
 
 
 def test_remove_of_an_unknown_registry_says_no_such_registry_and_exits_1(
@@ -493,7 +396,7 @@ def test_list_with_nothing_stored_prints_the_header_and_a_hint(helper_env: dict[
 
 def test_list_still_works_when_the_docker_config_is_broken(helper_env: dict[str, str]) -> None:
     assert add(helper_env, "registry.example.com", "alice", "pw", "--no-verify").returncode == 0
-    config_path(helper_env).write_text("{not json")
+    docker_config_path(helper_env).write_text("{not json")
 
     result = registries(helper_env, "list")
 
@@ -528,7 +431,7 @@ PLAINTEXT_CONFIG: dict[str, object] = {
 def test_import_moves_every_plaintext_login_into_the_keyring_and_routes_it(
     helper_env: dict[str, str],
 ) -> None:
-    config_path(helper_env).write_text(json.dumps(PLAINTEXT_CONFIG, indent=2))
+    docker_config_path(helper_env).write_text(json.dumps(PLAINTEXT_CONFIG, indent=2))
 
     result = registries(helper_env, "import")
 
@@ -578,16 +481,15 @@ def test_import_moves_every_plaintext_login_into_the_keyring_and_routes_it(
     again = registries(helper_env, "import")
 
     assert again.returncode == 0, again
-    assert (
-        again.stdout == f"Nothing to import: no plaintext passwords in {config_path(helper_env)}.\n"
-    )
+    config = docker_config_path(helper_env)
+    assert again.stdout == f"Nothing to import: no plaintext passwords in {config}.\n"
 
 
 def test_import_interrupted_by_an_unusable_keyring_loses_nothing_and_can_be_rerun(
     helper_env: dict[str, str], tmp_path: Path
 ) -> None:
     text = json.dumps(PLAINTEXT_CONFIG, indent=2)
-    config_path(helper_env).write_text(text)
+    docker_config_path(helper_env).write_text(text)
     no_bus = {**helper_env, "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}"}
 
     failed = registries(no_bus, "import")
@@ -596,13 +498,13 @@ def test_import_interrupted_by_an_unusable_keyring_loses_nothing_and_can_be_reru
     assert "stored 0 of 4;" in failed.stderr
     assert "run the import again" in failed.stderr
     assert "Traceback" not in failed.stderr
-    assert config_path(helper_env).read_text() == text
+    assert docker_config_path(helper_env).read_text() == text
 
     rerun = registries(helper_env, "import")
 
     assert rerun.returncode == 0, rerun
     assert len(helper_listing(helper_env)) == 4
-    assert "alice-pw" not in config_path(helper_env).read_text()
+    assert "alice-pw" not in docker_config_path(helper_env).read_text()
 
 
 def test_import_drops_a_stale_plaintext_copy_of_credentials_the_helper_holds(
@@ -611,7 +513,7 @@ def test_import_drops_a_stale_plaintext_copy_of_credentials_the_helper_holds(
     assert add(helper_env, "registry.example.com", "alice", "new-pw", "--no-verify").returncode == 0
     document = read_config(helper_env)
     document["auths"] = {"registry.example.com": {"auth": _auth("alice", "old-pw")}}
-    config_path(helper_env).write_text(json.dumps(document))
+    docker_config_path(helper_env).write_text(json.dumps(document))
 
     result = registries(helper_env, "import")
 
@@ -626,13 +528,13 @@ def test_import_drops_a_stale_plaintext_copy_of_credentials_the_helper_holds(
 
 def test_import_with_nothing_in_plaintext_changes_nothing(helper_env: dict[str, str]) -> None:
     text = '{"auths": {"registry.example.com": {}}, "credsStore": "desktop"}'
-    config_path(helper_env).write_text(text)
+    docker_config_path(helper_env).write_text(text)
 
     result = registries(helper_env, "import")
 
     assert result.returncode == 0, result
     assert result.stdout.startswith("Nothing to import")
-    assert config_path(helper_env).read_text() == text
+    assert docker_config_path(helper_env).read_text() == text
 
 
 # --- help and the protocol's own command line ------------------------------------------------
@@ -673,12 +575,12 @@ def test_a_config_symlink_is_followed_and_kept(helper_env: dict[str, str], tmp_p
     dotfiles = tmp_path / "dotfiles"
     dotfiles.mkdir()
     (dotfiles / "docker.json").write_text('{"psFormat": "table"}')
-    os.symlink(dotfiles / "docker.json", config_path(helper_env))
+    os.symlink(dotfiles / "docker.json", docker_config_path(helper_env))
 
     result = add(helper_env, "registry.example.com", "alice", "pw", "--no-verify")
 
     assert result.returncode == 0, result
-    assert config_path(helper_env).is_symlink()
+    assert docker_config_path(helper_env).is_symlink()
     assert json.loads((dotfiles / "docker.json").read_text()) == {
         "psFormat": "table",
         "credHelpers": {"registry.example.com": "convox"},

@@ -15,15 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support import helper_listing, run_client
-from test_registries import (
-    add,
-    assert_one_line_error,
-    config_path,
-    get_credentials,
-    read_config,
-    registries,
-)
+from support import docker_config_path, helper_listing, run_client
+from support_registries import add, assert_one_line_error, get_credentials, read_config, registries
 
 from standins.environment import FAKE_AWS_ENV
 from standins.registry import Registry
@@ -143,7 +136,7 @@ def test_add_ecr_with_keys_aws_refuses_is_one_line_and_changes_nothing(
     assert line.startswith(f"unable to authenticate to {ECR_HOST} using the access key ")
     assert "UnrecognizedClientException" in line
     assert helper_listing(ecr_env) == {}
-    assert not config_path(ecr_env).exists()
+    assert not docker_config_path(ecr_env).exists()
 
 
 def test_docker_pull_of_an_ecr_image_drives_one_get_minted_with_the_added_keys(
@@ -281,4 +274,4 @@ def test_a_failed_add_of_an_ecr_host_shows_its_hint_naming_the_registry(
     assert hint[0].startswith("hint: give the helper AWS credentials")
     assert f"docker-credential-convox registries add {ECR_HOST}" in hint[0]
     assert "SERVER" not in result.stderr
-    assert not config_path(no_keys).exists()
+    assert not docker_config_path(no_keys).exists()

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support import HELPER, helper_listing, keyring_usernames
-from test_registries import config_path, get_credentials, read_config
+from support import HELPER, docker_config_path, helper_listing, keyring_usernames
+from support_registries import get_credentials, read_config
 
 from standins.environment import FAKE_AWS_ENV
 from standins.registry import Registry
@@ -150,7 +150,7 @@ def test_add_at_a_terminal_with_a_wrong_password_says_why_in_one_line_and_stores
     assert rest.count("\r\n") == 1
     assert wrong not in shown
     assert helper_listing(helper_env) == {}
-    assert not config_path(helper_env).exists()
+    assert not docker_config_path(helper_env).exists()
 
 
 def test_add_at_a_terminal_with_username_given_prompts_only_for_the_password(
@@ -299,4 +299,4 @@ def test_add_ecr_at_a_terminal_refuses_keys_aws_rejects_and_stores_nothing(
     assert ECR_SECRET not in shown
     assert helper_listing(ecr_env) == {}
     assert keyring_usernames(ecr_env, ecr_host) == []
-    assert not config_path(ecr_env).exists()
+    assert not docker_config_path(ecr_env).exists()

@@ -100,3 +100,33 @@ def test_get_of_an_unknown_registry_loads_no_secret_store_and_no_ecr_layer(
     line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
     assert result.stdout == b"credentials not found in native keychain\n"
     assert line == "LOADED="
+
+
+# The modules of the other `registries` commands, and the libraries only they need.
+UNNEEDED_FOR_REGISTRIES_LIST = (
+    "docker_credential_convox.registries.add",
+    "docker_credential_convox.registries.remove",
+    "docker_credential_convox.registries.importing",
+    "docker_credential_convox.registries.doctor",
+    "docker_credential_convox.verify",
+    "botocore",
+    "keyring",
+)
+
+
+def test_registries_list_loads_only_its_own_command(helper_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LAYERS_PROBE.format(layers=UNNEEDED_FOR_REGISTRIES_LIST),
+            "registries",
+            "list",
+        ],
+        capture_output=True,
+        env=helper_env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert (result.returncode, result.stdout) == (0, b"SERVER  USERNAME  KIND\n"), result
+    assert line == "LOADED="

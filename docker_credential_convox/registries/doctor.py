@@ -16,6 +16,7 @@ paths and times only.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import time
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from docker_credential_convox import APP, dockerconfig, jsontext
 from docker_credential_convox.errors import AwsError, HelperError, StoreUnavailable
+from docker_credential_convox.registries.context import Context, server_from
 from docker_credential_convox.servers import (
     DOCKER_HUB_KEY,
     ECR,
@@ -31,6 +33,7 @@ from docker_credential_convox.servers import (
     SERVICE_ECR,
     Server,
     parse_server,
+    token_api,
 )
 from docker_credential_convox.settings import ENV_NO_CACHE, Settings
 from docker_credential_convox.sources import StoredLogin
@@ -471,7 +474,7 @@ class Doctor:
         return describe_cached(token, self.clock())
 
     def _mint_now(self, server: Server, source: AwsSource, secret: Optional[str]) -> list[Finding]:
-        target = self.helper.ecr.target(server)
+        target = token_api(server)
         started = self.clock()
         try:
             minted = self.helper.mint_now(server, source, secret)
@@ -546,3 +549,12 @@ def _keyring_problem(exc: StoreUnavailable) -> Finding:
         what,
         fix or "see Troubleshooting in the README; DOCKER_CREDENTIAL_CONVOX_DEBUG=1 shows more",
     )
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    """`registries doctor SERVER`: one line per check; exit 1 when any finds a problem."""
+    typed, server = server_from(args.server, "doctor")
+    doctor = Doctor(ctx.settings, ctx.helper)
+    findings = doctor.examine(typed, server)
+    ctx.out.write(render_report(doctor.heading(typed, server), findings))
+    return exit_code(findings)

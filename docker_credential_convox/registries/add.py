@@ -1,0 +1,221 @@
+"""`registries add SERVER`: check the credentials, store them through the helper, route Docker."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Sequence
+from typing import Optional
+
+from docker_credential_convox import dockerconfig
+from docker_credential_convox.errors import HelperError, UsageError
+from docker_credential_convox.protocol import Credentials
+from docker_credential_convox.registries.context import (
+    Context,
+    config_path,
+    is_ecr,
+    server_from,
+    url_to_store,
+)
+from docker_credential_convox.registries.parser import NAME
+from docker_credential_convox.registries.terminal import (
+    PASSWORD_PROMPT,
+    USERNAME_PROMPT,
+    read_password_stdin,
+)
+from docker_credential_convox.servers import Server
+
+
+def _check_flags(args: argparse.Namespace, server: Server) -> None:
+    if args.password is not None:
+        raise UsageError(
+            "--password is not accepted: a password on the command line shows up in `ps` and "
+            "shell history; pipe it into --password-stdin instead"
+        )
+    aws_flags = [
+        flag
+        for flag, value in (
+            ("--profile", args.profile),
+            ("--role-arn", args.role_arn),
+            ("--external-id", args.external_id),
+        )
+        if value is not None
+    ]
+    if args.ecr_registry is not None:
+        _ecr_target(args.ecr_registry)  # refuse anything but a private ECR host up front
+        if is_ecr(server):
+            raise UsageError(
+                f"--ecr-registry gives another name to an ECR registry, and {server.key} is "
+                "already one"
+            )
+    elif aws_flags and not is_ecr(server):
+        raise UsageError(
+            f"{aws_flags[0]} applies to Amazon ECR registries only, and {server.key} is not one"
+        )
+    if args.external_id is not None and args.role_arn is None:
+        raise UsageError("--external-id goes with --role-arn")
+    if args.profile is not None and args.role_arn is not None:
+        raise UsageError("give either --profile or --role-arn, not both")
+    if (args.profile is not None or args.role_arn is not None) and (
+        args.username is not None or args.password_stdin
+    ):
+        raise UsageError(
+            "--profile and --role-arn replace access keys: drop --username and --password-stdin"
+        )
+    for flag, value in (("--profile", args.profile), ("--role-arn", args.role_arn)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{flag} must not be blank")
+
+
+def _ecr_target(typed: str) -> Server:
+    """The private ECR registry --ecr-registry names; one-line UsageError otherwise."""
+    from docker_credential_convox.sources.ecr import private_ecr_registry
+
+    target = private_ecr_registry(typed)
+    if target is None:
+        raise UsageError(
+            "--ecr-registry needs a private Amazon ECR registry host such as "
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        )
+    return target
+
+
+def _ask_login(ctx: Context, args: argparse.Namespace, what: str) -> tuple[str, str]:
+    """Username and password from the flags, stdin, or prompts on a terminal."""
+    username: Optional[str] = args.username
+    if args.password_stdin and username is None:
+        raise UsageError("--password-stdin needs --username USER")
+    if not ctx.terminal.interactive() and not (username is not None and args.password_stdin):
+        raise UsageError(
+            "no terminal to prompt on: give --username USER and pipe the "
+            f"{what} into --password-stdin"
+        )
+    try:
+        if username is None:
+            username = ctx.terminal.ask(USERNAME_PROMPT)
+        if not username.strip():
+            raise UsageError("the username must not be blank")
+        if args.password_stdin:
+            password = read_password_stdin(ctx.terminal.stdin)
+        else:
+            password = ctx.terminal.ask_secret(PASSWORD_PROMPT)
+    except EOFError:
+        raise UsageError(f"no {'username' if username is None else what} given") from None
+    if not password:
+        raise UsageError(f"the {what} must not be blank")
+    return username, password
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    """Check, store, route: `registries add SERVER`."""
+    typed, server = server_from(args.server, "add")
+    # Docker routes and asks per registry, so `add` stores the registry's own entry.
+    server = server.registry_server()
+    _check_flags(args, server)
+    config_keys = dockerconfig.config_keys_for(typed)
+    dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config up front
+    store_url = url_to_store(typed, server)
+    previous = ctx.helper.lookup(server)
+
+    if args.ecr_registry is not None:
+        _add_alias(ctx, args, server, store_url)
+    elif is_ecr(server):
+        _add_ecr(ctx, args, server, store_url)
+    else:
+        username, password = _ask_login(ctx, args, "password")
+        if not args.no_verify:
+            from docker_credential_convox.verify import check_credentials
+
+            checked = check_credentials(server.key, username, password)
+            if checked.method == "none":
+                ctx.note(
+                    f"note: {server.key} lets anyone in without credentials; they were stored "
+                    "unchecked"
+                )
+        ctx.helper.store(Credentials(store_url, username, password))
+
+    try:
+        replaced, stripped = dockerconfig.update(
+            ctx.docker_config_dir, lambda config: _route(config, config_keys, server)
+        )
+    except HelperError:
+        if previous is None:  # leave nothing behind of what this command stored
+            with contextlib.suppress(HelperError):
+                ctx.helper.erase(store_url)
+        raise
+    for key, helper in sorted(replaced.items()):
+        ctx.note(f"note: {key} was routed to docker-credential-{helper}; now to {NAME}")
+    for key in stripped:
+        ctx.note(f"Removed the plaintext password for {key} from {config_path(ctx)}.")
+    ctx.done()
+    return 0
+
+
+def _route(
+    config: dockerconfig.DockerConfig, config_keys: Sequence[str], server: Server
+) -> tuple[dict[str, str], list[str]]:
+    replaced = config.route(config_keys)
+    stripped = config.strip_secrets(server.key)
+    return replaced, stripped
+
+
+def _add_ecr(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:
+    """Store access keys, or record a profile or role, or check the default chain."""
+    from docker_credential_convox.sources.ecr import PROFILE_PREFIX, ROLE_PREFIX
+
+    if args.profile is not None:
+        credentials = Credentials(store_url, PROFILE_PREFIX + args.profile.strip(), "")
+    elif args.role_arn is not None:
+        credentials = Credentials(
+            store_url, ROLE_PREFIX + args.role_arn.strip(), (args.external_id or "").strip()
+        )
+    elif args.username is not None or args.password_stdin:
+        username, secret = _ask_login(ctx, args, "secret access key")
+        credentials = Credentials(store_url, username, secret)
+    else:
+        prompted = _ask_access_keys(ctx, store_url)
+        if prompted is None:
+            _use_default_chain(ctx, args, server)
+            return
+        credentials = prompted
+    ctx.helper.store(credentials, verify=not args.no_verify)
+
+
+def _ask_access_keys(ctx: Context, store_url: str) -> Optional[Credentials]:
+    """On a terminal, an access key ID and secret access key typed at Convox's prompts; None
+    (the default chain) without a terminal, or when the username is left empty."""
+    if not ctx.terminal.interactive():
+        return None  # scripts give flags; with none, the default chain as before
+    try:
+        access_key_id = ctx.terminal.ask(USERNAME_PROMPT).strip()
+        if not access_key_id:
+            return None
+        secret = ctx.terminal.ask_secret(PASSWORD_PROMPT)
+    except EOFError:
+        raise UsageError("no access key ID or secret access key given") from None
+    if not secret:
+        raise UsageError("the secret access key must not be blank")
+    return Credentials(store_url, access_key_id, secret)
+
+
+def _add_alias(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:
+    """Record SERVER as another name of the --ecr-registry host: any source the AWS options
+    give is recorded for that host (as `add HOST` would), then the alias points at it."""
+    target = _ecr_target(args.ecr_registry)
+    gives_source = args.password_stdin or any(
+        value is not None for value in (args.profile, args.role_arn, args.username)
+    )
+    if gives_source:
+        _add_ecr(ctx, args, target, url_to_store(args.ecr_registry.strip(), target))
+    ctx.helper.alias(server, store_url, target, verify=not args.no_verify)
+
+
+def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -> None:
+    """Check that the AWS default chain mints a token for `server`; forget any stored source."""
+    from docker_credential_convox.sources.ecr import CHAIN_DESCRIPTION
+
+    ctx.note(
+        f"Using {CHAIN_DESCRIPTION} for {server.key} (for an IAM user's access keys give "
+        "--username ACCESS_KEY_ID --password-stdin; or --profile NAME, or --role-arn ARN)."
+    )
+    ctx.helper.use_default_chain(server, verify=not args.no_verify)
