@@ -90,7 +90,9 @@ print(json.dumps(reply))'
 
 step "Start local stand-ins in $WORK"
 show "python -m standins serve \$WORK/standins"
-standins serve "$WORK/standins" >"$WORK/standins.log" 2>&1 &
+# Started directly, not through the function: `&` would run the function in a subshell whose
+# pid is all `$!` names, and stopping that subshell would leave python and its services running.
+PYTHONPATH="$ROOT" "$BIN/python" -m standins serve "$WORK/standins" >"$WORK/standins.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 600); do
   [[ -f $WORK/standins/standins.env ]] && break

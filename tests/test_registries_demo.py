@@ -41,3 +41,19 @@ def test_demo_walks_through_every_step_and_cleans_up(tmp_path: Path) -> None:
         assert step in result.stdout, step
     assert "je7MtGbClwBF" not in result.stdout + result.stderr  # the secret access key
     assert list(tmp_path.iterdir()) == []  # its temporary directory is gone
+    assert processes_naming(tmp_path) == []  # and so is every process it started
+
+
+def processes_naming(directory: Path) -> list[str]:
+    """Command lines of running processes that name `directory` (the demo's stand-ins do)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # it ended meanwhile
+            continue
+        if str(directory) in command:
+            found.append(command.strip())
+    return found
