@@ -9,8 +9,9 @@ of each tree's own venv, in one hermetic home with a private Secret Service, mea
 - wall time with hyperfine, base and head in alternating rounds (timing.Timer).
 The modules each tree loads (`-X importtime`) are listed where they differ: that says why.
 
-REV is checked out into its own worktree and venv (`--base-dir`, kept for the next run). Run it
-inside the loopback namespace, from this tree's venv:
+REV is checked out into a worktree of its own (`--base-dir`), and both trees are installed alike
+into venvs of their own under TMPDIR, kept for the next run. Run it inside the loopback
+namespace, from this tree's venv:
 
     scripts/isolated.sh .venv/bin/python -m bench.compare --base 5281035 --output bench/REDESIGN.md
 """
@@ -56,15 +57,24 @@ SCENARIOS = {
 
 
 def base_executable(rev: str, directory: Path) -> Path:
-    """The helper of `rev` in a worktree and venv of its own, made on first use."""
-    exe = directory / ".venv" / "bin" / EXE
-    if exe.exists():
-        return exe
-    git = ["git", "-C", str(ROOT)]
-    subprocess.run([*git, "worktree", "add", "--detach", str(directory), rev], check=True)
-    subprocess.run([sys.executable, "-m", "venv", str(directory / ".venv")], check=True)
-    pip = [str(directory / ".venv" / "bin" / "pip"), "install", "-q", "-e", str(directory)]
-    subprocess.run(pip, check=True)
+    """The helper of `rev`, from a worktree of its own (made on first use) in a venv of its own."""
+    if not (directory / "pyproject.toml").exists():
+        git = ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(directory), rev]
+        subprocess.run(git, check=True)
+    return installed(directory, directory / ".venv")
+
+
+def installed(tree: Path, venv: Path) -> Path:
+    """The helper of `tree` installed (editable, without extras) in `venv`, made on first use.
+
+    Base and head are installed alike: a venv holding the test extras starts measurably slower
+    (more to scan in site-packages), which is no change of the helper's.
+    """
+    exe = venv / "bin" / EXE
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q", "-e", str(tree)]
+        subprocess.run(pip, check=True)
     return exe
 
 
@@ -208,7 +218,7 @@ def compare(
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
     parser.add_argument("--base", required=True, help="the revision to compare with")
-    parser.add_argument("--base-dir", type=Path, help="its worktree (default /tmp/compare-REV)")
+    parser.add_argument("--base-dir", type=Path, help="its worktree (default: TMPDIR/compare-REV)")
     parser.add_argument("--processes", type=int, default=200, help="fresh processes for CPU time")
     parser.add_argument("--runs", type=int, default=30, help="hyperfine runs per command")
     parser.add_argument("--rounds", type=int, default=3, help="alternating hyperfine rounds")
@@ -219,7 +229,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     base = base_executable(
         args.base, args.base_dir or Path(tempfile.gettempdir()) / f"compare-{args.base}"
     )
-    head = Path(sys.executable).parent / EXE
+    head = installed(ROOT, Path(tempfile.gettempdir()) / "compare-head-venv")
     with contextlib.ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dccx-compare-")))
         args.json_dir = root / "json"
