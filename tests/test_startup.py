@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from support import run_helper_in
+from support import RunHelper, run_helper_in
 
 HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools", "argparse")
 
@@ -99,4 +99,30 @@ def test_get_of_an_unknown_registry_loads_no_secret_store_and_no_ecr_layer(
     )
     line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
     assert result.stdout == b"credentials not found in native keychain\n"
+    assert line == "LOADED="
+
+
+# The layers a `get` of a login stored in the keyring never needs: it mints no token.
+UNNEEDED_FOR_STORED_LOGIN = (
+    "docker_credential_convox.sources.ecr",
+    "docker_credential_convox.backends.ecr",
+    "docker_credential_convox.aws",
+    "docker_credential_convox.tokencache",
+)
+
+
+def test_get_of_a_stored_login_loads_no_ecr_layer(
+    helper_env: dict[str, str], run_helper: RunHelper
+) -> None:
+    login = '{"ServerURL": "registry.example", "Username": "someone", "Secret": "s3cret"}'
+    assert run_helper("store", login).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-c", LAYERS_PROBE.format(layers=UNNEEDED_FOR_STORED_LOGIN), "get"],
+        input=b"registry.example",
+        capture_output=True,
+        env=helper_env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert b'"Secret":"s3cret"' in result.stdout.replace(b" ", b"")
     assert line == "LOADED="
