@@ -126,3 +126,34 @@ def test_get_of_a_stored_login_loads_no_ecr_layer(
     line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
     assert b'"Secret":"s3cret"' in result.stdout.replace(b" ", b"")
     assert line == "LOADED="
+
+
+# Counts the patterns `re` compiles (re._compile: private, present in 3.8 to 3.13), so that a
+# regular expression compiled at import but not needed by the request shows up.
+COMPILED_PROBE = """
+import re
+compiled = []
+real_compile = re._compile
+re._compile = lambda pattern, flags: (compiled.append(pattern), real_compile(pattern, flags))[1]
+from docker_credential_convox.servers import parse_server
+parse_server({server!r})
+print(len(set(compiled)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("server", "most"),
+    [
+        ("registry.example", 1),  # the bare host:port pattern
+        ("registry.example:5000", 1),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com", 2),  # and the ECR host pattern
+    ],
+)
+def test_parsing_a_bare_host_compiles_only_the_patterns_it_uses(server: str, most: int) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", COMPILED_PROBE.format(server=server)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(result.stdout) <= most
