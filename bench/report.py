@@ -101,7 +101,11 @@ class Report:
             f"{times(ratio(list_big.ours, list_one.ours))} one registry.",
             "",
             "Reproduce with `make bench` (a few minutes; it installs `hyperfine` and the Go "
-            "helpers from Debian and runs loopback-only).",
+            "helpers from Debian and runs loopback-only). To compare this tree with an earlier "
+            "revision on every hot path (callgrind instructions, CPU time, wall time, modules "
+            "loaded), run `scripts/isolated.sh .venv/bin/python -m bench.compare --base REV`; "
+            "[bench/REDESIGN.md](bench/REDESIGN.md) is its run against the commit before the "
+            "redesign.",
             "",
         ]
         return "\n".join(text)

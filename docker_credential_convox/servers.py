@@ -31,8 +31,10 @@ ECR_PUBLIC = "ecr-public"
 ECR_PUBLIC_HOSTS = frozenset({"public.ecr.aws", "ecr-public.aws.com"})
 ECR_PUBLIC_REGION = "us-east-1"
 
+# The patterns are kept as text and compiled by `re` on first use (and cached there): compiling
+# all five at import cost more than the rest of a cached `get`, and a bare host needs one or two.
 # <account>.<dkr>.<ecr>.<region>.<suffix>, anchored at both ends: no extra labels either side.
-_ECR_HOST = re.compile(
+_ECR_HOST = (
     r"(?P<account>[0-9]{12})"
     r"\.dkr(?P<dualstack>[.-])ecr(?P<fips>-fips)?"
     r"\.(?P<region>[a-z]{2,4}(?:-[a-z]+)+-[0-9]+)"
@@ -40,14 +42,12 @@ _ECR_HOST = re.compile(
     r"|on\.amazonwebservices\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk"
     r"|csp\.hci\.ic\.gov)"
 )
-_HOSTNAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?")
-_BARE_HOST_PORT = re.compile(
-    r"(?P<host>[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)\.?(?::(?P<port>[0-9]{1,5}))?"
-)
+_HOSTNAME = r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?"
+_BARE_HOST_PORT = r"(?P<host>[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)\.?(?::(?P<port>[0-9]{1,5}))?"
 # A scheme at the start (`://` later on is part of a path).
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
 # The `user[:password]@` of a URL's authority (what urlsplit takes as userinfo: up to the last @).
-_USERINFO = re.compile(r"\A((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?[^/?#]*@")
+_USERINFO = r"\A((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?[^/?#]*@"
 # Docker's registry API roots: `https://index.docker.io/v1/` names Docker Hub itself.
 API_ROOTS = frozenset({"v1", "v2"})
 # Characters a path segment keeps as they are besides the unreserved ones (RFC 3986 sub-delims,
@@ -131,7 +131,7 @@ def strip_userinfo(url: str) -> str:
     """`url` without the `user:password@` of its authority, otherwise exactly as sent."""
     if "@" not in url:
         return url
-    return _USERINFO.sub(r"\1", url, count=1)
+    return re.sub(_USERINFO, r"\1", url, count=1)
 
 
 def _shown_in_error(url: str) -> str:
@@ -176,7 +176,7 @@ def _split(url: str) -> tuple[str, Optional[int], str]:
         raise MissingServerURL()
     # What clients send almost always: a bare `host[:port]`. Answer it without urllib.parse,
     # whose import costs about as much as the rest of a cached `get`.
-    bare = _BARE_HOST_PORT.fullmatch(text.lower())
+    bare = re.fullmatch(_BARE_HOST_PORT, text.lower())
     if bare is not None and (bare["port"] is None or int(bare["port"]) <= 65535):
         return bare["host"], None if bare["port"] is None else int(bare["port"]), ""
     return _split_url(url)
@@ -192,7 +192,7 @@ def _split_url(url: str) -> tuple[str, Optional[int], str]:
     if _has_whitespace_or_control(text):
         raise _invalid(url, "it contains whitespace or control characters")
     try:
-        parsed = urlsplit(text if _SCHEME.match(text) else "//" + text)
+        parsed = urlsplit(text if re.match(_SCHEME, text) else "//" + text)
     except ValueError:  # unbalanced IPv6 brackets
         raise _invalid(url, "its brackets are unbalanced") from None
     try:
@@ -206,7 +206,7 @@ def _split_url(url: str) -> tuple[str, Optional[int], str]:
     if ":" in host:  # an IPv6 literal; urlsplit has already removed the brackets
         if not re.fullmatch(r"[0-9a-f:.%]+", host):
             raise _invalid(url, "the IPv6 address is malformed")
-    elif not _HOSTNAME.fullmatch(host):
+    elif not re.fullmatch(_HOSTNAME, host):
         raise _invalid(url, "the host name has characters a host name cannot have")
     return host, port, parsed.path
 
@@ -238,7 +238,9 @@ def normal_path(raw: str) -> str:
 
 
 def _ecr_registry(host: str) -> Optional[EcrRegistry]:
-    match = _ECR_HOST.fullmatch(host)
+    if ".dkr" not in host:  # not an ECR host: spare compiling the pattern
+        return None
+    match = re.fullmatch(_ECR_HOST, host)
     if match is None:
         return None
     return EcrRegistry(

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from support import run_helper_in
+from support import RunHelper, run_helper_in
 
 HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools", "argparse")
 
@@ -130,3 +130,60 @@ def test_registries_list_loads_only_its_own_command(helper_env: dict[str, str]) 
     line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
     assert (result.returncode, result.stdout) == (0, b"SERVER  USERNAME  KIND\n"), result
     assert line == "LOADED="
+
+
+# The layers a `get` of a login stored in the keyring never needs: it mints no token.
+UNNEEDED_FOR_STORED_LOGIN = (
+    "docker_credential_convox.sources.ecr",
+    "docker_credential_convox.backends.ecr",
+    "docker_credential_convox.aws",
+    "docker_credential_convox.tokencache",
+)
+
+
+def test_get_of_a_stored_login_loads_no_ecr_layer(
+    helper_env: dict[str, str], run_helper: RunHelper
+) -> None:
+    login = '{"ServerURL": "registry.example", "Username": "someone", "Secret": "s3cret"}'
+    assert run_helper("store", login).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-c", LAYERS_PROBE.format(layers=UNNEEDED_FOR_STORED_LOGIN), "get"],
+        input=b"registry.example",
+        capture_output=True,
+        env=helper_env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert b'"Secret":"s3cret"' in result.stdout.replace(b" ", b"")
+    assert line == "LOADED="
+
+
+# Counts the patterns `re` compiles (re._compile: private, present in 3.8 to 3.13), so that a
+# regular expression compiled at import but not needed by the request shows up.
+COMPILED_PROBE = """
+import re
+compiled = []
+real_compile = re._compile
+re._compile = lambda pattern, flags: (compiled.append(pattern), real_compile(pattern, flags))[1]
+from docker_credential_convox.servers import parse_server
+parse_server({server!r})
+print(len(set(compiled)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("server", "most"),
+    [
+        ("registry.example", 1),  # the bare host:port pattern
+        ("registry.example:5000", 1),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com", 2),  # and the ECR host pattern
+    ],
+)
+def test_parsing_a_bare_host_compiles_only_the_patterns_it_uses(server: str, most: int) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", COMPILED_PROBE.format(server=server)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(result.stdout) <= most

@@ -144,6 +144,8 @@ _by_kind: dict[str, type[Source]] = {}
 
 def class_of(kind: str) -> Optional[type[Source]]:
     """The source class an index entry's `Source` names, None for a kind this release lacks."""
+    if kind == StoredLogin.kind:  # a stored login's `get` loads no ECR source (sources/ecr.py)
+        return StoredLogin
     if not _by_kind:  # once per process: `list` asks for every entry
         _by_kind.update((cls.kind, cls) for cls in _classes())
     return _by_kind.get(kind)
