@@ -131,10 +131,9 @@ class Helper:
         answers). A login for an ordinary registry is kept unchecked: `docker login` and
         `registries add` ask the registry themselves."""
         server = parse_server(credentials.server_url)
-        # A password in the URL is never kept.
-        server_url = server.url if server.url != credentials.server_url else credentials.server_url
         source, secret = sources.from_request(server, credentials, self.diagnostics)
-        self.backend(source.backend).store(server, server_url, source, secret, verify=verify)
+        # server.url is the URL as sent without its userinfo: a password in the URL is never kept.
+        self.backend(source.backend).store(server, server.url, source, secret, verify=verify)
 
     def get(self, server_url: str) -> Credentials:
         server = parse_server(server_url)
