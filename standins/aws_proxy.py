@@ -20,11 +20,11 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Optional
 from urllib.parse import parse_qs
 
-from standins.processes import STOP_TIMEOUT_SECONDS
+from standins.http_server import BackgroundHttpServer
 
 TOKEN_LIFETIME_SECONDS = 12 * 3600.0
 
@@ -85,10 +85,8 @@ class AwsProxy:
         self.delays: dict[str, float] = {}
         self.expires_in: Optional[float] = TOKEN_LIFETIME_SECONDS
         self._minted = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._http = BackgroundHttpServer(self._handler_class())
+        self.url = self._http.url
 
     # -- controls used by tests -------------------------------------------------------------
 
@@ -128,13 +126,11 @@ class AwsProxy:
             self.delays[operation] = seconds
 
     def start(self) -> AwsProxy:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(STOP_TIMEOUT_SECONDS)
+        self._http.stop()
 
     # -- the proxy itself -------------------------------------------------------------------
 

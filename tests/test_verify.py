@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -32,6 +32,7 @@ from docker_credential_convox.verify import (
     login_host,
     parse_challenges,
 )
+from standins.http_server import BackgroundHttpServer
 from standins.processes import free_loopback_port
 from standins.registry import Registry
 
@@ -62,25 +63,16 @@ class TokenRegistryStandIn:
         self.token_redirect: Optional[str] = None  # answer /token with a 307 to here
         self.accept_bearer = True
         self.challenge_scheme = "Bearer"
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.scheme = "http"
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
-            self.scheme = "https"
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._http = BackgroundHttpServer(self._handler(), tls)
+        self.scheme = self._http.scheme
+        self.host = self._http.host
 
     def start(self) -> TokenRegistryStandIn:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
+        self._http.stop()
 
     def requests_to(self, path: str) -> list[Seen]:
         return [seen for seen in self.seen if seen.path == path]
