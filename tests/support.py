@@ -145,7 +145,11 @@ def helper_listing(env: Mapping[str, str]) -> dict[str, str]:
 
 def stored_credentials(run_helper: RunHelper, server: str) -> Optional[dict[str, str]]:
     """What `get` answers for `server`, or None when it reports credentials not found."""
-    result = run_helper("get", server)
+    return get_reply(run_helper("get", server))
+
+
+def get_reply(result: subprocess.CompletedProcess[str]) -> Optional[dict[str, str]]:
+    """A finished `get`: its credentials, or None for the protocol's not-found answer."""
     if result.returncode == 1 and result.stdout.strip() == NOT_FOUND:
         return None
     assert result.returncode == 0, result

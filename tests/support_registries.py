@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Mapping
 from typing import Optional
 
-from support import NOT_FOUND, docker_config_path, helper_listing, run_helper_in
+from support import docker_config_path, get_reply, helper_listing, run_helper_in
 
 # A config.json as found in the wild: what docker, Docker Desktop, the compose and buildx
 # plugins, a proxy setup and a hand-edited file leave behind. Go escapes <, > and & in strings.
@@ -70,12 +70,7 @@ def add(
 
 def get_credentials(env: Mapping[str, str], server: str) -> Optional[dict[str, str]]:
     """What the helper's `get` answers for `server`, or None for credentials not found."""
-    result = run_helper_in(env, "get", stdin=server)
-    if result.returncode == 1 and result.stdout.strip() == NOT_FOUND:
-        return None
-    assert result.returncode == 0, result
-    reply: dict[str, str] = json.loads(result.stdout)
-    return reply
+    return get_reply(run_helper_in(env, "get", stdin=server))
 
 
 def read_config(env: Mapping[str, str]) -> dict[str, object]:
