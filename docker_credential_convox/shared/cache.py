@@ -23,7 +23,7 @@ import json
 import os
 
 from docker_credential_convox import APP, fileio
-from docker_credential_convox.errors import StateError
+from docker_credential_convox.errors import SharedStoreError, StateError
 from docker_credential_convox.tokencache import _number, describe_time
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from typing import Callable, Optional
 
     from docker_credential_convox.diagnostics import Diagnostics
-    from docker_credential_convox.stores.secretsmanager import SharedStoreError
 
 FORMAT = f"{APP}/shared-cache"
 FORMAT_VERSION = 1
@@ -182,8 +181,6 @@ class SharedCache:
     def _fetch_locked(
         self, path: str, slot: str, what: str, ask: Callable[[], Optional[str]]
     ) -> Optional[str]:
-        from docker_credential_convox.stores.secretsmanager import SharedStoreError
-
         cached = self._read(path, slot)  # again: another process may have asked meanwhile
         if cached is not None and cached.is_fresh(self.clock()):
             self.diagnostics.debug(f"{what} was fetched by another process")

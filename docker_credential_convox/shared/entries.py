@@ -12,7 +12,7 @@ import json
 import time
 
 from docker_credential_convox import APP
-from docker_credential_convox.errors import BadRequest, SourceError
+from docker_credential_convox.errors import BadRequest, SharedStoreError, SourceError
 from docker_credential_convox.servers import REGISTRY
 from docker_credential_convox.shared.cache import SharedCache
 from docker_credential_convox.shared.document import SharedEntry, parse_optional
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from docker_credential_convox.servers import Server
     from docker_credential_convox.settings import Settings
     from docker_credential_convox.shared.scope import Scope
-    from docker_credential_convox.stores.secretsmanager import SecretsManager, SharedStoreError
+    from docker_credential_convox.stores.secretsmanager import SecretsManager
 
 TAG_MANAGED_BY = "managed-by"
 TAG_REGISTRY = f"{APP}:registry"
@@ -101,8 +101,6 @@ class SharedRegistries:
 
     def entry(self, key: str) -> Optional[SharedEntry]:
         """The shared entry of exactly `key`, or None."""
-        from docker_credential_convox.stores.secretsmanager import SharedStoreError
-
         try:
             name = self.scope.name_of(key)
         except BadRequest:
@@ -117,7 +115,6 @@ class SharedRegistries:
 
     def keys(self) -> list[str]:
         """The registry keys shared in the scope (one cached ListSecrets per max age)."""
-        from docker_credential_convox.stores.secretsmanager import SharedStoreError
 
         def ask() -> str:
             found = set()
@@ -156,8 +153,6 @@ class SharedRegistries:
 
     def put(self, shared: SharedEntry, kms_key_id: Optional[str] = None) -> bool:
         """Write `shared` (create, or a new version: rotation); True if it was created."""
-        from docker_credential_convox.stores.secretsmanager import SharedStoreError
-
         key = shared.entry.key
         tags = {
             TAG_MANAGED_BY: APP,
@@ -175,8 +170,6 @@ class SharedRegistries:
 
     def remove(self, key: str) -> bool:
         """Delete the shared entry of `key` at once; False if there was none."""
-        from docker_credential_convox.stores.secretsmanager import SharedStoreError
-
         try:
             return self.api.delete(self.scope.name_of(key))
         except SharedStoreError as exc:

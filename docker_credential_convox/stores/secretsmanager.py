@@ -13,7 +13,7 @@ call carried masked: a value never reaches a message.
 
 from __future__ import annotations
 
-from docker_credential_convox.errors import HelperError, one_line
+from docker_credential_convox.errors import SharedStoreError, one_line
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -73,16 +73,6 @@ _DOWN_EXCEPTIONS = frozenset(
         "HTTPClientError",
     }
 )
-
-
-class SharedStoreError(HelperError):
-    """Secrets Manager refused or failed a call: the cause in words, and whether it may pass."""
-
-    def __init__(self, cause: str, detail: str, transient: bool, hint: Optional[str] = None):
-        super().__init__(f"{cause} ({detail})" if detail else cause, hint)
-        self.cause = cause
-        self.detail = detail
-        self.transient = transient
 
 
 def _error(  # noqa: PLR0911 - one return per cause
