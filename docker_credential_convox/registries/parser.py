@@ -194,6 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--no-verify", action="store_true", help="store without checking with the registry first"
     )
+    fleet = add.add_argument_group("shared by a fleet (AWS Secrets Manager)")
+    fleet.add_argument(
+        "--shared",
+        action="store_true",
+        help="write one secret to the shared scope (DOCKER_CREDENTIAL_CONVOX_SHARED), not the "
+        "keyring",
+    )
+    fleet.add_argument(
+        "--kms-key-id", metavar="KEY", help="encrypt the shared secret with this KMS key"
+    )
     aws = add.add_argument_group("Amazon ECR")
     aws.add_argument("--profile", metavar="NAME", help="mint tokens with this AWS profile")
     aws.add_argument("--role-arn", metavar="ARN", help="mint tokens as this IAM role")
@@ -213,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
         aliases=["rm"],
     )
     remove.add_argument("server", metavar="SERVER", help="the registry to forget")
+    remove.add_argument(
+        "--shared",
+        action="store_true",
+        help="delete its secret from the shared scope (at once, no recovery window)",
+    )
 
     listing = _subcommand(
         commands,

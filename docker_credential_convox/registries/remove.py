@@ -7,6 +7,7 @@ import argparse
 from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.registries.context import Context, server_from
+from docker_credential_convox.servers import Server
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -14,6 +15,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     _, server = server_from(args.server, "remove")
     config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config
     entry = ctx.helper.lookup(server)
+    if args.shared:
+        return _remove_shared(ctx, server, entry is None)
     routed = config.routed(server.key)
     if entry is None and not routed:
         raise HelperError(f"no such registry: {server.url}")
@@ -26,3 +29,23 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     dockerconfig.update(ctx.docker_config_dir, unroute)
     ctx.done()
     return 0
+
+
+def _remove_shared(ctx: Context, server: Server, unroute: bool) -> int:
+    """Delete the shared secret at once (the name can be added again); the route goes too
+    unless a local entry still needs it."""
+    if not ctx.helper.remove_shared(server):
+        raise HelperError(f"no such shared registry: {server.url} in {_scope_text(ctx)}")
+    if unroute:
+
+        def drop(config: dockerconfig.DockerConfig) -> None:
+            if config.unroute(server.key):
+                config.drop_empty_auths(server.key)
+
+        dockerconfig.update(ctx.docker_config_dir, drop)
+    ctx.done()
+    return 0
+
+
+def _scope_text(ctx: Context) -> str:
+    return ctx.helper.require_shared().scope.text
