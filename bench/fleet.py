@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -111,6 +112,7 @@ class FleetResult:
     elapsed: float
     latency: list[tuple[str, Stats, str]] = field(default_factory=list)
     timer: str = ""
+    load: list[float] = field(default_factory=list)  # 1-minute load average, start and end
 
     def count(self, action: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.event.action == action)
@@ -319,6 +321,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind through `finally`
     try:
         with contextlib.ExitStack() as started:  # stops moto and the proxy, newest first
+            load = os.getloadavg()[0]
             fleet = Fleet(root, plan, started)
             fleet.share()
             log(
@@ -330,6 +333,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             timer = Timer(args)
             result.latency = latency(fleet, timer)
             result.timer = timer.description
+            result.load = [load, os.getloadavg()[0]]
             timer.write_summary()
     finally:
         if not args.workdir:

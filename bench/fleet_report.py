@@ -136,6 +136,9 @@ def render(result: FleetResult, quick: bool = False) -> str:
         "share fetches they would not have shared, so a large lateness makes the counts low.",
         f"- {len(result.outcomes)} helper processes ran ({result.count('get')} `get`, "
         f"{result.count('list')} `list`); {failures} did not answer the shared entry.",
+        "- The machine was not idle: its 1-minute load average was "
+        + " at the start, ".join(f"{value:.2f}" for value in result.load)
+        + " at the end (other work shares its cores, which slows cold and cached rows alike).",
         "- Each machine's environment: a fresh HOME, `DOCKER_CREDENTIAL_CONVOX_SHARED`, its own "
         "`DOCKER_CREDENTIAL_CONVOX_RUNTIME_DIR` (the per-machine cache), fake AWS keys, no "
         "D-Bus. The operator added the registry once with `registries add --shared`.",
