@@ -52,6 +52,23 @@ def table(text: str, heading: str) -> list[list[str]]:
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
 
 
+def run_quick(
+    module: str, tmp_path: Path, workdir: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m MODULE --quick --quiet ARGS`, its exports under `tmp_path`, services' files
+    under `workdir`."""
+    exports = ["--json-dir", str(tmp_path / "json"), "--workdir", str(workdir / "run")]
+    return subprocess.run(
+        [sys.executable, "-m", module, "--quick", "--quiet", *args, *exports],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        cwd=CHECKOUT,  # `python -m` finds bench/ and standins/ here
+        timeout=600,
+        check=False,
+    )
+
+
 @pytest.fixture
 def workdir() -> Iterator[Path]:
     # Short, under /tmp: the private bus is a Unix socket in here (paths over 107 bytes fail).
@@ -69,32 +86,18 @@ def test_bench_writes_the_results_table_and_stops_its_services(
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: run `make test`, which installs it")
     output = tmp_path / "RESULTS.md"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--quick",
-            "--runs",
-            "2",
-            "--warmup",
-            "0",
-            "--quiet",
-            "--output",
-            str(output),
-            "--section",
-            str(tmp_path / "README-performance.md"),
-            "--json-dir",
-            str(tmp_path / "json"),
-            "--workdir",
-            str(workdir / "run"),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        cwd=CHECKOUT,  # `python -m` finds bench/ and standins/ here
-        timeout=600,
-        check=False,
+    result = run_quick(
+        "bench.run",
+        tmp_path,
+        workdir,
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--output",
+        str(output),
+        "--section",
+        str(tmp_path / "README-performance.md"),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert processes_mentioning(str(workdir)) == []
@@ -147,27 +150,7 @@ def test_fleet_bench_counts_calls_per_machine_and_stops_its_services(
     workdir: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "FLEET.md"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.fleet",
-            "--quick",
-            "--quiet",
-            "--output",
-            str(output),
-            "--json-dir",
-            str(tmp_path / "json"),
-            "--workdir",
-            str(workdir / "fleet"),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        cwd=CHECKOUT,
-        timeout=300,
-        check=False,
-    )
+    result = run_quick("bench.fleet", tmp_path, workdir, "--output", str(output))
     assert result.returncode == 0, result.stderr[-4000:]
     assert processes_mentioning(str(workdir)) == []
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import NOT_FOUND, run_client, run_helper_in, write_docker_config
-from support_registries import registries
+from support_registries import add, registries
 
 from standins.daemons import DockerDaemon
 from standins.registry import Registry, write_accept_anything_policy
@@ -41,16 +41,7 @@ RUNTIME_DIR = "DOCKER_CREDENTIAL_CONVOX_RUNTIME_DIR"  # the machine's cache of s
 def operator(new_machine: NewMachine, registry: Registry) -> dict[str, str]:
     """The operator's machine, which adds the registry once and may remove it."""
     env = new_machine("operator")
-    result = registries(
-        env,
-        "add",
-        registry.host,
-        "--shared",
-        "--username",
-        registry.username,
-        "--password-stdin",
-        stdin=registry.password,
-    )
+    result = add(env, registry.host, registry.username, registry.password, "--shared")
     assert (result.returncode, result.stdout) == (0, "Done.\n"), result
     return env
 
