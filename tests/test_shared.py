@@ -349,3 +349,65 @@ def test_get_of_a_registry_nobody_shared_is_not_found(machine: dict[str, str]) -
     result = run_helper_in(machine, "get", stdin="nobody.example")
 
     assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
+
+
+def doctor_checks(env: dict[str, str], server: str) -> tuple[int, dict[str, str], str]:
+    result = registries(env, "doctor", server)
+    found: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        status, _, rest = line.partition(": ")
+        if status in ("ok", "problem", "note"):
+            found[rest.partition(":")[0]] = line
+    assert "Traceback" not in result.stderr
+    return result.returncode, found, result.stdout + result.stderr
+
+
+def test_doctor_names_the_scope_and_reads_the_shared_entry(machine: dict[str, str]) -> None:
+    assert share(machine, SERVER, "fleet", PASSWORD, "--no-verify").returncode == 0
+
+    code, found, shown = doctor_checks(machine, SERVER)
+
+    assert code == 0, shown
+    name = f"{prefix_of(machine)}/registry.example.com+5000"
+    assert found["shared"] == (
+        f"ok: shared: {machine[SHARED]} holds {name} for {SERVER}, readable now"
+    )
+    assert found["credentials"].startswith("ok: credentials: the login of fleet shared for")
+    assert PASSWORD not in shown
+
+
+def test_doctor_without_a_scope_says_none_is_configured(machine: dict[str, str]) -> None:
+    _, found, _ = doctor_checks({**machine, SHARED: "off"}, SERVER)
+
+    assert found["shared"] == (
+        "note: shared: no shared scope is configured (DOCKER_CREDENTIAL_CONVOX_SHARED)"
+    )
+
+
+def test_doctor_reports_an_unreadable_shared_entry(
+    machine: dict[str, str], aws_proxy: AwsProxy
+) -> None:
+    assert share(machine, SERVER, "fleet", PASSWORD, "--no-verify").returncode == 0
+    # FAULT INJECTION: the machine's role may not read the scope (moto enforces no IAM).
+    aws_proxy.fail(GET_SECRET, "AccessDeniedException", "not authorized")
+
+    code, found, shown = doctor_checks(machine, SERVER)
+
+    assert code == 1, shown
+    assert found["shared"].startswith(f"problem: shared: {machine[SHARED]}: cannot read the entry")
+    assert "access denied" in found["shared"]
+    assert (
+        "fix: this machine's AWS principal needs secretsmanager:GetSecretValue" in found["shared"]
+    )
+
+
+def test_doctor_mints_with_shared_ecr_keys(machine: dict[str, str]) -> None:
+    assert share(machine, ECR_HOST, AKID, SECRET_KEY).returncode == 0
+
+    code, found, shown = doctor_checks(machine, ECR_HOST)
+
+    assert found["shared"].startswith("ok: shared: "), shown
+    assert found["credentials"].startswith(f"ok: credentials: the access key {AKID} shared for")
+    assert found["minting"].startswith("ok: minting: ecr:GetAuthorizationToken works now"), shown
+    assert SECRET_KEY not in shown
+    assert code == 0, shown
