@@ -376,11 +376,16 @@ def test_doctor_names_the_scope_and_reads_the_shared_entry(machine: dict[str, st
     assert PASSWORD not in shown
 
 
-def test_doctor_without_a_scope_says_none_is_configured(machine: dict[str, str]) -> None:
+def test_doctor_without_a_scope_has_no_shared_line_and_a_bad_one_is_a_problem(
+    machine: dict[str, str],
+) -> None:
     _, found, _ = doctor_checks({**machine, SHARED: "off"}, SERVER)
+    code, broken, shown = doctor_checks({**machine, SHARED: "vault:prod"}, SERVER)
 
-    assert found["shared"] == (
-        "note: shared: no shared scope is configured (DOCKER_CREDENTIAL_CONVOX_SHARED)"
+    assert "shared" not in found
+    assert code == 1, shown
+    assert broken["shared"].startswith(
+        "problem: shared: DOCKER_CREDENTIAL_CONVOX_SHARED must be secretsmanager:PREFIX"
     )
 
 

@@ -302,7 +302,9 @@ class Doctor:
     def examine(self, typed: str, server: Server) -> list[Finding]:
         """Every finding for `server`, as typed by the user, in the order a request meets them."""
         shared_finding, shared = self._shared(typed, server)
-        findings = [self._docker(typed, server), shared_finding]
+        findings = [self._docker(typed, server)]
+        if shared_finding is not None:  # no line on a machine that shares nothing
+            findings.append(shared_finding)
         try:
             entry = self.helper.lookup(server)
         except HelperError as exc:
@@ -334,8 +336,11 @@ class Doctor:
 
     # -- the shared scope -------------------------------------------------------------------
 
-    def _shared(self, typed: str, server: Server) -> tuple[Finding, Optional[SharedEntry]]:
-        """Which scope is configured, and the registry's shared entry read now (not cached)."""
+    def _shared(
+        self, typed: str, server: Server
+    ) -> tuple[Optional[Finding], Optional[SharedEntry]]:
+        """Which scope is configured, and the registry's shared entry read now (not cached);
+        no finding without a scope."""
         from docker_credential_convox.settings import ENV_SHARED
         from docker_credential_convox.shared.document import parse_optional
 
@@ -346,7 +351,7 @@ class Doctor:
                 "shared", exc.message, f"correct the setting, or set {ENV_SHARED}=off"
             ), None
         if shared is None:
-            return note("shared", f"no shared scope is configured ({ENV_SHARED})"), None
+            return None, None
         key = server.registry
         scope = shared.scope.text
         try:
