@@ -416,3 +416,20 @@ def test_doctor_mints_with_shared_ecr_keys(machine: dict[str, str]) -> None:
     assert found["minting"].startswith("ok: minting: ecr:GetAuthorizationToken works now"), shown
     assert SECRET_KEY not in shown
     assert code == 0, shown
+
+
+def test_a_machine_with_no_keyring_and_no_scope_names_both_ways_out(
+    machine: dict[str, str],
+) -> None:
+    bare = {**machine, SHARED: "off"}  # no D-Bus, no Secret Service, nothing shared
+    login = {"ServerURL": SERVER, "Username": "me", "Secret": PASSWORD}
+
+    stored = run_helper_in(bare, "store", stdin=json.dumps(login))
+    got = run_helper_in(bare, "get", stdin=SERVER)
+
+    assert (got.returncode, got.stdout) == (1, NOT_FOUND + "\n"), got
+    assert stored.returncode == 1, stored
+    assert stored.stdout.count("\n") == 1, stored
+    assert "Secret Service" in stored.stdout
+    assert "DOCKER_CREDENTIAL_CONVOX_SHARED=secretsmanager:PREFIX" in stored.stdout
+    assert PASSWORD not in stored.stdout + stored.stderr
