@@ -433,3 +433,18 @@ def test_a_machine_with_no_keyring_and_no_scope_names_both_ways_out(
     assert "Secret Service" in stored.stdout
     assert "DOCKER_CREDENTIAL_CONVOX_SHARED=secretsmanager:PREFIX" in stored.stdout
     assert PASSWORD not in stored.stdout + stored.stderr
+
+
+def test_protocol_erase_on_a_fleet_machine_exits_0_and_leaves_the_shared_entry(
+    new_machine: object, machine: dict[str, str], moto_server: MotoProcess
+) -> None:
+    assert callable(new_machine)
+    assert share(machine, SERVER, "fleet", PASSWORD, "--no-verify").returncode == 0
+    fleet = new_machine("fleet")  # no keyring: `docker logout` there erases nothing shared
+
+    erased = run_helper_in(fleet, "erase", stdin=SERVER)
+
+    assert (erased.returncode, erased.stdout) == (0, ""), erased
+    assert get_credentials(fleet, SERVER) is not None
+    sm = aws_client("secretsmanager", moto_server.url)
+    assert sm.describe_secret(SecretId=f"{prefix_of(machine)}/registry.example.com+5000")
