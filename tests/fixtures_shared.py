@@ -15,17 +15,13 @@ from typing import Callable
 
 import pytest
 from support import hermetic_env
+from support_shared import RUNTIME_DIR, SHARED
 
 from standins.aws_proxy import AwsProxy
 from standins.environment import endpoint_env
 
 Machine = dict[str, str]
 NewMachine = Callable[[str], Machine]
-
-SHARED = "DOCKER_CREDENTIAL_CONVOX_SHARED"
-RUNTIME_DIR = "DOCKER_CREDENTIAL_CONVOX_RUNTIME_DIR"
-GET_SECRET = "secretsmanager:GetSecretValue"  # as the counting proxy names it
-LIST_SECRETS = "secretsmanager:ListSecrets"
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ listing. Every machine asks Secrets Manager about a slot at most once per its ji
   file again and only then asks, so N processes that miss at once make one call between them;
 - when asking fails for a cause that may pass (throttled, endpoint down), an entry up to
   `stale_for` seconds past its freshness is served with a warning on stderr; past that, or for
-  any other cause (access denied, a KMS refusal), the error stands.
+  any other cause (access denied, a KMS refusal), the error stands. While a stale value is
+  served, the machine asks again at most every `RETRY_BACKOFF` seconds (not on every `get`),
+  so a throttled account is not hammered harder by the fleet that it throttles.
 
 Files live only in the runtime directory (a tmpfs that does not outlive the boot): 0700
 directory, 0600 files written atomically. Without a runtime directory nothing is cached and
@@ -41,17 +43,21 @@ MAX_FILE_BYTES = 1024 * 1024
 # A waiter gives up on a holder that hangs past this and asks on its own (botocore's timeouts
 # bound the holder's call far below it).
 LOCK_TIMEOUT = 60.0
+RETRY_BACKOFF = 30.0  # seconds between asks while a stale value is served
 
 
 class Cached:
     """A slot's value as cached (None: the secret does not exist) and when it was asked."""
 
-    __slots__ = ("fetched_at", "fresh_until", "value")
+    __slots__ = ("fetched_at", "fresh_until", "retry_at", "value")
 
-    def __init__(self, value: Optional[str], fetched_at: float, fresh_until: float) -> None:
+    def __init__(
+        self, value: Optional[str], fetched_at: float, fresh_until: float, retry_at: float = 0.0
+    ) -> None:
         self.value = value
         self.fetched_at = fetched_at
         self.fresh_until = fresh_until
+        self.retry_at = retry_at  # while served stale: when to ask again
 
     def is_fresh(self, now: float) -> bool:
         # A clock set back before the fetch is not fresh either: ask again.
@@ -126,7 +132,8 @@ class SharedCache:
             return None
         if not 0 <= fresh_until - fetched <= self.max_age:  # a longer life than ours: not ours
             return None
-        return Cached(value, fetched, fresh_until)
+        retry_at = _number(document.get("retry_at", 0.0)) or 0.0
+        return Cached(value, fetched, fresh_until, min(retry_at, fresh_until + self.stale_for))
 
     def _write(self, path: str, slot: str, cached: Cached) -> None:
         document = {
@@ -137,6 +144,7 @@ class SharedCache:
             "fetched_at": cached.fetched_at,
             "fresh_until": cached.fresh_until,
             "value": cached.value,
+            "retry_at": cached.retry_at,
         }
         try:
             fileio.atomic_write(path, json.dumps(document) + "\n")
@@ -169,6 +177,8 @@ class SharedCache:
         if cached is not None and cached.is_fresh(self.clock()):
             self.diagnostics.debug(f"shared cache hit for {what}")
             return cached.value
+        if cached is not None and self._backing_off(cached, what):
+            return cached.value
         if not self._prepare():
             return ask()
         try:
@@ -185,6 +195,8 @@ class SharedCache:
         if cached is not None and cached.is_fresh(self.clock()):
             self.diagnostics.debug(f"{what} was fetched by another process")
             return cached.value
+        if cached is not None and self._backing_off(cached, what):
+            return cached.value
         asked_at = self.clock()
         try:
             value = ask()
@@ -192,6 +204,8 @@ class SharedCache:
             served = self._stale(cached, exc, what)
             if served is None:
                 raise
+            served.retry_at = self.clock() + RETRY_BACKOFF
+            self._write(path, slot, served)
             return served.value
         self._write(path, slot, Cached(value, asked_at, asked_at + self.lifetime()))
         return value
@@ -215,6 +229,18 @@ class SharedCache:
             f"at {describe_time(cached.fetched_at)}, for at most {until - now:.0f} s more"
         )
         return cached
+
+    def _backing_off(self, cached: Cached, what: str) -> bool:
+        """Whether a stale value is being served and it is not yet time to ask again."""
+        now = self.clock()
+        if not cached.fetched_at <= now < min(cached.retry_at, cached.fresh_until + self.stale_for):
+            return False
+        self.diagnostics.warn(
+            f"Secrets Manager failed for {what} a moment ago; using the value cached at "
+            f"{describe_time(cached.fetched_at)} (asking again after "
+            f"{describe_time(cached.retry_at)})"
+        )
+        return True
 
     def forget(self, slot: str) -> None:
         """Drop `slot` (after this machine changed the secret itself)."""

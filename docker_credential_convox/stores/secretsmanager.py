@@ -223,6 +223,9 @@ class SecretsManager:
     def delete(self, name: str) -> bool:
         """Delete `name` at once (no recovery window, so it can be created again); False if
         there was none."""
+        # A forced delete of a missing secret succeeds: ask first, to say there was none.
+        if self.describe(name) is None:
+            return False
         try:
             self._call("DeleteSecret", (), SecretId=name, ForceDeleteWithoutRecovery=True)
         except _NotFound:
