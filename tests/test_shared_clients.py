@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import NOT_FOUND, run_client, run_helper_in, write_docker_config
-from support_registries import add, registries
+from support_shared import MAX_AGE, RUNTIME_DIR, share, unshare
 
 from standins.daemons import DockerDaemon
 from standins.registry import Registry, write_accept_anything_policy
@@ -33,15 +33,13 @@ pytestmark = pytest.mark.clients
 pytest_plugins = ["fixtures_aws", "fixtures_shared"]
 
 NO_CREDENTIALS = "no basic auth credentials"  # dockerd, when the helper has nothing
-MAX_AGE = "DOCKER_CREDENTIAL_CONVOX_SHARED_MAX_AGE"
-RUNTIME_DIR = "DOCKER_CREDENTIAL_CONVOX_RUNTIME_DIR"  # the machine's cache of shared values
 
 
 @pytest.fixture
 def operator(new_machine: NewMachine, registry: Registry) -> dict[str, str]:
     """The operator's machine, which adds the registry once and may remove it."""
     env = new_machine("operator")
-    result = add(env, registry.host, registry.username, registry.password, "--shared")
+    result = share(env, registry.host, registry.username, registry.password)
     assert (result.returncode, result.stdout) == (0, "Done.\n"), result
     return env
 
@@ -119,7 +117,7 @@ def test_after_shared_remove_and_the_max_age_the_machine_is_refused(
     fleet_machine[MAX_AGE] = f"{max_age:g}"
     assert docker_pull(fleet_machine, registry_image)[0] == 0
 
-    removed = registries(operator, "remove", registry.host, "--shared")
+    removed = unshare(operator, registry.host)
     assert (removed.returncode, removed.stdout) == (0, "Done.\n"), removed
     time.sleep(max_age + 0.5)  # past the machine's cached value, whatever its jitter
 
