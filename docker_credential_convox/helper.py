@@ -70,13 +70,14 @@ class Helper:
     def shared(self) -> Optional[SharedRegistries]:
         """The registries of the configured shared scope; None when none is configured."""
         if not self._shared_read:
-            self._shared_read = True
             if self.settings.shared_setting[0] is not None:  # else nothing shared is loaded
                 from docker_credential_convox.shared.entries import SharedRegistries
 
+                # A bad setting raises here, and again on every later use.
                 self._shared = SharedRegistries.from_settings(
                     self.settings, self.diagnostics, self._clock or _now
                 )
+            self._shared_read = True
         return self._shared
 
     @property

@@ -64,7 +64,7 @@ class TestSharedRoute(CredentialHelperContract):
     def erase(self, server: str) -> None:
         result = self.run("registries", "remove", server, "--shared")
         if result.returncode != 0:  # nothing shared for it: the contract's erase of nothing
-            assert result.stdout.startswith("no such shared registry: "), result
+            assert result.stderr.startswith("no such shared registry: "), result
             return
         assert result.stdout == "Done.\n", result
 

@@ -258,3 +258,21 @@ def test_list_without_permission_to_list_answers_what_it_can(
     assert (result.returncode, json.loads(result.stdout)) == (0, {}), result
     assert "warning: shared registries not listed: cannot list" in result.stderr
     assert "access denied" in result.stderr
+
+
+def test_a_refused_write_never_echoes_the_password(
+    machine: dict[str, str], aws_proxy: AwsProxy
+) -> None:
+    # FAULT INJECTION: an AWS error whose message quotes the value sent (AWS does not, but a
+    # proxy or a future API might): the helper must mask the password all the same.
+    aws_proxy.fail(
+        "secretsmanager:CreateSecret", "InvalidRequestException", f"cannot store {PASSWORD}"
+    )
+
+    result = share(machine, SERVER, "fleet", PASSWORD, "--no-verify")
+
+    assert result.returncode == 1, result
+    assert result.stderr.startswith(f"cannot write the shared entry for {SERVER} in "), result
+    assert "cannot store ***" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

@@ -203,6 +203,8 @@ UNNEEDED_FOR_CACHED_SHARED = (
     "cryptography",
     "cachetools",
     "argparse",
+    "hashlib",  # loads OpenSSL: ~10 ms
+    "random",  # drawn only when a value is fetched
     "docker_credential_convox.stores.keyring",
     "docker_credential_convox.stores.secretsmanager",
     "docker_credential_convox.aws",

@@ -160,7 +160,9 @@ class SharedRegistries:
             TAG_SOURCE: shared.entry.source,
         }
         try:
-            created = self.api.write(self.scope.name_of(key), shared.to_text(), tags, kms_key_id)
+            created = self.api.write(
+                self.scope.name_of(key), shared.to_text(), tags, kms_key_id, (shared.secret,)
+            )
         except SharedStoreError as exc:
             raise self._failed(f"cannot write the shared entry for {key}", exc) from None
         finally:

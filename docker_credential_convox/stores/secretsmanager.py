@@ -193,10 +193,17 @@ class SecretsManager:
         return value
 
     def write(
-        self, name: str, value: str, tags: Mapping[str, str], kms_key_id: Optional[str]
+        self,
+        name: str,
+        value: str,
+        tags: Mapping[str, str],
+        kms_key_id: Optional[str],
+        secrets: Sequence[str] = (),
     ) -> bool:
         """Create `name` with `value` (tagged, under `kms_key_id`), or put `value` as its new
-        version when it exists; True if it was created."""
+        version when it exists; True if it was created. `secrets` (the password in `value`)
+        are masked in any error text."""
+        masked = (*secrets, value)
         tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
         request: dict[str, Any] = {"Name": name, "SecretString": value, "Tags": tag_list}
         if kms_key_id:
@@ -209,14 +216,14 @@ class SecretsManager:
         except bx.ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code") or "")
             if code != "ResourceExistsException":
-                raise _error(exc, "CreateSecret", (value,)) from None
+                raise _error(exc, "CreateSecret", masked) from None
         except bx.BotoCoreError as exc:
-            raise _error(exc, "CreateSecret", (value,)) from None
+            raise _error(exc, "CreateSecret", masked) from None
         if kms_key_id:
             current = self._call("DescribeSecret", (), SecretId=name).get("KmsKeyId")
             if current != kms_key_id:
                 self._call("UpdateSecret", (), SecretId=name, KmsKeyId=kms_key_id)
-        self._call("PutSecretValue", (value,), SecretId=name, SecretString=value)
+        self._call("PutSecretValue", masked, SecretId=name, SecretString=value)
         self._call("TagResource", (), SecretId=name, Tags=tag_list)
         return False
 
