@@ -131,7 +131,7 @@ def render(result: FleetResult, quick: bool = False) -> str:
         "`get`s start when scheduled.",
         f"- Starts were late by a median of {median_late:.1f} and at most {max_late:.1f} "
         f"simulated seconds ({plan.workers} helper processes at most at once), and the hour "
-        f"took {result.elapsed:.0f} s instead of {plan.window:g} s. Lateness only moves a "
+        f"took {result.elapsed:.0f} s (scheduled: {plan.window:g} s). Lateness only moves a "
         "`get` later: it cannot add calls beyond the bound above, but `get`s bunched up by it "
         "share fetches they would not have shared, so a large lateness makes the counts low.",
         f"- {len(result.outcomes)} helper processes ran ({result.count('get')} `get`, "
