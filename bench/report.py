@@ -22,6 +22,13 @@ FLEET_LINK = (
     "`python -m bench.fleet`, which `make bench` runs next."
 )
 
+FLEET_SECTION_LINE = (
+    "A fleet of machines sharing one registry through AWS Secrets Manager (calls per machine "
+    "per hour, cost per machine per day, shared `get` latency) is measured by `python -m "
+    "bench.fleet`, which `make bench` runs too: [bench/FLEET.md](bench/FLEET.md), summed up "
+    "in [What a fleet costs](#what-a-fleet-costs)."
+)
+
 
 class Report:
     """The Markdown a finished run writes."""
@@ -113,6 +120,8 @@ class Report:
             "loaded), run `scripts/isolated.sh .venv/bin/python -m bench.compare --base REV`; "
             "[bench/REDESIGN.md](bench/REDESIGN.md) is its run against the commit before the "
             "redesign.",
+            "",
+            FLEET_SECTION_LINE,
             "",
         ]
         return "\n".join(text)
