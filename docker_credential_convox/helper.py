@@ -302,6 +302,8 @@ class Helper:
                 continue
             if server.kind == REGISTRY or server.key in entries or server.key in extra:
                 continue
+            if any(found.entry.key == server.key for found in shared_entries):
+                continue  # its shared entry answers, not the default chain
             chain = sources.from_entry(server.kind, None)
             assert chain is not None
             extra[server.key] = Row(

@@ -448,3 +448,36 @@ def test_protocol_erase_on_a_fleet_machine_exits_0_and_leaves_the_shared_entry(
     assert get_credentials(fleet, SERVER) is not None
     sm = aws_client("secretsmanager", moto_server.url)
     assert sm.describe_secret(SecretId=f"{prefix_of(machine)}/registry.example.com+5000")
+
+
+@pytest.mark.parametrize(
+    ("server", "flags", "said"),
+    [
+        (SERVER, ["--kms-key-id", "k"], "--kms-key-id goes with --shared"),
+        (ECR_HOST, ["--shared", "--profile", "prod"], "--profile cannot be shared"),
+        (SERVER, ["--shared", "--ecr-registry", ECR_HOST], "--ecr-registry cannot be shared"),
+        (ECR_HOST, ["--shared"], f"--shared for {ECR_HOST} needs access keys"),
+    ],
+)
+def test_add_refuses_what_cannot_be_shared_in_one_line(
+    machine: dict[str, str], aws_proxy: AwsProxy, server: str, flags: list[str], said: str
+) -> None:
+    result = registries(machine, "add", server, *flags)
+
+    assert result.returncode == 1, result
+    assert said in result.stderr.splitlines()[0], result
+    assert "Traceback" not in result.stderr
+    assert aws_proxy.count("secretsmanager:CreateSecret") == 0
+
+
+def test_registries_list_shows_shared_ecr_keys_with_their_scope(machine: dict[str, str]) -> None:
+    assert share(machine, ECR_HOST, AKID, SECRET_KEY, "--no-verify").returncode == 0
+
+    rows = json.loads(registries(machine, "list", "--json").stdout)
+    table = registries(machine, "list").stdout
+
+    assert [(row["server"], row["source"], row["scope"]) for row in rows] == [
+        (ECR_HOST, "ecr-keys", machine[SHARED])
+    ]
+    assert f"ecr: access keys, shared in {machine[SHARED]}" in table
+    assert SECRET_KEY not in table + json.dumps(rows)

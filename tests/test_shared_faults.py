@@ -276,3 +276,40 @@ def test_a_refused_write_never_echoes_the_password(
     assert "cannot store ***" in result.stderr
     assert PASSWORD not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_concurrent_gets_against_a_failing_scope_wait_out_one_failure_not_each_their_own(
+    machine: dict[str, str], aws_proxy: AwsProxy, tmp_path: Path
+) -> None:
+    assert share(machine, SERVER, "fleet", PASSWORD, "--no-verify").returncode == 0
+    aws_proxy.reset()
+    # FAULT INJECTION: a slow, refusing Secrets Manager (throttling after a second).
+    aws_proxy.delay(GET_SECRET, 1.0)
+    aws_proxy.fail(GET_SECRET, "ThrottlingException", "Rate exceeded")
+    request = tmp_path / "request"
+    request.write_text(SERVER)
+    handles = [request.open("rb") for _ in range(6)]
+
+    started = time.monotonic()
+    processes = [
+        subprocess.Popen(
+            [str(HELPER), "get"],
+            stdin=handle,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=machine,
+        )
+        for handle in handles
+    ]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    elapsed = time.monotonic() - started
+    for handle in handles:
+        handle.close()
+
+    lines = {out.decode() for out, _ in outputs}
+    assert [process.returncode for process in processes] == [1] * 6, outputs
+    assert len(lines) == 1, lines  # the same one line for every waiter
+    assert "throttled by Secrets Manager" in lines.pop()
+    # One process asked (botocore tries twice); the others answered its failure at once.
+    assert aws_proxy.count(GET_SECRET) == 2, aws_proxy.calls
+    assert elapsed < 2 * 6, elapsed

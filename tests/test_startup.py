@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from support import RunHelper, run_helper_in
+from support_shared import share
 
 HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools", "argparse")
 
@@ -224,24 +225,9 @@ def loaded_layers(env: dict[str, str], layers: tuple[str, ...], server: str) -> 
     return result.stdout, line
 
 
-def share(env: dict[str, str], server: str, username: str, secret: str) -> None:
-    result = run_helper_in(
-        env,
-        "registries",
-        "add",
-        server,
-        "--shared",
-        "--no-verify",
-        "--username",
-        username,
-        "--password-stdin",
-        stdin=secret,
-    )
-    assert (result.returncode, result.stdout) == (0, "Done.\n"), result
-
-
 def test_cached_shared_get_loads_no_aws_client_and_no_keyring(machine: dict[str, str]) -> None:
-    share(machine, "shared.example:5000", "fleet", "fleet-secret")
+    shared = share(machine, "shared.example:5000", "fleet", "fleet-secret", "--no-verify")
+    assert shared.returncode == 0, shared
     assert run_helper_in(machine, "get", stdin="shared.example:5000").returncode == 0  # cached
 
     stdout, line = loaded_layers(machine, UNNEEDED_FOR_CACHED_SHARED, "shared.example:5000")
@@ -261,7 +247,9 @@ def test_cached_shared_miss_loads_no_aws_client(machine: dict[str, str]) -> None
 
 def test_cached_token_of_shared_ecr_keys_loads_no_aws_client(machine: dict[str, str]) -> None:
     host = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
-    share(machine, host, "AKIAI44QH8DHBEXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY")
+    secret_key = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
+    shared = share(machine, host, "AKIAI44QH8DHBEXAMPLE", secret_key)
+    assert shared.returncode == 0, shared
     assert run_helper_in(machine, "get", stdin=host).returncode == 0  # mints and caches
 
     stdout, line = loaded_layers(machine, ("botocore", "keyring", "secretstorage"), host)

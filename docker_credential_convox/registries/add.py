@@ -166,23 +166,13 @@ def _add_shared(ctx: Context, args: argparse.Namespace, server: Server, store_ur
     """Check, then write ONE secret to the shared scope (no keyring, no index entry)."""
     shared = ctx.helper.require_shared()  # refuse before any prompt without a scope
     if is_ecr(server):
-        from docker_credential_convox.sources.ecr import ROLE_PREFIX
-
-        if args.role_arn is not None:
-            credentials = Credentials(
-                store_url, ROLE_PREFIX + args.role_arn.strip(), (args.external_id or "").strip()
+        ecr_credentials = _ecr_credentials(ctx, args, store_url)
+        if ecr_credentials is None:
+            raise UsageError(
+                f"--shared for {server.key} needs access keys (--username ACCESS_KEY_ID "
+                "--password-stdin) or --role-arn: every machine has its own default chain"
             )
-        elif args.username is not None or args.password_stdin:
-            username, secret = _ask_login(ctx, args, "secret access key")
-            credentials = Credentials(store_url, username, secret)
-        else:
-            prompted = _ask_access_keys(ctx, store_url)
-            if prompted is None:
-                raise UsageError(
-                    f"--shared for {server.key} needs access keys (--username ACCESS_KEY_ID "
-                    "--password-stdin) or --role-arn: every machine has its own default chain"
-                )
-            credentials = prompted
+        credentials = ecr_credentials
         verify = not args.no_verify  # the helper mints a token with them first
     else:
         username, password = _ask_login(ctx, args, "password")
@@ -209,24 +199,30 @@ def _route(
 
 def _add_ecr(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:
     """Store access keys, or record a profile or role, or check the default chain."""
+    credentials = _ecr_credentials(ctx, args, store_url)
+    if credentials is None:
+        _use_default_chain(ctx, args, server)
+        return
+    ctx.helper.store(credentials, verify=not args.no_verify)
+
+
+def _ecr_credentials(
+    ctx: Context, args: argparse.Namespace, store_url: str
+) -> Optional[Credentials]:
+    """The `store` request of the ECR source the flags (or prompts) give; None: the default
+    chain (no flags and no terminal, or an empty access key ID at the prompt)."""
     from docker_credential_convox.sources.ecr import PROFILE_PREFIX, ROLE_PREFIX
 
     if args.profile is not None:
-        credentials = Credentials(store_url, PROFILE_PREFIX + args.profile.strip(), "")
-    elif args.role_arn is not None:
-        credentials = Credentials(
+        return Credentials(store_url, PROFILE_PREFIX + args.profile.strip(), "")
+    if args.role_arn is not None:
+        return Credentials(
             store_url, ROLE_PREFIX + args.role_arn.strip(), (args.external_id or "").strip()
         )
-    elif args.username is not None or args.password_stdin:
+    if args.username is not None or args.password_stdin:
         username, secret = _ask_login(ctx, args, "secret access key")
-        credentials = Credentials(store_url, username, secret)
-    else:
-        prompted = _ask_access_keys(ctx, store_url)
-        if prompted is None:
-            _use_default_chain(ctx, args, server)
-            return
-        credentials = prompted
-    ctx.helper.store(credentials, verify=not args.no_verify)
+        return Credentials(store_url, username, secret)
+    return _ask_access_keys(ctx, store_url)
 
 
 def _ask_access_keys(ctx: Context, store_url: str) -> Optional[Credentials]:

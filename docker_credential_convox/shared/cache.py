@@ -12,6 +12,10 @@ listing. Every machine asks Secrets Manager about a slot at most once per its ji
   any other cause (access denied, a KMS refusal), the error stands. While a stale value is
   served, the machine asks again at most every `RETRY_BACKOFF` seconds (not on every `get`),
   so a throttled account is not hammered harder by the fleet that it throttles.
+- a failure with nothing to serve is remembered for `FAILURE_MEMORY` seconds beside the slot
+  (its one-line error, which holds no secret): the processes queued on the lock, and those that
+  arrive meanwhile, answer it at once instead of each waiting out the same timeouts again (as
+  the ECR token cache does).
 
 Files live only in the runtime directory (a tmpfs that does not outlive the boot): 0700
 directory, 0600 files written atomically. Without a runtime directory nothing is cached and
@@ -21,11 +25,12 @@ never a failure: the cache only saves calls. Time and randomness are injectable.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
 from docker_credential_convox import APP, fileio
-from docker_credential_convox.errors import SharedStoreError, StateError
+from docker_credential_convox.errors import SharedStoreError, StateError, one_line
 from docker_credential_convox.tokencache import _number, describe_time
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -44,6 +49,8 @@ MAX_FILE_BYTES = 1024 * 1024
 # bound the holder's call far below it).
 LOCK_TIMEOUT = 60.0
 RETRY_BACKOFF = 30.0  # seconds between asks while a stale value is served
+FAILURE_MEMORY = 10.0  # seconds a failure with nothing to serve is answered again at once
+FAILURE_SUFFIX = ".failed"
 
 
 class Cached:
@@ -201,18 +208,63 @@ class SharedCache:
             return cached.value
         if cached is not None and self._backing_off(cached, what):
             return cached.value
+        self._raise_recent_failure(path + FAILURE_SUFFIX, what)
         asked_at = self.clock()
         try:
             value = ask()
         except SharedStoreError as exc:
             served = self._stale(cached, exc, what)
             if served is None:
+                self._remember_failure(path + FAILURE_SUFFIX, exc)
                 raise
             served.retry_at = self.clock() + RETRY_BACKOFF
             self._write(path, slot, served)
             return served.value
         self._write(path, slot, Cached(value, asked_at, asked_at + self.lifetime()))
+        with contextlib.suppress(OSError):
+            os.unlink(path + FAILURE_SUFFIX)
         return value
+
+    def _remember_failure(self, path: str, exc: SharedStoreError) -> None:
+        record = {
+            "at": self.clock(),
+            "cause": exc.cause,
+            "detail": exc.detail,
+            "transient": exc.transient,
+            "hint": exc.hint,
+        }
+        try:
+            fileio.atomic_write(path, json.dumps(record) + "\n")
+        except StateError as exc_state:
+            self.diagnostics.debug(f"failure not remembered: {exc_state.message}")
+
+    def _raise_recent_failure(self, path: str, what: str) -> None:
+        """Raise again the failure remembered at `path` if it is recent (see the docstring)."""
+        try:
+            data = fileio.read_regular(path, MAX_FILE_BYTES)
+            record = json.loads(data.decode("utf-8")) if data else None
+        except (StateError, UnicodeDecodeError, ValueError, RecursionError):
+            return
+        if not isinstance(record, dict):
+            return
+        at = _number(record.get("at"))
+        cause, detail, hint = record.get("cause"), record.get("detail"), record.get("hint")
+        if at is None or not isinstance(cause, str) or not isinstance(detail, str):
+            return
+        age = self.clock() - at
+        if not 0 <= age < FAILURE_MEMORY:
+            return
+        self.diagnostics.warn(
+            f"asking Secrets Manager for {what} failed {age:.1f} s ago; not asking again for "
+            f"another {FAILURE_MEMORY - age:.1f} s"
+        )
+        # The file is ours (0600), but what reaches stdout must stay one line all the same.
+        raise SharedStoreError(
+            one_line(cause, 200),
+            one_line(detail, 400),
+            transient=bool(record.get("transient")),
+            hint=hint if isinstance(hint, str) else None,
+        )
 
     def _stale(
         self, cached: Optional[Cached], exc: SharedStoreError, what: str
@@ -249,7 +301,11 @@ class SharedCache:
     def forget(self, slot: str) -> None:
         """Drop `slot` (after this machine changed the secret itself)."""
         path = self.path(slot)
-        if path is None or not os.path.exists(path):
+        if path is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(path + FAILURE_SUFFIX)
+        if not os.path.exists(path):
             return
         try:
             with fileio.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
