@@ -11,7 +11,7 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' docker_credential_c
 help:
 	@echo "make test   install everything, lint, type-check, run the whole suite (loopback only)"
 	@echo "make demo   walk through the main job end to end against local stand-ins"
-	@echo "make bench  time whole-process get/list side by side with the Go helpers"
+	@echo "make bench  time whole-process get/list side by side with the Go helpers, and a fleet"
 	@echo "make dist   build the sdist and wheel"
 	@echo "make deb    build the Debian package (dist/deb/) and run lintian on it"
 	@echo "make zipapp build the single-file executable (dist/*.pyz)"
@@ -44,10 +44,13 @@ demo: deps venv
 	VENV=$(VENV) scripts/isolated.sh scripts/demo.sh
 
 # Whole-process timings beside the Go helpers (about 6 minutes); writes bench/RESULTS.md.
-# Loopback only, like the tests. BENCH_ARGS passes options, e.g. BENCH_ARGS="--runs 40".
+# Then a simulated fleet sharing one registry (about 5 minutes); writes bench/FLEET.md.
+# Loopback only, like the tests. BENCH_ARGS passes options, e.g. BENCH_ARGS="--runs 40";
+# FLEET_ARGS those of bench.fleet, e.g. FLEET_ARGS="--machines 50".
 bench: deps venv
 	WITH_BENCH=1 scripts/install-system-deps.sh
 	scripts/isolated.sh $(BIN)/python -m bench.run $(BENCH_ARGS)
+	scripts/isolated.sh $(BIN)/python -m bench.fleet $(FLEET_ARGS)
 
 dist: venv
 	rm -f dist/*.whl dist/*.tar.gz

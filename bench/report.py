@@ -15,6 +15,20 @@ from bench.scenarios import HELPER, PYTHON, TARGETS, Bench, Row, run
 from bench.timing import SLOW_COMMAND, ms, ratio, times
 from standins.environment import scrubbed_environ
 
+# `make bench` runs bench.fleet after this report is written; its report has a file of its own.
+FLEET_LINK = (
+    "A fleet of machines sharing one registry through AWS Secrets Manager (calls per machine "
+    "per hour, cost, shared `get` latency) has its own report: [FLEET.md](FLEET.md), written by "
+    "`python -m bench.fleet`, which `make bench` runs next."
+)
+
+FLEET_SECTION_LINE = (
+    "A fleet of machines sharing one registry through AWS Secrets Manager (calls per machine "
+    "per hour, cost per machine per day, shared `get` latency) is measured by `python -m "
+    "bench.fleet`, which `make bench` runs too: [bench/FLEET.md](bench/FLEET.md), summed up "
+    "in [What a fleet costs](#what-a-fleet-costs)."
+)
+
 
 class Report:
     """The Markdown a finished run writes."""
@@ -107,6 +121,8 @@ class Report:
             "[bench/REDESIGN.md](bench/REDESIGN.md) is its run against the commit before the "
             "redesign.",
             "",
+            FLEET_SECTION_LINE,
+            "",
         ]
         return "\n".join(text)
 
@@ -163,6 +179,8 @@ class Report:
             f"({bench.concurrent_runs} for the concurrent rows, fewer for commands slower than "
             f"{SLOW_COMMAND} s), in up to {bench.args.rounds} alternating rounds per group of "
             f"compared commands, after {bench.args.warmup} discarded warm-up runs; **medians**.",
+            "",
+            FLEET_LINK,
             "",
             "## Machine and versions",
             "",

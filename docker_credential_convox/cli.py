@@ -44,6 +44,21 @@ Environment: DOCKER_CREDENTIAL_CONVOX_DEBUG=1 prints debug lines on stderr;
 DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR and DOCKER_CREDENTIAL_CONVOX_CACHE_DIR move its files;
 ecr-login's AWS_ECR_CACHE_DIR and AWS_ECR_DISABLE_CACHE are honoured when ours are unset;
 PYTHON_KEYRING_BACKEND chooses the keyring backend.
+
+Registries shared by a fleet, written once by an operator with
+  {NAME} registries add SERVER --shared
+On each machine of the fleet, DOCKER_CREDENTIAL_CONVOX_SHARED=secretsmanager:PREFIX
+answers registries without a local entry from AWS Secrets Manager (secrets PREFIX/<registry>;
+region, endpoint and credentials from the usual AWS settings and default chain), without any
+keyring. Local entries win; store and erase stay local. Empty or `off` turns it off. Or, where
+the client's environment is not yours to set, in <config dir>/config.json:
+  {{"shared": "secretsmanager:PREFIX", "shared_max_age": 300, "shared_stale_for": 3600}}
+(<config dir>: DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR, else $XDG_CONFIG_HOME/{NAME},
+else ~/.config/{NAME}). Each machine caches shared values in its runtime
+directory (DOCKER_CREDENTIAL_CONVOX_RUNTIME_DIR, else $XDG_RUNTIME_DIR/{NAME}) for
+DOCKER_CREDENTIAL_CONVOX_SHARED_MAX_AGE seconds (default 300, jittered down to 3/4), and while
+Secrets Manager is throttling or unreachable serves them for up to
+DOCKER_CREDENTIAL_CONVOX_SHARED_STALE_FOR seconds more (default 3600), with a warning.
 """
 
 

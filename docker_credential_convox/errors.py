@@ -83,6 +83,17 @@ class DockerConfigError(HelperError):
     """Docker's config.json cannot be read, understood or written."""
 
 
+class SharedStoreError(HelperError):
+    """The shared store (AWS Secrets Manager) refused or failed a call: the cause in words,
+    and whether it may pass by itself (`transient`: throttled, endpoint down)."""
+
+    def __init__(self, cause: str, detail: str, transient: bool, hint: Optional[str] = None):
+        super().__init__(f"{cause} ({detail})" if detail else cause, hint)
+        self.cause = cause
+        self.detail = detail
+        self.transient = transient
+
+
 class RememberedFailure(SourceError):
     """A mint failed a moment ago for the same source: its error, answered again at once."""
 

@@ -2,7 +2,11 @@
 
 `_route` is the one place that decides: the index entry a server's lookup keys find (a shorter
 path's entry answers a longer path), the source it records (sources/), and for an alias the
-registry it is another name for. The operations the `registries` commands and `doctor` use
+registry it is another name for. A registry without a local entry is looked up in the shared
+scope, if one is configured (shared/): its shared entry is routed the same way, and its backend
+reads the secret from a read-only view of the shared document instead of the OS keyring, so
+backends never learn that an entry is shared. Local entries win; `store` and `erase` on the
+protocol stay local; `list` merges both. The operations the `registries` commands and `doctor` use
 (store with or without verification, the default chain, list rows, a token peek or a fresh
 mint) are here too, so that they never reach into a backend.
 """
@@ -27,10 +31,18 @@ if TYPE_CHECKING:
     from docker_credential_convox.backends.ecr import EcrBackend
     from docker_credential_convox.registry_index import Entry
     from docker_credential_convox.rows import Row
+    from docker_credential_convox.shared.document import SharedEntry
+    from docker_credential_convox.shared.entries import SharedRegistries
     from docker_credential_convox.sources import Source
     from docker_credential_convox.sources.ecr import AwsSource
     from docker_credential_convox.stores import SecretStore
     from docker_credential_convox.tokencache import CachedToken
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
 
 
 class Helper:
@@ -51,6 +63,22 @@ class Helper:
         self._clock = clock
         self._records: Optional[Records] = None
         self._backends: dict[str, Backend] = {}
+        self._shared: Optional[SharedRegistries] = None
+        self._shared_read = False
+
+    @property
+    def shared(self) -> Optional[SharedRegistries]:
+        """The registries of the configured shared scope; None when none is configured."""
+        if not self._shared_read:
+            if self.settings.shared_setting[0] is not None:  # else nothing shared is loaded
+                from docker_credential_convox.shared.entries import SharedRegistries
+
+                # A bad setting raises here, and again on every later use.
+                self._shared = SharedRegistries.from_settings(
+                    self.settings, self.diagnostics, self._clock or _now
+                )
+            self._shared_read = True
+        return self._shared
 
     @property
     def secret_store(self) -> SecretStore:
@@ -119,6 +147,49 @@ class Helper:
         self.diagnostics.debug(f"{server.key} is an alias of {target.key}")
         return target, sources.from_entry(target.kind, entries.get(target.key))
 
+    @staticmethod
+    def _has_local(server: Server, entries: Mapping[str, Entry]) -> bool:
+        keys = server.lookup_keys() if server.kind == REGISTRY else [server.key]
+        return any(key in entries for key in keys)
+
+    def _shared_backend(self, name: str, shared: SharedEntry, scope_text: str) -> Backend:
+        """Backend `name` over a read-only view of one shared entry (no keyring opened)."""
+        from docker_credential_convox.backends import Records
+        from docker_credential_convox.shared.view import SharedSecretView
+
+        view = SharedSecretView(shared, scope_text)
+        records = Records(self.index, lambda: view, self.diagnostics)
+        if name == sources.MINTED:
+            from docker_credential_convox.backends.ecr import EcrBackend
+
+            return EcrBackend(
+                self.settings,
+                self.diagnostics,
+                lambda: records,
+                lambda server: self.get(server.url),
+                clock=self._clock or _now,
+            )
+        from docker_credential_convox.backends.stored import StoredBackend
+
+        return StoredBackend(records, self.diagnostics)
+
+    def _shared_get(self, server: Server) -> Optional[Credentials]:
+        """The answer of the shared entry for `server`, None when there is none."""
+        shared = self.shared
+        if shared is None:
+            return None
+        found = shared.find(server)
+        if found is None:
+            self.diagnostics.debug(f"no shared entry for {server.key} in {shared.scope.text}")
+            return None
+        self.diagnostics.debug(f"{server.key}: answering from {shared.scope.text}")
+        view = {found.entry.key: found.entry}
+        answered, source = self._route(server, view)
+        if source is None:  # pragma: no cover - a shared entry always records a source
+            return None
+        backend = self._shared_backend(source.backend, found, shared.scope.text)
+        return backend.get(answered, source, view)
+
     def _erase_backend(self, server: Server) -> Backend:
         # ECR registries keep cached tokens even without an entry: theirs drops those too.
         return self.backend(sources.STORED if server.kind == REGISTRY else sources.MINTED)
@@ -140,10 +211,12 @@ class Helper:
         # One read of the index answers an ordinary registry and an alias (whose target's
         # entry it also holds); an alias never opens the secret store.
         entries = self.index.snapshot()
-        answered, source = self._route(server, entries)
-        backend = self.backend(source.backend if source is not None else sources.STORED)
-        credentials = backend.get(answered, source, entries)
-        if answered.url == server.url:
+        credentials = None if self._has_local(server, entries) else self._shared_get(server)
+        if credentials is None:
+            answered, source = self._route(server, entries)
+            backend = self.backend(source.backend if source is not None else sources.STORED)
+            credentials = backend.get(answered, source, entries)
+        if credentials.server_url == server.url:
             return credentials
         return Credentials(server.url, credentials.username, credentials.secret)  # an alias
 
@@ -154,13 +227,34 @@ class Helper:
 
     def list(self) -> dict[str, str]:
         """Server URL -> username for every registry in the index, plus the ECR registries with
-        a usable cached token (minted from the default chain, say); no secret store or network
-        call."""
+        a usable cached token (minted from the default chain, say), plus the shared registries
+        without a local entry (listed through the machine's cache); no secret store call."""
         entries = self.index.snapshot()
+        listing = self._local_listing(entries)
+        for shared in self._shared_listing():
+            if shared.entry.key not in entries:
+                from docker_credential_convox.servers import strip_userinfo
+
+                listing.setdefault(strip_userinfo(shared.entry.server_url), shared.entry.username)
+        return listing
+
+    def _local_listing(self, entries: Mapping[str, Entry]) -> dict[str, str]:
         listing = self.backend(sources.STORED).list(entries)
         for url, username in self.backend(sources.MINTED).list(entries).items():
             listing.setdefault(url, username)
         return listing
+
+    def _shared_listing(self) -> Sequence[SharedEntry]:
+        """The shared entries, or none with a warning when they cannot be listed: `list`
+        answers what it can (a fleet machine may read secrets without listing them)."""
+        from docker_credential_convox.errors import HelperError
+
+        try:
+            shared = self.shared
+            return shared.listing() if shared is not None else []
+        except HelperError as exc:
+            self.diagnostics.warn(f"shared registries not listed: {exc.message}")
+            return []
 
     # -- operations for `registries` and `doctor` ----------------------------------------
 
@@ -191,6 +285,7 @@ class Helper:
         from docker_credential_convox.rows import Row
 
         entries = self.index.snapshot()
+        shared_entries = self._shared_listing()
         rows: list[Row] = []
         for key in sorted(entries):
             entry = entries[key]
@@ -200,13 +295,15 @@ class Helper:
                 kind = REGISTRY
             rows.append(self._row(entry, kind))
         extra: dict[str, Row] = {}
-        for server_url in [*extra_servers, *self.list()]:
+        for server_url in [*extra_servers, *self._local_listing(entries)]:
             try:
                 server = parse_server(server_url)
             except HelperError:
                 continue
             if server.kind == REGISTRY or server.key in entries or server.key in extra:
                 continue
+            if any(found.entry.key == server.key for found in shared_entries):
+                continue  # its shared entry answers, not the default chain
             chain = sources.from_entry(server.kind, None)
             assert chain is not None
             extra[server.key] = Row(
@@ -218,7 +315,22 @@ class Helper:
                 kind_text=chain.list_kind(server.kind),
             )
         rows.extend(extra[key] for key in sorted(extra))
+        if shared_entries:
+            scope_text = self.require_shared().scope.text
+            rows.extend(self._shared_row(found, scope_text) for found in shared_entries)
         return rows
+
+    @classmethod
+    def _shared_row(cls, shared: SharedEntry, scope_text: str) -> Row:
+        """The row of a shared entry: its source as a local entry's, and its scope."""
+        from docker_credential_convox.sources import StoredLogin
+
+        row = cls._row(shared.entry, parse_server(shared.entry.server_url).kind)
+        if row.source == StoredLogin.kind:
+            row.kind_text = "login"
+        row.kind_text = f"{row.kind_text}, shared in {scope_text}"
+        row.scope = scope_text
+        return row
 
     @staticmethod
     def _row(entry: Entry, kind: str) -> Row:
@@ -243,6 +355,50 @@ class Helper:
             kind_text=kind_text,
             options=entry.options,
         )
+
+    def store_shared(
+        self, credentials: Credentials, kms_key_id: Optional[str] = None, verify: bool = True
+    ) -> bool:
+        """Write `credentials` as the shared entry of their registry (rotation when it exists);
+        with `verify`, an ECR registry's access keys or role first mint a token. Touches no
+        keyring and no index. True if the secret was created."""
+        from docker_credential_convox.errors import UsageError
+        from docker_credential_convox.shared.document import SHARED_SOURCES, SharedEntry
+
+        shared = self.require_shared()
+        server = parse_server(credentials.server_url)
+        source, secret = sources.from_request(server, credentials, self.diagnostics)
+        if source.kind not in SHARED_SOURCES:
+            raise UsageError(
+                f"{source.describe()} cannot be shared: a fleet shares a login, an ECR "
+                "registry's access keys (--username ACCESS_KEY_ID --password-stdin) or a role "
+                "(--role-arn)"
+            )
+        if verify and source.backend == sources.MINTED:
+            from docker_credential_convox.backends.ecr import VERIFY
+            from docker_credential_convox.sources.ecr import AwsSource
+
+            assert isinstance(source, AwsSource)
+            self.ecr.mint(server, source, secret, verb=VERIFY)
+        entry = source.entry(server.key, server.url)
+        return shared.put(SharedEntry(entry, secret or ""), kms_key_id)
+
+    def remove_shared(self, server: Server) -> bool:
+        """Delete the shared entry of `server` at once; False if there was none."""
+        return self.require_shared().remove(server.key)
+
+    def require_shared(self) -> SharedRegistries:
+        """The configured shared scope; a one-line UsageError naming the setting without one."""
+        shared = self.shared
+        if shared is None:
+            from docker_credential_convox.errors import UsageError
+            from docker_credential_convox.settings import ENV_SHARED
+
+            raise UsageError(
+                f"no shared scope is configured: set {ENV_SHARED}=secretsmanager:PREFIX (or "
+                f'"shared" in {self.settings.config_path})'
+            )
+        return shared
 
     def cached_token(self, server: Server, source: AwsSource) -> Optional[CachedToken]:
         """The token cached for `server` and `source`, fresh or not (no lock, no write)."""

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class Row:
     """One registry as `registries list` shows it (the view model; never a secret)."""
 
-    __slots__ = ("key", "kind", "kind_text", "options", "server", "source", "username")
+    __slots__ = ("key", "kind", "kind_text", "options", "scope", "server", "source", "username")
 
     def __init__(
         self,
@@ -27,6 +27,7 @@ class Row:
         source: str,
         kind_text: str,
         options: Optional[Mapping[str, str]] = None,
+        scope: str = "local",
     ) -> None:
         self.server = server
         self.key = key
@@ -35,6 +36,7 @@ class Row:
         self.source = source  # the source's kind, as the index records it
         self.kind_text = kind_text  # the KIND column
         self.options = dict(options or {})
+        self.scope = scope  # "local", or the shared scope (`secretsmanager:PREFIX`)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -44,4 +46,5 @@ class Row:
             "kind": self.kind,
             "source": self.source,
             "options": self.options,
+            "scope": self.scope,
         }

@@ -26,6 +26,22 @@ ENV_ECR_LOGIN_DISABLE_CACHE = "AWS_ECR_DISABLE_CACHE"
 ENV_KEYRING_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_KEYRING_TIMEOUT"
 ENV_AWS_CONNECT_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_CONNECT_TIMEOUT"
 ENV_AWS_READ_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_READ_TIMEOUT"
+# Registries shared by a fleet (shared/): the scope, how long a machine serves a shared value
+# from its cache, how long past that it may serve one while Secrets Manager cannot answer, and
+# the per-machine cache directory (a runtime directory: it must not outlive the boot).
+ENV_SHARED = "DOCKER_CREDENTIAL_CONVOX_SHARED"
+ENV_SHARED_MAX_AGE = "DOCKER_CREDENTIAL_CONVOX_SHARED_MAX_AGE"
+ENV_SHARED_STALE_FOR = "DOCKER_CREDENTIAL_CONVOX_SHARED_STALE_FOR"
+ENV_RUNTIME_DIR = "DOCKER_CREDENTIAL_CONVOX_RUNTIME_DIR"
+CONFIG_FILE = "config.json"
+CONFIG_SHARED = "shared"
+CONFIG_SHARED_MAX_AGE = "shared_max_age"
+CONFIG_SHARED_STALE_FOR = "shared_stale_for"
+DEFAULT_SHARED_MAX_AGE = 300.0
+DEFAULT_SHARED_STALE_FOR = 3600.0
+# The values of DOCKER_CREDENTIAL_CONVOX_SHARED that turn sharing off, whatever the file says.
+SHARED_OFF = frozenset({"", "off"})
+MAX_CONFIG_BYTES = 64 * 1024
 
 # Seconds each D-Bus call to the Secret Service may take: gnome-keyring answers in milliseconds
 # (a second or so when D-Bus starts it), so past this it is hung, and so would `docker pull` be.
@@ -45,6 +61,7 @@ AWS_ENDPOINT_URL_VARIABLES = {
     "ecr": "AWS_ENDPOINT_URL_ECR",
     "ecr-public": "AWS_ENDPOINT_URL_ECR_PUBLIC",
     "sts": "AWS_ENDPOINT_URL_STS",
+    "secretsmanager": "AWS_ENDPOINT_URL_SECRETS_MANAGER",
 }
 # What names the default chain's source without resolving it: the token cache keys on these, so
 # a cached token still hits when the chain's keys rotate (SSO, aws-vault, web identity), yet
@@ -122,6 +139,40 @@ def seconds(environ: Mapping[str, str], variable: str, default: float) -> float:
     return value
 
 
+def _seconds_value(text: str, origin: str, allow_zero: bool = False) -> float:
+    """A duration in seconds from `text` (named by `origin` in the error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not (low_ok and value < 86400):  # also refuses nan and inf
+        from docker_credential_convox.errors import BadRequest
+
+        above = "0 or more" if allow_zero else "above 0"
+        raise BadRequest(
+            f"{origin} must be a number of seconds {above} (under 86400), not {text!r}"
+        )
+    return value
+
+
+def _runtime_dir(environ: Mapping[str, str]) -> Optional[str]:
+    """Where a machine caches shared values: a runtime directory, which does not outlive the
+    boot; None when there is none (then nothing shared is cached)."""
+    explicit = environ.get(ENV_RUNTIME_DIR)
+    if explicit and os.path.isabs(explicit):
+        return explicit
+    xdg = environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, APP)
+    per_user = f"/run/user/{os.getuid()}"
+    try:
+        info = os.stat(per_user)
+    except OSError:
+        return None
+    return os.path.join(per_user, APP) if info.st_uid == os.getuid() else None
+
+
 def is_true(value: Optional[str]) -> bool:
     """Whether an environment flag is set to a true-ish value."""
     return (value or "").strip().lower() in _TRUE
@@ -130,7 +181,7 @@ def is_true(value: Optional[str]) -> bool:
 class Settings:
     """Paths and switches resolved from the environment once, at start-up."""
 
-    __slots__ = ("cache_dir", "cache_enabled", "config_dir", "debug", "environ")
+    __slots__ = ("_config", "cache_dir", "cache_enabled", "config_dir", "debug", "environ")
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
@@ -142,6 +193,88 @@ class Settings:
         )
         self.cache_enabled = _cache_enabled(environ)
         self.debug = is_true(environ.get(ENV_DEBUG))
+        self._config: Optional[dict[str, object]] = None
+
+    @property
+    def config_path(self) -> str:
+        """The helper's own settings file (config.json; today only the shared scope)."""
+        return os.path.join(self.config_dir, CONFIG_FILE)
+
+    def _config_file(self) -> dict[str, object]:
+        """config.json as a JSON object, {} when there is none; one-line error when malformed."""
+        if self._config is None:
+            import json
+
+            from docker_credential_convox import fileio
+            from docker_credential_convox.errors import BadRequest
+
+            data = fileio.read_regular(self.config_path, MAX_CONFIG_BYTES)
+            try:
+                document = json.loads(data.decode("utf-8")) if data is not None else {}
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                document = None
+            if data is not None and len(data) > MAX_CONFIG_BYTES:
+                document = None
+            if not isinstance(document, dict):
+                raise BadRequest(
+                    f"{self.config_path} is not a JSON object: fix it (for example "
+                    f'{{"{CONFIG_SHARED}": "secretsmanager:PREFIX"}}) or remove it'
+                )
+            self._config = document
+        return self._config
+
+    def _config_text(self, name: str) -> Optional[str]:
+        value = self._config_file().get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            from docker_credential_convox.errors import BadRequest
+
+            raise BadRequest(f"{name} in {self.config_path} must be a string or a number")
+        return str(value)
+
+    @property
+    def shared_setting(self) -> tuple[Optional[str], str]:
+        """The shared scope as set (`secretsmanager:PREFIX`; None: off) and where it was set.
+
+        The environment wins, and set to "" or "off" turns sharing off whatever the file says.
+        """
+        value = self.environ.get(ENV_SHARED)
+        if value is not None:
+            value = value.strip()
+            return (None if value.lower() in SHARED_OFF else value), ENV_SHARED
+        text = self._config_text(CONFIG_SHARED)
+        text = text.strip() if text is not None else None
+        origin = f"{CONFIG_SHARED} in {self.config_path}"
+        return (None if text is None or text.lower() in SHARED_OFF else text), origin
+
+    def _shared_seconds(self, variable: str, key: str, default: float, allow_zero: bool) -> float:
+        text = (self.environ.get(variable) or "").strip()
+        if text:
+            return _seconds_value(text, variable, allow_zero)
+        from_file = self._config_text(key)
+        if from_file is not None and from_file.strip():
+            return _seconds_value(from_file.strip(), f"{key} in {self.config_path}", allow_zero)
+        return default
+
+    @property
+    def shared_max_age(self) -> float:
+        """Seconds a shared value is served from the machine's cache (before jitter)."""
+        return self._shared_seconds(
+            ENV_SHARED_MAX_AGE, CONFIG_SHARED_MAX_AGE, DEFAULT_SHARED_MAX_AGE, allow_zero=False
+        )
+
+    @property
+    def shared_stale_for(self) -> float:
+        """Seconds past its age a cached shared value may serve while Secrets Manager fails."""
+        return self._shared_seconds(
+            ENV_SHARED_STALE_FOR, CONFIG_SHARED_STALE_FOR, DEFAULT_SHARED_STALE_FOR, allow_zero=True
+        )
+
+    @property
+    def runtime_dir(self) -> Optional[str]:
+        """The per-machine cache of shared values (never on persistent disk); None: none."""
+        return _runtime_dir(self.environ)
 
     @property
     def index_path(self) -> str:

@@ -2,7 +2,7 @@
 # The whole story of docker-credential-convox, end to end, against local stand-ins:
 #   a private registry (Debian's docker-registry, htpasswd basic auth, on 127.0.0.1),
 #   a private Secret Service (its own D-Bus session bus and gnome-keyring),
-#   an AWS emulator for ECR (moto_server on 127.0.0.1),
+#   an AWS emulator for ECR and Secrets Manager (moto_server on 127.0.0.1),
 # with a throw-away HOME, so nothing of the user's (keyring, ~/.docker, ~/.aws) is read or touched.
 #
 # Run it with `make demo` (installs the Debian packages and the venv first). Needs nothing beyond
@@ -27,6 +27,16 @@ ECR_SECRET_ACCESS_KEY=je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY
 UNROUTED_ECR_HOST=123456789012.dkr.ecr.eu-west-1.amazonaws.com
 IMAGE_REPOSITORY=convox/hello
 IMAGE_TAG=v1
+# The fleet chapter: one shared scope in Secrets Manager, and a cache bound far shorter than the
+# default 300 s so that the machines visibly follow a rotation and a removal within the demo.
+SHARED_SCOPE=secretsmanager:docker-credential-convox/demo
+SHARED_MAX_AGE=5
+# AWS keys for the chapter (the emulator checks no signature): the operator's, which may write
+# secrets, and the machines' own, standing for an instance role that may only read them.
+OPERATOR_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+OPERATOR_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+MACHINE_ACCESS_KEY_ID=ASIAFLEETMACHINEEXAMPLE
+MACHINE_SECRET_ACCESS_KEY=fleetMachineRoleSecretKeyEXAMPLEKEY
 
 if [[ -t 1 ]]; then BOLD=$'\e[1m' GREEN=$'\e[32m' RED=$'\e[31m' DIM=$'\e[2m' RESET=$'\e[0m'
 else BOLD='' GREEN='' RED='' DIM='' RESET=''; fi
@@ -107,7 +117,8 @@ export DBUS_SESSION_BUS_ADDRESS
 ok "Secret Service: gnome-keyring on a private D-Bus session bus"
 ok "private registry: docker-registry with htpasswd on $REGISTRY (user $REGISTRY_USER)"
 export AWS_ENDPOINT_URL_ECR=$MOTO_URL AWS_ENDPOINT_URL_STS=$MOTO_URL
-ok "AWS emulator: moto_server on ${MOTO_URL#http://} (AWS_ENDPOINT_URL_ECR points there)"
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=$MOTO_URL
+ok "AWS emulator: moto_server on ${MOTO_URL#http://} (AWS_ENDPOINT_URL_ECR and _SECRETS_MANAGER point there)"
 
 step "Add the private registry: credentials are checked against its /v2/, then stored"
 show "printf %s \"\$PASSWORD\" | docker-credential-convox registries add $REGISTRY --username $REGISTRY_USER --password-stdin"
@@ -186,3 +197,114 @@ if docker manifest inspect --insecure "$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG" >
 fi
 cat "$WORK/denied"
 ok "credentials and routes are gone: docker is refused again"
+
+# --- a fleet: one shared entry in Secrets Manager, machines without a keyring -----------------
+
+# Run a command on fleet machine N: a HOME, Docker config and runtime directory of its own, the
+# shared scope set, and no D-Bus (so no keyring). It never sees the registry's password.
+machine() {
+  local home="$WORK/machine-$1"
+  shift
+  env -u DBUS_SESSION_BUS_ADDRESS HOME="$home" DOCKER_CONFIG="$home/.docker" \
+    XDG_CONFIG_HOME="$home/.config" XDG_CACHE_HOME="$home/.cache" \
+    XDG_DATA_HOME="$home/.local/share" XDG_RUNTIME_DIR="$home/run" \
+    AWS_ACCESS_KEY_ID="$MACHINE_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$MACHINE_SECRET_ACCESS_KEY" \
+    DOCKER_CREDENTIAL_CONVOX_SHARED="$SHARED_SCOPE" \
+    DOCKER_CREDENTIAL_CONVOX_SHARED_MAX_AGE="$SHARED_MAX_AGE" "$@"
+}
+# Machine N pulls the image (skopeo copies it into an OCI layout in its HOME); quiet when asked.
+pull() {
+  local n=$1 quiet=${2:-}
+  local argv=(skopeo --policy "$WORK/policy.json" copy --quiet --src-tls-verify=false
+              "docker://$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG"
+              "oci:$WORK/machine-$n/image:$IMAGE_TAG")
+  if [[ -n $quiet ]]; then machine "$n" "${argv[@]}" >/dev/null 2>&1; return; fi
+  show "machine $n: skopeo copy docker://$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG oci:\$HOME/image:$IMAGE_TAG"
+  machine "$n" "${argv[@]}" || fail "step $STEP: machine $n could not pull"
+}
+# Seconds since $1 (an EPOCHREALTIME value), with one decimal.
+since() { "$BIN/python" -c 'import sys, time; print(f"{time.time() - float(sys.argv[1]):.1f}")' "$1"; }
+# Try `pull N quiet` on both machines, turn about, until each does what is wanted (`pulls` or
+# `refused`); fail past the bound plus a few seconds for the processes themselves. Says when
+# the first attempt that did so started, and how many before it still saw the old state ($3).
+follow() {
+  local want=$1 started=$2 before=$3 n at got deadline
+  local -A since_change=() earlier=()
+  deadline=$(("${started%.*}" + SHARED_MAX_AGE + 6))
+  while ((${#since_change[@]} < 2)); do
+    for n in 1 2; do
+      [[ -n ${since_change[$n]:-} ]] && continue
+      at=$(since "$started")
+      if pull "$n" quiet; then got=pulls; else got=refused; fi
+      if [[ $got == "$want" ]]; then since_change[$n]=$at
+      else earlier[$n]=$((${earlier[$n]:-0} + 1)); fi
+    done
+    ((${#since_change[@]} == 2)) && break
+    ((${EPOCHREALTIME%.*} < deadline)) || fail "the machines did not follow within the bound"
+    sleep 0.5
+  done
+  for n in 1 2; do
+    ok "machine $n $want from an attempt ${since_change[$n]} s after the change on;" \
+       "${earlier[$n]:-0} attempt(s) before it $before (max age: ${SHARED_MAX_AGE} s)"
+  done
+}
+
+step "A fleet: the operator shares the registry once, in AWS Secrets Manager"
+export AWS_ACCESS_KEY_ID=$OPERATOR_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$OPERATOR_SECRET_ACCESS_KEY
+export DOCKER_CREDENTIAL_CONVOX_SHARED=$SHARED_SCOPE
+show "export AWS_ACCESS_KEY_ID=$OPERATOR_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=...   # the operator's, may write secrets"
+show "export DOCKER_CREDENTIAL_CONVOX_SHARED=$SHARED_SCOPE"
+show "printf %s \"\$PASSWORD\" | docker-credential-convox registries add $REGISTRY --shared --username $REGISTRY_USER --password-stdin"
+printf %s "$REGISTRY_PASSWORD" \
+  | docker-credential-convox registries add "$REGISTRY" --shared --username "$REGISTRY_USER" \
+      --password-stdin \
+  || fail "registries add $REGISTRY --shared"
+run docker-credential-convox registries list
+ok "one secret under ${SHARED_SCOPE#secretsmanager:}/, nothing in the operator's keyring"
+
+step "Two fresh machines (no keyring, never given the password) pull through the shared entry"
+for n in 1 2; do
+  mkdir -p "$WORK/machine-$n/.docker" "$WORK/machine-$n/run"
+  chmod 700 "$WORK/machine-$n/run"
+  printf '{"credHelpers": {"%s": "convox"}}\n' "$REGISTRY" >"$WORK/machine-$n/.docker/config.json"
+done
+show "machine 1: cat \$DOCKER_CONFIG/config.json   # all a machine needs, with the setting"
+cat "$WORK/machine-1/.docker/config.json"
+printf '%s$ machine N: export DOCKER_CREDENTIAL_CONVOX_SHARED=%s DOCKER_CREDENTIAL_CONVOX_SHARED_MAX_AGE=%s%s\n' \
+  "$DIM" "$SHARED_SCOPE" "$SHARED_MAX_AGE" "$RESET"
+printf '%s(the demo caches shared values for %s s; the default is 300 s)%s\n' "$DIM" "$SHARED_MAX_AGE" "$RESET"
+pull 1
+pull 2
+show "machine 1: printf %s $REGISTRY | docker-credential-convox get"
+reply=$(printf %s "$REGISTRY" | machine 1 docker-credential-convox get) || fail "machine 1: get"
+printf %s "$reply" | masked
+grep -rqF -- "$REGISTRY_PASSWORD" "$WORK/machine-1/.docker" "$WORK/machine-1/.config" \
+  "$WORK/machine-1/.cache" 2>/dev/null && fail "the password is on machine 1's disk"
+ok "both machines pulled; the password is nowhere under their HOME (cached only in the runtime directory)"
+
+step "The operator rotates the password; the machines follow within ${SHARED_MAX_AGE} s"
+NEW_PASSWORD=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(16))')
+show "(the registry's htpasswd gets a new password: the old one is refused from now on)"
+printf %s "$NEW_PASSWORD" | standins registry-password "$WORK/standins" "$REGISTRY_USER" \
+  || fail "rotating the registry's password"
+show "printf %s \"\$NEW_PASSWORD\" | docker-credential-convox registries add $REGISTRY --shared --username $REGISTRY_USER --password-stdin"
+printf %s "$NEW_PASSWORD" \
+  | docker-credential-convox registries add "$REGISTRY" --shared --username "$REGISTRY_USER" \
+      --password-stdin \
+  || fail "registries add $REGISTRY --shared (rotation)"
+rotated=$EPOCHREALTIME
+follow pulls "$rotated" "were refused: the cached password was the old one"
+
+step "The operator removes the shared entry; the machines are refused within ${SHARED_MAX_AGE} s"
+run docker-credential-convox registries remove "$REGISTRY" --shared
+removed=$EPOCHREALTIME
+follow refused "$removed" "still got in: the cached value was still fresh"
+show "machine 1: skopeo inspect --tls-verify=false docker://$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG"
+if machine 1 skopeo inspect --tls-verify=false "docker://$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG" \
+     >/dev/null 2>"$WORK/denied"; then
+  fail "machine 1 still got in"
+fi
+cat "$WORK/denied"
+show "machine 1: printf %s $REGISTRY | docker-credential-convox get"
+machine 1 docker-credential-convox get <<<"$REGISTRY" && fail "machine 1 still gets credentials"
+ok "the machines are refused: nothing shared is left for $REGISTRY"

@@ -8,6 +8,9 @@ python -m standins scrubbed-names
     The names of this process's environment variables a hermetic run removes, one a line.
 python -m standins oci-layout DIR TAG
     Write an OCI image layout with one tiny image tagged TAG into DIR.
+python -m standins registry-password DIR USER
+    Rotate the password of the registry `serve` started under DIR to the one on stdin (its
+    htpasswd file; the registry rereads it at once, so the old password is refused).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Optional
 from standins import StandInError
 from standins.environment import scrubbed_environ
 from standins.moto_servers import start_moto_server
-from standins.registry import build_oci_layout, start_registry
+from standins.registry import build_oci_layout, start_registry, write_htpasswd
 from standins.secret_service import SecretService
 
 ENV_FILE = "standins.env"
@@ -80,6 +83,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     layout = commands.add_parser("oci-layout", help="write a one-image OCI layout")
     layout.add_argument("directory", type=Path)
     layout.add_argument("tag")
+    rotate = commands.add_parser("registry-password", help="new registry password from stdin")
+    rotate.add_argument("directory", type=Path)
+    rotate.add_argument("username")
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -87,6 +93,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "scrubbed-names":
             kept = scrubbed_environ()
             print("\n".join(sorted(name for name in os.environ if name not in kept)))
+            return 0
+        if args.command == "registry-password":
+            password = sys.stdin.read()
+            if not password:
+                print("standins: no password on stdin", file=sys.stderr)
+                return 2
+            write_htpasswd(args.directory / "registry" / "htpasswd", args.username, password)
             return 0
         build_oci_layout(args.directory, args.tag, b"hello from the standins\n")
         return 0

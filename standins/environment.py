@@ -86,6 +86,7 @@ def endpoint_env(url: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL_ECR": url,
         "AWS_ENDPOINT_URL_ECR_PUBLIC": url,
         "AWS_ENDPOINT_URL_STS": url,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": url,
     }
 
 

@@ -196,8 +196,9 @@ def build_oci_layout(directory: Path, tag: str, payload: bytes = b"hello\n") -> 
     return manifest_digest
 
 
-def _write_config(workdir: Path, port: int, username: str, password: str) -> Path:
-    htpasswd = workdir / "htpasswd"
+def write_htpasswd(path: Path, username: str, password: str) -> None:
+    """One bcrypt line for `username`, replacing the file atomically (the registry rereads it
+    when it changes, so a new password takes effect without a restart)."""
     # The password reaches htpasswd on stdin (-i), never in argv.
     completed = subprocess.run(
         ["htpasswd", "-Bin", username],
@@ -207,7 +208,14 @@ def _write_config(workdir: Path, port: int, username: str, password: str) -> Pat
         check=True,
         timeout=30,
     )
-    htpasswd.write_text(completed.stdout)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(completed.stdout)
+    temporary.replace(path)
+
+
+def _write_config(workdir: Path, port: int, username: str, password: str) -> Path:
+    htpasswd = workdir / "htpasswd"
+    write_htpasswd(htpasswd, username, password)
     storage = workdir / "storage"
     storage.mkdir(exist_ok=True)
     # JSON is YAML: no YAML library needed to write the registry's config.

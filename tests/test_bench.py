@@ -52,6 +52,23 @@ def table(text: str, heading: str) -> list[list[str]]:
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
 
 
+def run_quick(
+    module: str, tmp_path: Path, workdir: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m MODULE --quick --quiet ARGS`, its exports under `tmp_path`, services' files
+    under `workdir`."""
+    exports = ["--json-dir", str(tmp_path / "json"), "--workdir", str(workdir / "run")]
+    return subprocess.run(
+        [sys.executable, "-m", module, "--quick", "--quiet", *args, *exports],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        cwd=CHECKOUT,  # `python -m` finds bench/ and standins/ here
+        timeout=600,
+        check=False,
+    )
+
+
 @pytest.fixture
 def workdir() -> Iterator[Path]:
     # Short, under /tmp: the private bus is a Unix socket in here (paths over 107 bytes fail).
@@ -69,32 +86,18 @@ def test_bench_writes_the_results_table_and_stops_its_services(
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: run `make test`, which installs it")
     output = tmp_path / "RESULTS.md"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--quick",
-            "--runs",
-            "2",
-            "--warmup",
-            "0",
-            "--quiet",
-            "--output",
-            str(output),
-            "--section",
-            str(tmp_path / "README-performance.md"),
-            "--json-dir",
-            str(tmp_path / "json"),
-            "--workdir",
-            str(workdir / "run"),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        cwd=CHECKOUT,  # `python -m` finds bench/ and standins/ here
-        timeout=600,
-        check=False,
+    result = run_quick(
+        "bench.run",
+        tmp_path,
+        workdir,
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--output",
+        str(output),
+        "--section",
+        str(tmp_path / "README-performance.md"),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert processes_mentioning(str(workdir)) == []
@@ -141,3 +144,34 @@ def test_bench_writes_the_results_table_and_stops_its_services(
     targets = table(text, "## Targets (issue 6)")
     assert len(targets) == 5
     assert all(row[2] in ("yes", "**no**", "n/a") for row in targets), targets
+
+
+def test_fleet_bench_counts_calls_per_machine_and_stops_its_services(
+    workdir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "FLEET.md"
+    result = run_quick("bench.fleet", tmp_path, workdir, "--output", str(output))
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert processes_mentioning(str(workdir)) == []
+
+    text = output.read_text()
+    assert text.startswith("# Fleet benchmark")
+    calls = {row[0]: row for row in table(text, "## Calls to Secrets Manager")}
+    # 3 machines x 20 gets, 0.3 s apart on average with a max age of 0.5 s: each machine asked
+    # at least once, and its cache answered some of its gets.
+    asked = int(calls["`secretsmanager:GetSecretValue`"][1])
+    assert 3 <= asked < 60, calls
+    assert "`secretsmanager:ListSecrets`" in calls
+    assert calls["without a cache (one `GetSecretValue` a `get`)"][2] == "20"
+    assert "0 did not answer the shared entry" in text
+
+    costs = [row[0] for row in table(text, "## What that costs")]
+    assert costs[:3] == ["one machine", "20 machines", "500 machines"]
+    latency = table(text, "## `get` latency, one machine")
+    assert [row[0] for row in latency] == [
+        "`get`, shared entry, cached",
+        "`get`, shared entry, cold",
+        "`get`, ECR, token cached",
+        "`get`, ECR, cold",
+    ]
+    assert all(DURATION_CELL.match(row[1]) for row in latency), latency

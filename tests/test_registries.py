@@ -381,6 +381,7 @@ def test_list_json_is_an_array_for_scripts(helper_env: dict[str, str]) -> None:
             "kind": "registry",
             "source": "keyring",
             "options": {},
+            "scope": "local",
         }
     ]
 

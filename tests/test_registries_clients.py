@@ -191,6 +191,7 @@ def test_add_ecr_with_a_role_assumes_it_with_the_external_id(
             "kind": "ecr",
             "source": "ecr-role",
             "options": {"role_arn": role, "external_id": "ext-42"},
+            "scope": "local",
         }
     ]
 

@@ -37,9 +37,20 @@ def test_demo_walks_through_every_step_and_cleans_up(tmp_path: Path) -> None:
         "problem: minting: ",
         "registries remove",
         "no basic auth credentials",
+        # the fleet chapter: shared once, two machines pull, follow a rotation, are refused
+        "--shared --username",
+        "shared in secretsmanager:docker-credential-convox/demo",
+        "machine 1 pulls from an attempt",
+        "machine 2 pulls from an attempt",
+        "were refused: the cached password was the old one",
+        "machine 1 refused from an attempt",
+        "machine 2 refused from an attempt",
+        "credentials not found in native keychain",
     ):
         assert step in result.stdout, step
-    assert "je7MtGbClwBF" not in result.stdout + result.stderr  # the secret access key
+    # The ECR user's, the operator's and the machines' secret access keys.
+    for secret in ("je7MtGbClwBF", "wJalrXUtnFEMI", "fleetMachineRoleSecretKey"):
+        assert secret not in result.stdout + result.stderr
     assert list(tmp_path.iterdir()) == []  # its temporary directory is gone
     assert processes_naming(tmp_path) == []  # and so is every process it started
 

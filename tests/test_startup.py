@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from support import RunHelper, run_helper_in
+from support_shared import share
 
 HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools", "argparse")
 
@@ -187,3 +188,71 @@ def test_parsing_a_bare_host_compiles_only_the_patterns_it_uses(server: str, mos
         check=True,
     )
     assert int(result.stdout) <= most
+
+
+# -- a machine of a fleet: registries shared through AWS Secrets Manager (moto) -------------
+
+pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+
+# What a `get` answered from the machine's shared cache never loads: no AWS client, no keyring,
+# no ECR layer for a shared login.
+UNNEEDED_FOR_CACHED_SHARED = (
+    "botocore",
+    "boto3",
+    "keyring",
+    "secretstorage",
+    "cryptography",
+    "cachetools",
+    "argparse",
+    "hashlib",  # loads OpenSSL: ~10 ms
+    "random",  # drawn only when a value is fetched
+    "docker_credential_convox.stores.keyring",
+    "docker_credential_convox.stores.secretsmanager",
+    "docker_credential_convox.aws",
+    "docker_credential_convox.backends.ecr",
+)
+
+
+def loaded_layers(env: dict[str, str], layers: tuple[str, ...], server: str) -> tuple[bytes, str]:
+    result = subprocess.run(
+        [sys.executable, "-c", LAYERS_PROBE.format(layers=layers), "get"],
+        input=server.encode(),
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    return result.stdout, line
+
+
+def test_cached_shared_get_loads_no_aws_client_and_no_keyring(machine: dict[str, str]) -> None:
+    shared = share(machine, "shared.example:5000", "fleet", "fleet-secret", "--no-verify")
+    assert shared.returncode == 0, shared
+    assert run_helper_in(machine, "get", stdin="shared.example:5000").returncode == 0  # cached
+
+    stdout, line = loaded_layers(machine, UNNEEDED_FOR_CACHED_SHARED, "shared.example:5000")
+
+    assert b'"Secret":"fleet-secret"' in stdout.replace(b" ", b"")
+    assert line == "LOADED="
+
+
+def test_cached_shared_miss_loads_no_aws_client(machine: dict[str, str]) -> None:
+    assert run_helper_in(machine, "get", stdin="nothing.example").stdout.startswith("credentials")
+
+    stdout, line = loaded_layers(machine, UNNEEDED_FOR_CACHED_SHARED, "nothing.example")
+
+    assert stdout == b"credentials not found in native keychain\n"
+    assert line == "LOADED="
+
+
+def test_cached_token_of_shared_ecr_keys_loads_no_aws_client(machine: dict[str, str]) -> None:
+    host = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
+    secret_key = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
+    shared = share(machine, host, "AKIAI44QH8DHBEXAMPLE", secret_key)
+    assert shared.returncode == 0, shared
+    assert run_helper_in(machine, "get", stdin=host).returncode == 0  # mints and caches
+
+    stdout, line = loaded_layers(machine, ("botocore", "keyring", "secretstorage"), host)
+
+    assert b'"Username":"AWS"' in stdout.replace(b" ", b"")
+    assert line == "LOADED="

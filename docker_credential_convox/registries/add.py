@@ -52,6 +52,15 @@ def _check_flags(args: argparse.Namespace, server: Server) -> None:
         raise UsageError(
             f"{aws_flags[0]} applies to Amazon ECR registries only, and {server.key} is not one"
         )
+    if args.kms_key_id is not None and not args.shared:
+        raise UsageError("--kms-key-id goes with --shared")
+    if args.shared and args.ecr_registry is not None:
+        raise UsageError("--ecr-registry cannot be shared: add the ECR registry itself --shared")
+    if args.shared and args.profile is not None:
+        raise UsageError(
+            "--profile cannot be shared (a profile is one machine's): share access keys "
+            "(--username ACCESS_KEY_ID --password-stdin) or --role-arn"
+        )
     if args.external_id is not None and args.role_arn is None:
         raise UsageError("--external-id goes with --role-arn")
     if args.profile is not None and args.role_arn is not None:
@@ -117,7 +126,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     store_url = url_to_store(typed, server)
     previous = ctx.helper.lookup(server)
 
-    if args.ecr_registry is not None:
+    if args.shared:
+        _add_shared(ctx, args, server, store_url)
+    elif args.ecr_registry is not None:
         _add_alias(ctx, args, server, store_url)
     elif is_ecr(server):
         _add_ecr(ctx, args, server, store_url)
@@ -151,6 +162,33 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_shared(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:
+    """Check, then write ONE secret to the shared scope (no keyring, no index entry)."""
+    shared = ctx.helper.require_shared()  # refuse before any prompt without a scope
+    if is_ecr(server):
+        ecr_credentials = _ecr_credentials(ctx, args, store_url)
+        if ecr_credentials is None:
+            raise UsageError(
+                f"--shared for {server.key} needs access keys (--username ACCESS_KEY_ID "
+                "--password-stdin) or --role-arn: every machine has its own default chain"
+            )
+        credentials = ecr_credentials
+        verify = not args.no_verify  # the helper mints a token with them first
+    else:
+        username, password = _ask_login(ctx, args, "password")
+        if not args.no_verify:
+            from docker_credential_convox.verify import check_credentials
+
+            check_credentials(server.key, username, password)
+        credentials = Credentials(store_url, username, password)
+        verify = False  # checked with the registry just now
+    created = ctx.helper.store_shared(credentials, args.kms_key_id, verify=verify)
+    ctx.note(
+        f"{'Shared' if created else 'Replaced the shared entry of'} {server.key} in "
+        f"{shared.scope.text}."
+    )
+
+
 def _route(
     config: dockerconfig.DockerConfig, config_keys: Sequence[str], server: Server
 ) -> tuple[dict[str, str], list[str]]:
@@ -161,24 +199,30 @@ def _route(
 
 def _add_ecr(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:
     """Store access keys, or record a profile or role, or check the default chain."""
+    credentials = _ecr_credentials(ctx, args, store_url)
+    if credentials is None:
+        _use_default_chain(ctx, args, server)
+        return
+    ctx.helper.store(credentials, verify=not args.no_verify)
+
+
+def _ecr_credentials(
+    ctx: Context, args: argparse.Namespace, store_url: str
+) -> Optional[Credentials]:
+    """The `store` request of the ECR source the flags (or prompts) give; None: the default
+    chain (no flags and no terminal, or an empty access key ID at the prompt)."""
     from docker_credential_convox.sources.ecr import PROFILE_PREFIX, ROLE_PREFIX
 
     if args.profile is not None:
-        credentials = Credentials(store_url, PROFILE_PREFIX + args.profile.strip(), "")
-    elif args.role_arn is not None:
-        credentials = Credentials(
+        return Credentials(store_url, PROFILE_PREFIX + args.profile.strip(), "")
+    if args.role_arn is not None:
+        return Credentials(
             store_url, ROLE_PREFIX + args.role_arn.strip(), (args.external_id or "").strip()
         )
-    elif args.username is not None or args.password_stdin:
+    if args.username is not None or args.password_stdin:
         username, secret = _ask_login(ctx, args, "secret access key")
-        credentials = Credentials(store_url, username, secret)
-    else:
-        prompted = _ask_access_keys(ctx, store_url)
-        if prompted is None:
-            _use_default_chain(ctx, args, server)
-            return
-        credentials = prompted
-    ctx.helper.store(credentials, verify=not args.no_verify)
+        return Credentials(store_url, username, secret)
+    return _ask_access_keys(ctx, store_url)
 
 
 def _ask_access_keys(ctx: Context, store_url: str) -> Optional[Credentials]:

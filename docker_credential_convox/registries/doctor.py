@@ -6,7 +6,9 @@ follow a request's path: which helper Docker runs for the server and why (Docker
 DOCKER_AUTH_CONFIG, then `credHelpers` by exact key, then `credsStore`, else the plaintext
 `auths`), what the helper holds for it (canonical key, kind, credential source and where its
 secret lives), whether the keyring answers, and for ECR the cached token, a fresh mint and the
-clock against AWS's.
+clock against AWS's. With a shared scope configured (issue 12), which scope, and whether the
+registry's shared entry reads now (one GetSecretValue past the machine's cache; the value is
+only parsed, never shown); a shared entry answers when no local one does.
 
 Read-only: nothing here writes Docker's config, the registry index, the keyring or the token
 cache (the token minted to test the source is dropped). Secrets are read only to see that they
@@ -43,6 +45,7 @@ from docker_credential_convox.tokencache import CachedToken, describe_time
 if TYPE_CHECKING:
     from docker_credential_convox.helper import Helper
     from docker_credential_convox.registry_index import Entry
+    from docker_credential_convox.shared.document import SharedEntry
     from docker_credential_convox.stores import SecretStore
 
 NAME = APP
@@ -298,11 +301,16 @@ class Doctor:
 
     def examine(self, typed: str, server: Server) -> list[Finding]:
         """Every finding for `server`, as typed by the user, in the order a request meets them."""
+        shared_finding, shared = self._shared(typed, server)
         findings = [self._docker(typed, server)]
+        if shared_finding is not None:  # no line on a machine that shares nothing
+            findings.append(shared_finding)
         try:
             entry = self.helper.lookup(server)
         except HelperError as exc:
             return [*findings, problem("credentials", exc.message, "repair or move the file")]
+        if entry is None and shared is not None:
+            return findings + self._from_shared(server, shared)
         if server.kind in (ECR, ECR_PUBLIC):
             return findings + self._ecr(typed, server, entry)
         source = self.helper.source_of(server, entry)
@@ -325,6 +333,61 @@ class Doctor:
         except HelperError as exc:
             return problem("docker", exc.message, "repair the file; docker cannot read it either")
         return check_docker(config, typed, server, self.settings.environ, self.which)
+
+    # -- the shared scope -------------------------------------------------------------------
+
+    def _shared(
+        self, typed: str, server: Server
+    ) -> tuple[Optional[Finding], Optional[SharedEntry]]:
+        """Which scope is configured, and the registry's shared entry read now (not cached);
+        no finding without a scope."""
+        from docker_credential_convox.settings import ENV_SHARED
+        from docker_credential_convox.shared.document import parse_optional
+
+        try:
+            shared = self.helper.shared
+        except HelperError as exc:
+            return problem(
+                "shared", exc.message, f"correct the setting, or set {ENV_SHARED}=off"
+            ), None
+        if shared is None:
+            return None, None
+        key = server.registry
+        scope = shared.scope.text
+        try:
+            name = shared.scope.name_of(key)
+            found = parse_optional(key, name, shared.api.read(name))
+        except HelperError as exc:
+            fix = (exc.hint or "").removeprefix("hint: ") or "see the cause"
+            return problem(
+                "shared", f"{scope}: cannot read the entry for {key}: {exc.message}", fix
+            ), None
+        if found is None:
+            return note(
+                "shared", f"{scope} is configured and holds no entry for {key} ({name})"
+            ), None
+        local = self.helper.lookup(server.registry_server())
+        wins = "; the local entry wins over it" if local is not None else ""
+        return ok("shared", f"{scope} holds {name} for {key}, readable now{wins}"), found
+
+    def _from_shared(self, server: Server, shared: SharedEntry) -> list[Finding]:
+        """What the shared entry answers with (for ECR, a mint with it now)."""
+        from docker_credential_convox import sources
+
+        source = sources.from_entry(server.kind, shared.entry)
+        assert source is not None  # a shared entry records a source
+        found = ok(
+            "credentials",
+            f"{source.describe().replace('stored for', 'shared for')} (from the shared scope; "
+            "no keyring needed)",
+        )
+        if not isinstance(source, AwsSource):
+            return [found]
+        return [
+            found,
+            self._cached_token(server, source),
+            *self._mint_now(server, source, shared.secret),
+        ]
 
     # -- the keyring ------------------------------------------------------------------------
 

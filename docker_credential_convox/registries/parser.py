@@ -61,6 +61,16 @@ clients look it up by: https://index.docker.io/v1/ (docker) and docker.io (skope
 --ecr-registry HOST makes SERVER another name for the ECR registry HOST (a custom domain or a
 pull-through proxy in front of it): SERVER gets HOST's tokens, minted with what the options
 above record for HOST, or else with the source HOST already has (the default chain if none).
+
+--shared writes the checked credentials as ONE secret in AWS Secrets Manager, in the scope
+DOCKER_CREDENTIAL_CONVOX_SHARED=secretsmanager:PREFIX names (or "shared" in the helper's
+config.json), instead of the OS keyring: every machine pointed at the scope answers SERVER from
+it, without a keyring. The secret is PREFIX/<registry key>, tagged managed-by and with the
+registry and source; --kms-key-id encrypts it with a customer KMS key. Adding it again replaces
+its value (rotation); machines follow within DOCKER_CREDENTIAL_CONVOX_SHARED_MAX_AGE. For an ECR
+registry, share an IAM user's access keys (each machine mints its own tokens) or --role-arn.
+Needs AWS credentials allowed secretsmanager:CreateSecret, PutSecretValue, DescribeSecret,
+UpdateSecret and TagResource on PREFIX/*.
 """
 ADD_EXAMPLES = f"""\
 examples:
@@ -74,10 +84,16 @@ examples:
       --role-arn arn:aws:iam::210987654321:role/ecr-pull --external-id d0c6e7
   {PROG} add registry.corp.example \\
       --ecr-registry 210987654321.dkr.ecr.us-east-1.amazonaws.com --profile prod
+  DOCKER_CREDENTIAL_CONVOX_SHARED=secretsmanager:docker-credential-convox/prod \\
+      {PROG} add registry.example.com --shared
 """
 REMOVE_DESCRIPTION = """\
 Forget SERVER: its stored secret, its entry in the helper's registry index, its cached ECR
 tokens, and the credHelpers entries that route it to the helper in Docker's config.json.
+
+--shared deletes SERVER's secret from the shared scope instead (at once, without a recovery
+window, so it can be added again right away); machines stop answering it within
+DOCKER_CREDENTIAL_CONVOX_SHARED_MAX_AGE. Its route goes too unless a local entry remains.
 """
 REMOVE_EXAMPLES = f"""\
 examples:
@@ -88,7 +104,10 @@ LIST_DESCRIPTION = """\
 Show the registries the helper knows: SERVER, USERNAME and KIND (keyring, or ecr with the source
 of its AWS credentials: access keys, profile, role, login token or the default chain; or
 `ecr alias of HOST` for another name of an ECR registry).
-Secrets are never shown. No network and no keyring access.
+Secrets are never shown. No keyring access. With a shared scope configured, the shared
+registries follow, their KIND ending in `shared in secretsmanager:PREFIX` (in --json, a field
+"scope", "local" for local rows), listed through the machine's cache (ListSecrets and
+GetSecretValue at most once per max age); otherwise no network.
 """
 LIST_EXAMPLES = f"""\
 examples:
@@ -194,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--no-verify", action="store_true", help="store without checking with the registry first"
     )
+    fleet = add.add_argument_group("shared by a fleet (AWS Secrets Manager)")
+    fleet.add_argument(
+        "--shared",
+        action="store_true",
+        help="write one secret to the shared scope (DOCKER_CREDENTIAL_CONVOX_SHARED), not the "
+        "keyring",
+    )
+    fleet.add_argument(
+        "--kms-key-id", metavar="KEY", help="encrypt the shared secret with this KMS key"
+    )
     aws = add.add_argument_group("Amazon ECR")
     aws.add_argument("--profile", metavar="NAME", help="mint tokens with this AWS profile")
     aws.add_argument("--role-arn", metavar="ARN", help="mint tokens as this IAM role")
@@ -213,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
         aliases=["rm"],
     )
     remove.add_argument("server", metavar="SERVER", help="the registry to forget")
+    remove.add_argument(
+        "--shared",
+        action="store_true",
+        help="delete its secret from the shared scope (at once, no recovery window)",
+    )
 
     listing = _subcommand(
         commands,

@@ -1,4 +1,5 @@
-"""`registries remove SERVER`: forget a registry and its route in Docker's config."""
+"""`registries remove SERVER [--shared]`: forget a registry (or its shared secret) and its route
+in Docker's config."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.registries.context import Context, server_from
+from docker_credential_convox.servers import Server
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -14,15 +16,34 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     _, server = server_from(args.server, "remove")
     config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config
     entry = ctx.helper.lookup(server)
+    if args.shared:
+        return _remove_shared(ctx, server, keep_route=entry is not None)
     routed = config.routed(server.key)
     if entry is None and not routed:
         raise HelperError(f"no such registry: {server.url}")
     ctx.helper.erase(entry.server_url if entry is not None else server.url)
+    _unroute(ctx, server)
+    ctx.done()
+    return 0
+
+
+def _remove_shared(ctx: Context, server: Server, keep_route: bool) -> int:
+    """Delete the shared secret at once (the name can be added again); the route goes too
+    unless a local entry still needs it."""
+    if not ctx.helper.remove_shared(server):
+        scope = ctx.helper.require_shared().scope.text
+        raise HelperError(f"no such shared registry: {server.url} in {scope}")
+    if not keep_route:
+        _unroute(ctx, server)
+    ctx.done()
+    return 0
+
+
+def _unroute(ctx: Context, server: Server) -> None:
+    """Drop the credHelpers entries that route `server` to the helper (and empty auths)."""
 
     def unroute(config: dockerconfig.DockerConfig) -> None:
         if config.unroute(server.key):
             config.drop_empty_auths(server.key)
 
     dockerconfig.update(ctx.docker_config_dir, unroute)
-    ctx.done()
-    return 0

@@ -2,8 +2,10 @@
 
 A secret store files one secret per (registry key, username). It knows nothing of registries,
 credential sources or the protocol; backends ask it to put, get and delete, and messages ask it
-to say where a secret lives. The OS keyring (`stores/keyring.py`) is the first store; a store
-shared by a fleet is a second implementation of the same interface.
+to say where a secret lives. The OS keyring (`stores/keyring.py`) is the one writable store.
+Registries shared by a fleet live in AWS Secrets Manager (`stores/secretsmanager.py`, the calls;
+shared/, the rest), one whole entry per secret: a backend answering a shared entry is handed a
+read-only store over that entry (shared/view.py), so it never learns the entry is shared.
 
 Every failure is a StoreUnavailable (errors.py) whose one-line text names the store and what to
 do; nothing above this interface knows which store it talks to.

@@ -39,6 +39,8 @@ PIN_MAX_BYTES = 1024  # the pin is one dotted class path
 NO_KEYRING_MESSAGE = (
     "no usable OS keyring: no Secret Service answers on the D-Bus session bus; "
     "start one (gnome-keyring-daemon or KeePassXC) or choose a backend with PYTHON_KEYRING_BACKEND"
+    "; or, on a machine of a fleet, use the registries an operator shared: "
+    "DOCKER_CREDENTIAL_CONVOX_SHARED=secretsmanager:PREFIX"
 )
 NO_KEYRING_HINT = (
     "hint: on a headless machine run the client inside a D-Bus session with an unlocked keyring:\n"

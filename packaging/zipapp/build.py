@@ -24,9 +24,12 @@ from pathlib import Path
 BOOTSTRAP = Path(__file__).with_name("__main__.py")
 SHEBANG = b"#!/usr/bin/env python3\n"
 SUPPORTED_CPYTHONS = ("39", "310", "311", "312", "313", "314")
-# botocore services the helper calls (ECR, ECR Public, STS) and those its credential
-# providers call (SSO and SSO OIDC for `aws sso login` profiles, sign-in for `aws login`).
-BOTOCORE_SERVICES = frozenset({"ecr", "ecr-public", "sts", "sso", "sso-oidc", "signin"})
+# botocore services the helper calls (ECR, ECR Public, STS, Secrets Manager for shared
+# registries) and those its credential providers call (SSO and SSO OIDC for `aws sso login`
+# profiles, sign-in for `aws login`).
+BOTOCORE_SERVICES = frozenset(
+    {"ecr", "ecr-public", "sts", "secretsmanager", "sso", "sso-oidc", "signin"}
+)
 
 
 def trim(site: Path) -> None:

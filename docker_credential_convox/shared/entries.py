@@ -1,0 +1,181 @@
+"""The shared registries of one scope, as the router and the `registries` commands ask for them.
+
+`find` answers a `get` (a registry's entry, or None), `listing` answers `list`, `put` and
+`remove` serve `registries add|remove --shared`. Reads go through the per-machine cache
+(cache.py), so a `get` answered from it loads neither botocore nor keyring; a failed read is a
+one-line SourceError that names the registry, the scope and the cause, never the value.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from docker_credential_convox import APP
+from docker_credential_convox.errors import BadRequest, SharedStoreError, SourceError
+from docker_credential_convox.servers import REGISTRY
+from docker_credential_convox.shared.cache import SharedCache
+from docker_credential_convox.shared.document import SharedEntry, parse_optional
+from docker_credential_convox.shared.scope import parse_scope
+
+# `typing` costs milliseconds at start-up; mypy treats this name as always true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+    from docker_credential_convox.diagnostics import Diagnostics
+    from docker_credential_convox.servers import Server
+    from docker_credential_convox.settings import Settings
+    from docker_credential_convox.shared.scope import Scope
+    from docker_credential_convox.stores.secretsmanager import SecretsManager
+
+TAG_MANAGED_BY = "managed-by"
+TAG_REGISTRY = f"{APP}:registry"
+TAG_SOURCE = f"{APP}:source"
+LIST_SLOT = "list"
+ENTRY_SLOT = "entry:"
+
+
+class SharedRegistries:
+    """The registries shared in `scope`, read through the machine's cache."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        settings: Settings,
+        diagnostics: Diagnostics,
+        *,
+        clock: Callable[[], float] = time.time,
+        rand: Optional[Callable[[], float]] = None,
+        api: Optional[SecretsManager] = None,
+    ) -> None:
+        self.scope = scope
+        self.settings = settings
+        self.diagnostics = diagnostics
+        self.cache = SharedCache(
+            settings.runtime_dir,
+            scope.text,
+            diagnostics,
+            max_age=settings.shared_max_age,
+            stale_for=settings.shared_stale_for,
+            clock=clock,
+            rand=rand,
+        )
+        self._api = api
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, diagnostics: Diagnostics, clock: Callable[[], float] = time.time
+    ) -> Optional[SharedRegistries]:
+        """The configured scope's registries; None when no scope is configured."""
+        text, origin = settings.shared_setting
+        if text is None:
+            return None
+        return cls(parse_scope(text, origin), settings, diagnostics, clock=clock)
+
+    @property
+    def api(self) -> SecretsManager:
+        if self._api is None:
+            from docker_credential_convox.stores.secretsmanager import SecretsManager
+
+            self._api = SecretsManager(self.settings)
+        return self._api
+
+    def _failed(self, doing: str, exc: SharedStoreError) -> SourceError:
+        return SourceError(f"{doing} in {self.scope.text}: {exc.message}", hint=exc.hint)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def find(self, server: Server) -> Optional[SharedEntry]:
+        """The shared entry answering `server` (its key, then shorter paths), or None."""
+        keys = server.lookup_keys() if server.kind == REGISTRY else [server.key]
+        for key in keys:
+            found = self.entry(key)
+            if found is not None:
+                if key != server.key:
+                    self.diagnostics.debug(
+                        f"no shared entry for {server.key}; answering from {key}"
+                    )
+                return found
+        return None
+
+    def entry(self, key: str) -> Optional[SharedEntry]:
+        """The shared entry of exactly `key`, or None."""
+        try:
+            name = self.scope.name_of(key)
+        except BadRequest:
+            return None  # too long to have been written
+        try:
+            text = self.cache.fetch(
+                ENTRY_SLOT + key, f"the shared entry for {key}", lambda: self.api.read(name)
+            )
+        except SharedStoreError as exc:
+            raise self._failed(f"cannot read the shared entry for {key}", exc) from None
+        return parse_optional(key, name, text)
+
+    def keys(self) -> list[str]:
+        """The registry keys shared in the scope (one cached ListSecrets per max age)."""
+
+        def ask() -> str:
+            found = set()
+            for name, tags in self.api.list_names(self.scope.prefix + "/"):
+                key = self.scope.key_of(name)
+                if key is not None and tags.get(TAG_REGISTRY, key) == key:
+                    found.add(key)
+            return json.dumps(sorted(found))
+
+        try:
+            text = self.cache.fetch(LIST_SLOT, f"the list of {self.scope.text}", ask)
+        except SharedStoreError as exc:
+            raise self._failed("cannot list the shared registries", exc) from None
+        try:
+            keys = json.loads(text or "[]")
+        except ValueError:
+            keys = []
+        return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
+
+    def listing(self) -> list[SharedEntry]:
+        """Every shared entry that reads (one that does not is skipped with a warning)."""
+        from docker_credential_convox.errors import HelperError
+
+        entries: list[SharedEntry] = []
+        for key in self.keys():
+            try:
+                found = self.entry(key)
+            except HelperError as exc:
+                self.diagnostics.warn(exc.message)
+                continue
+            if found is not None:
+                entries.append(found)
+        return entries
+
+    # -- writes (the operator's `registries add|remove --shared`) ------------------------------
+
+    def put(self, shared: SharedEntry, kms_key_id: Optional[str] = None) -> bool:
+        """Write `shared` (create, or a new version: rotation); True if it was created."""
+        key = shared.entry.key
+        tags = {
+            TAG_MANAGED_BY: APP,
+            TAG_REGISTRY: key,
+            TAG_SOURCE: shared.entry.source,
+        }
+        try:
+            created = self.api.write(
+                self.scope.name_of(key), shared.to_text(), tags, kms_key_id, (shared.secret,)
+            )
+        except SharedStoreError as exc:
+            raise self._failed(f"cannot write the shared entry for {key}", exc) from None
+        finally:
+            self.cache.forget(ENTRY_SLOT + key)
+            self.cache.forget(LIST_SLOT)
+        return created
+
+    def remove(self, key: str) -> bool:
+        """Delete the shared entry of `key` at once; False if there was none."""
+        try:
+            return self.api.delete(self.scope.name_of(key))
+        except SharedStoreError as exc:
+            raise self._failed(f"cannot delete the shared entry for {key}", exc) from None
+        finally:
+            self.cache.forget(ENTRY_SLOT + key)
+            self.cache.forget(LIST_SLOT)
