@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from support import RunHelper, run_helper_in
+
+import docker_credential_convox
+
+# Where the package is imported from (a probe run without `site` is told so).
+PACKAGE_PARENT = Path(docker_credential_convox.__file__).resolve().parent.parent
 
 HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools", "argparse")
 
@@ -99,6 +105,19 @@ def test_get_of_an_unknown_registry_loads_no_secret_store_and_no_ecr_layer(
     )
     line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
     assert result.stdout == b"credentials not found in native keychain\n"
+    assert line == "LOADED="
+
+
+def test_version_loads_no_json(helper_env: dict[str, str]) -> None:
+    """`version` prints one line: json (and the `re` it pulls in) is for requests only."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", LAYERS_PROBE.format(layers=("json", "re")), "version"],
+        capture_output=True,
+        env={**helper_env, "PYTHONPATH": str(PACKAGE_PARENT)},
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert result.returncode == 0, result
     assert line == "LOADED="
 
 
