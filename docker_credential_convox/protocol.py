@@ -146,10 +146,10 @@ def parse_credentials(data: bytes) -> Credentials:
 
 def render_credentials(credentials: Credentials) -> str:
     """The reply to get."""
-    import json
+    from docker_credential_convox import jsonlite
 
     return (
-        json.dumps(
+        jsonlite.dumps(
             {
                 "ServerURL": credentials.server_url,
                 "Username": credentials.username,
@@ -162,9 +162,9 @@ def render_credentials(credentials: Credentials) -> str:
 
 def render_listing(listing: Mapping[str, str]) -> str:
     """The reply to list: server URL -> username."""
-    import json
+    from docker_credential_convox import jsonlite
 
-    return json.dumps(dict(sorted(listing.items()))) + "\n"
+    return jsonlite.dumps(dict(sorted(listing.items()))) + "\n"
 
 
 def render_version(version: str, distribution: str, name: str = APP) -> str:
