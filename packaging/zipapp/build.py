@@ -4,10 +4,11 @@
 
 SITE_PACKAGES is what `pip install --target` made of the wheel and its dependencies (see
 scripts/build-zipapp.sh). This script trims what the helper never loads, checks that every
-compiled extension loads on every supported CPython, and writes OUTPUT: `#!/usr/bin/env python3`,
-then a zip of `__main__.py` (packaging/zipapp/__main__.py, with the build's content hash filled
-in) and `site-packages/`. The same input gives the same bytes (entries sorted, times from
-SOURCE_DATE_EPOCH), so the same build unpacks to the same directory on every machine.
+compiled extension loads on every supported CPython, and writes OUTPUT: two lines of sh that run
+`python3 -S` on it, then a zip of `__main__.py` (packaging/zipapp/__main__.py, with the build's
+content hash filled in) and `site-packages/`. The same input gives the same bytes (entries
+sorted, times from SOURCE_DATE_EPOCH), so the same build unpacks to the same directory on every
+machine.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import zipfile
 from pathlib import Path
 
 BOOTSTRAP = Path(__file__).with_name("__main__.py")
-SHEBANG = b"#!/usr/bin/env python3\n"
+# Two lines of sh before the archive (zipimport reads a zip from its end): the first python3 on
+# PATH, started without `site` (docker_credential_convox/launcher.py loads it when needed).
+SHEBANG = b'#!/bin/sh\nexec python3 -S "$0" "$@"\n'
 SUPPORTED_CPYTHONS = ("39", "310", "311", "312", "313", "314")
 # botocore services the helper calls (ECR, ECR Public, STS) and those its credential
 # providers call (SSO and SSO OIDC for `aws sso login` profiles, sign-in for `aws login`).
