@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from bench import forms
 from bench.scenarios import HELPER, PYTHON, TARGETS, Bench, Row, run
 from bench.timing import SLOW_COMMAND, ms, ratio, times
 from standins.environment import scrubbed_environ
@@ -183,6 +184,8 @@ class Report:
             "as a regular install:",
             "",
             *self.table(bench.installed_rows),
+            "",
+            *forms.report(bench.forms),
             "",
             "## Targets (issue 6)",
             "",
