@@ -24,8 +24,19 @@ from pathlib import Path
 
 BOOTSTRAP = Path(__file__).with_name("__main__.py")
 # Two lines of sh before the archive (zipimport reads a zip from its end): the first python3 on
-# PATH, started without `site` (docker_credential_convox/launcher.py loads it when needed).
-SHEBANG = b'#!/bin/sh\nexec python3 -S "$0" "$@"\n'
+# PATH, started without `site` (docker_credential_convox/launcher.py loads it when needed), imports
+# the bootstrap from the archive as BOOTSTRAP_MODULE. Running the archive itself (`python3 FILE`,
+# which still works through __main__.py) goes through runpy, whose imports (importlib.util,
+# contextlib, functools, collections) cost a cached `get` more than the helper's own. The `-c`
+# code first drops sys.path's '' (the current directory) and makes sys.argv what running the
+# file gives.
+BOOTSTRAP_MODULE = "docker_credential_convox_zipapp"
+SHEBANG = (
+    b"#!/bin/sh\n"
+    b"exec python3 -S -c 'import sys; sys.path[:1] = [p for p in sys.path[:1] if p]; "
+    b"del sys.argv[0]; sys.path.insert(0, sys.argv[0]); "
+    b"from " + BOOTSTRAP_MODULE.encode() + b' import main; sys.exit(main())\' "$0" "$@"\n'
+)
 SUPPORTED_CPYTHONS = ("39", "310", "311", "312", "313", "314")
 # botocore services the helper calls (ECR, ECR Public, STS) and those its credential
 # providers call (SSO and SSO OIDC for `aws sso login` profiles, sign-in for `aws login`).
@@ -111,6 +122,7 @@ def write_archive(output: Path, entries: list[tuple[str, Path]], main_py: bytes)
                 archive.writestr(info, data)
 
             add("__main__.py", main_py, 0o644)
+            add(f"{BOOTSTRAP_MODULE}.py", main_py, 0o644)
             for name, path in entries:
                 mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
                 add(name, path.read_bytes(), mode)
