@@ -24,19 +24,23 @@ from pathlib import Path
 
 BOOTSTRAP = Path(__file__).with_name("__main__.py")
 # Two lines of sh before the archive (zipimport reads a zip from its end): the first python3 on
-# PATH, started without `site` (docker_credential_convox/launcher.py loads it when needed), imports
-# the bootstrap from the archive as BOOTSTRAP_MODULE. Running the archive itself (`python3 FILE`,
-# which still works through __main__.py) goes through runpy, whose imports (importlib.util,
-# contextlib, functools, collections) cost a cached `get` more than the helper's own. The `-c`
-# code first drops sys.path's '' (the current directory) and makes sys.argv what running the
-# file gives.
+# PATH, started without `site` (docker_credential_convox/launcher.py loads it when needed), runs
+# START (start.py) with the archive's path. Running the archive itself (`python3 FILE`, which still
+# works through __main__.py) goes through runpy, whose imports (importlib.util, contextlib,
+# functools, collections) cost a cached `get` more than the helper's own.
+START = Path(__file__).with_name("start.py")
 BOOTSTRAP_MODULE = "docker_credential_convox_zipapp"
-SHEBANG = (
-    b"#!/bin/sh\n"
-    b"exec python3 -S -c 'import sys; sys.path[:1] = [p for p in sys.path[:1] if p]; "
-    b"del sys.argv[0]; sys.path.insert(0, sys.argv[0]); "
-    b"from " + BOOTSTRAP_MODULE.encode() + b' import main; sys.exit(main())\' "$0" "$@"\n'
-)
+
+
+def shebang(identity: str) -> bytes:
+    """The sh lines before the archive, with START's text for this build."""
+    code = START.read_text()
+    if "'" in code:
+        sys.exit(f"build.py: {START} holds a single quote, which the sh line cannot carry")
+    code = code.replace("@BUILD_ID@", identity)
+    return f'#!/bin/sh\nexec python3 -S -c \'{code}\' "$0" "$@"\n'.encode()
+
+
 SUPPORTED_CPYTHONS = ("39", "310", "311", "312", "313", "314")
 # botocore services the helper calls (ECR, ECR Public, STS) and those its credential
 # providers call (SSO and SSO OIDC for `aws sso login` profiles, sign-in for `aws login`).
@@ -107,12 +111,14 @@ def build_id(entries: list[tuple[str, Path]], bootstrap: bytes) -> str:
     return digest.hexdigest()[:20]
 
 
-def write_archive(output: Path, entries: list[tuple[str, Path]], main_py: bytes) -> None:
+def write_archive(
+    output: Path, entries: list[tuple[str, Path]], main_py: bytes, identity: str
+) -> None:
     epoch = max(int(os.environ.get("SOURCE_DATE_EPOCH", "315532800")), 315532800)  # zip: >= 1980
     date_time = time.gmtime(epoch)[:6]
     temp = output.with_name(f".{output.name}.tmp")
     with temp.open("wb") as raw:
-        raw.write(SHEBANG)
+        raw.write(shebang(identity))
         with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
 
             def add(name: str, data: bytes, mode: int) -> None:
@@ -140,9 +146,9 @@ def main(argv: list[str]) -> int:
     template = BOOTSTRAP.read_bytes()
     if b'"@BUILD_ID@"' not in template:
         sys.exit(f"build.py: {BOOTSTRAP} has no @BUILD_ID@ placeholder")
-    identity = build_id(entries, template)
+    identity = build_id(entries, template + START.read_bytes())
     main_py = template.replace(b'"@BUILD_ID@"', f'"{identity}"'.encode())
-    write_archive(output, entries, main_py)
+    write_archive(output, entries, main_py, identity)
     print(
         f"build.py: {output}: {len(entries)} files, build {identity}, "
         f"needs glibc >= {glibc_floor(site)}",
