@@ -7,8 +7,10 @@ directory to sys.path (in a venv and in Debian's dist-packages it is also the di
 dependencies) and calls `run`, which calls the helper's own entry, cli.main: no second path
 through the helper, nothing to drift.
 
-The hot paths (`version`, a cached ECR `get`, get/list/erase of a registry nobody stored) import
-only the standard library and this package. The first import of any other top-level module
+The hot paths (`version`, a cached ECR `get`, get/list of a registry nobody stored) import only
+the standard library and this package, and a Secret Service `get` adds jeepney (a dependency,
+found beside the package; it finds nothing through entry points or .pth files, so `site` would
+change nothing about it). The first import of any other top-level module
 (botocore, keyring, whose backends are found through entry points anywhere on the path, a
 module of PYTHONPATH, a backend PYTHON_KEYRING_BACKEND names) loads `site` first, so from there
 on the process is exactly what the normal console script would be. So does an import nothing
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
     from types import ModuleType
     from typing import Optional
 
-OWN = frozenset({"docker_credential_convox"})
+# Top-level modules imported without `site` besides the standard library's.
+OWN = frozenset({"docker_credential_convox", "jeepney"})
 _appended: list[str] = []
 
 
