@@ -9,10 +9,12 @@ no protection. This module asks for a `plain` session (the Secret Service specif
 other algorithm) and imports only jeepney, which secretstorage itself is built on.
 DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION=encrypted goes back to secretstorage.
 
-The calls are those secretstorage makes for keyring: the default collection (its alias), its
-`Locked` property, `SearchItems` with keyring's attributes, the first item's `Locked`, then the
-secret. Anything unusual (no bus, no such collection, locked, no item, an error reply) returns
-None, and the caller asks keyring, which handles and reports each case its own way.
+The calls: `SearchItems` with keyring's attributes on the default collection (its alias), as
+secretstorage searches for keyring, then the first item's secret in a plain session. Three round
+trips where secretstorage makes five: it asks first whether the collection and the item are
+locked, and a locked one gives an error reply to `GetSecret` all the same. Anything unusual (no
+bus, no such collection, a locked collection or item, no item, an error reply) returns None, and
+the caller asks keyring, which handles and reports each case its own way.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def read_plain(attributes: dict[str, str], timeout: float) -> Optional[bytes]:
 
 
 def _read(connection: Any, attributes: dict[str, str], timeout: float) -> bytes:
-    from jeepney import DBusAddress, MessageType, Properties, new_method_call
+    from jeepney import DBusAddress, MessageType, new_method_call
 
     def call(message: Any) -> tuple[Any, ...]:
         reply = connection.send_and_get_reply(message, timeout=timeout)
@@ -69,16 +71,9 @@ def _read(connection: Any, attributes: dict[str, str], timeout: float) -> bytes:
         body: tuple[Any, ...] = reply.body
         return body
 
-    def locked(path: str, interface: str) -> bool:
-        address = DBusAddress(path, bus_name=BUS_NAME, interface=interface)
-        (signature, value), *_ = call(Properties(address).get("Locked"))
-        return bool(value) if signature == "b" else True
-
     collection = DBusAddress(DEFAULT_COLLECTION, bus_name=BUS_NAME, interface=COLLECTION_INTERFACE)
-    if locked(DEFAULT_COLLECTION, COLLECTION_INTERFACE):
-        raise Unusual()
     (paths,) = call(new_method_call(collection, "SearchItems", "a{ss}", (attributes,)))
-    if not paths or locked(paths[0], ITEM_INTERFACE):
+    if not paths:
         raise Unusual()
     service = DBusAddress(SERVICE_PATH, bus_name=BUS_NAME, interface=SERVICE_INTERFACE)
     _, session = call(new_method_call(service, "OpenSession", "sv", (PLAIN, ("s", ""))))
