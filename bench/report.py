@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from bench import forms
 from bench.scenarios import HELPER, PYTHON, TARGETS, Bench, Row, run
 from bench.timing import SLOW_COMMAND, ms, ratio, times
 from standins.environment import scrubbed_environ
@@ -108,8 +109,9 @@ class Report:
             "botocore. Concurrent cold `get`s share one token through the cache lock.",
             f"- A keyring `get` costs {times(ratio(keyring.ours, keyring.floor))} Python plus the "
             "keyring library fetching the same secret: when keyring would use its Secret Service "
-            "backend, the helper reads that item directly with secretstorage and skips keyring's "
-            "own start-up (Python + secretstorage alone: "
+            "backend, the helper reads that item directly over D-Bus with jeepney, in a plain "
+            "session, and skips keyring's own start-up and secretstorage's cryptography (Python + "
+            "secretstorage alone: "
             f"{ms(bench.secretstorage_floor.median if bench.secretstorage_floor else None)}).",
             f"- `list` reads one index file and never the keyring: {big:,} registries cost "
             f"{times(ratio(list_big.ours, list_one.ours))} one registry.",
@@ -201,6 +203,8 @@ class Report:
             "as a regular install:",
             "",
             *self.table(bench.installed_rows),
+            "",
+            *forms.report(bench.forms),
             "",
             "## Targets (issue 6)",
             "",

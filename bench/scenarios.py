@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from bench import forms
 from bench.timing import Command, Stats, Timer, log, ms, ratio, slug, times
 from standins.environment import FAKE_AWS_ENV, hermetic_env
 from standins.moto_servers import MotoProcess, start_moto_proxy, start_moto_server
@@ -132,6 +133,8 @@ class Bench:
         self.secrets = SecretService(root / "secret-service")
         self.rows: list[Row] = []
         self.installed_rows: list[Row] = []
+        self.installed: tuple[Path, Path] = (PYTHON, HELPER)
+        self.forms: list[forms.Form] = []
         self.floors: list[tuple[str, Stats, str]] = []
         self.imports: list[tuple[str, Stats, str]] = []
         self.verdicts: list[tuple[str, str, Optional[bool]]] = []
@@ -194,6 +197,7 @@ class Bench:
         self.ecr_concurrent()
         self.lists()
         self.installed_layout()
+        self.forms = forms.measure(self, self.installed)
         self.profile()
         self.load.append(os.getloadavg()[0])
         self.timer.write_summary()
@@ -213,6 +217,7 @@ class Bench:
         commands = [
             Command("python -c pass", self.python("pass"), env),
             Command("python -S -c pass", f"{q(PYTHON)} -S -c pass", env),
+            Command("python -I -S -c pass", f"{q(PYTHON)} -I -S -c pass", env),
             Command("convox version", self.helper("version"), env, expect="convox"),
         ]
         if self.go_secretservice:
@@ -234,6 +239,11 @@ class Bench:
             "`python -S -c pass`",
             by_name["python -S -c pass"],
             "the interpreter without `site`: no .pth files, no site-packages",
+        )
+        self.floor(
+            "`python -I -S -c pass`",
+            by_name["python -I -S -c pass"],
+            "the least a Python process costs: isolated, no `site` (issue 13's floor)",
         )
         go = by_name.get("secretservice version")
         self.rows.append(
@@ -730,7 +740,7 @@ class Bench:
         none. This venv uses the same interpreter and the same libraries (.venv's site-packages
         on its path), our package as a plain directory, and the console script pip writes.
         """
-        python, helper = make_installed_layout(self.root / "installed")
+        python, helper = self.installed = make_installed_layout(self.root / "installed")
         direct, _ = self.ecr_envs()
         run([str(helper), "get"], direct, ECR_HOST)
         self.require_cache_hit(helper, direct)
@@ -868,8 +878,9 @@ def make_installed_layout(directory: Path) -> tuple[Path, Path]:
         shutil.copy(precedence, purelib / precedence.name)
     package = Path(docker_credential_convox.__file__).parent
     (purelib / package.name).symlink_to(package, target_is_directory=True)
-    script = directory / "bin" / "docker-credential-convox"
-    script.write_text(
+    # What pip installs: the launcher (packaging/launchers/) and the console script beside it.
+    site_script = directory / "bin" / "docker-credential-convox-site"
+    site_script.write_text(
         f"#!{python}\n"
         "import sys\n"
         "from docker_credential_convox.cli import main\n"
@@ -877,6 +888,9 @@ def make_installed_layout(directory: Path) -> tuple[Path, Path]:
         "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n"
         "    sys.exit(main())\n"
     )
+    site_script.chmod(0o755)
+    script = directory / "bin" / "docker-credential-convox"
+    shutil.copy(BENCH_DIR.parent / "packaging" / "launchers" / script.name, script)
     script.chmod(0o755)
     return python, script
 

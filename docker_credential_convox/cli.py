@@ -43,7 +43,9 @@ in ~/.docker/config.json.
 Environment: DOCKER_CREDENTIAL_CONVOX_DEBUG=1 prints debug lines on stderr;
 DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR and DOCKER_CREDENTIAL_CONVOX_CACHE_DIR move its files;
 ecr-login's AWS_ECR_CACHE_DIR and AWS_ECR_DISABLE_CACHE are honoured when ours are unset;
-PYTHON_KEYRING_BACKEND chooses the keyring backend.
+PYTHON_KEYRING_BACKEND chooses the keyring backend;
+DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION=encrypted reads the Secret Service through an
+encrypted session instead of a plain one.
 
 Registries shared by a fleet, written once by an operator with
   {NAME} registries add SERVER --shared

@@ -6,8 +6,6 @@ case-insensitively and unknown fields are ignored, as Go's encoding/json does.
 
 from __future__ import annotations
 
-import json
-
 from docker_credential_convox import APP
 from docker_credential_convox.errors import BadRequest, MissingServerURL, MissingUsername
 
@@ -111,6 +109,8 @@ def parse_credentials(data: bytes) -> Credentials:
     text = _decode(data)
     if not text.strip():
         raise BadRequest(f"no credentials on stdin: store expects {STORE_SHAPE}")
+    import json  # here, not at the top: `version` never needs it
+
     try:
         document = json.loads(text)
     except RecursionError:  # 30,000 brackets fit in 64 KiB; json.loads recurses per level
@@ -146,8 +146,10 @@ def parse_credentials(data: bytes) -> Credentials:
 
 def render_credentials(credentials: Credentials) -> str:
     """The reply to get."""
+    from docker_credential_convox import jsonlite
+
     return (
-        json.dumps(
+        jsonlite.dumps(
             {
                 "ServerURL": credentials.server_url,
                 "Username": credentials.username,
@@ -160,7 +162,9 @@ def render_credentials(credentials: Credentials) -> str:
 
 def render_listing(listing: Mapping[str, str]) -> str:
     """The reply to list: server URL -> username."""
-    return json.dumps(dict(sorted(listing.items()))) + "\n"
+    from docker_credential_convox import jsonlite
+
+    return jsonlite.dumps(dict(sorted(listing.items()))) + "\n"
 
 
 def render_version(version: str, distribution: str, name: str = APP) -> str:

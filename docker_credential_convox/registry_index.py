@@ -12,17 +12,16 @@ run one after the other, whatever their timing, and never interleave their write
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 
-from docker_credential_convox import fileio
+from docker_credential_convox import fileio, jsonlite
 from docker_credential_convox.errors import StateError
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
+    from contextlib import AbstractContextManager
     from typing import Callable, Optional
 
 FORMAT_VERSION = 1
@@ -110,8 +109,13 @@ class RegistryIndex:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
         return os.path.join(os.path.dirname(self.path), LOCKS_DIR, digest + ".lock")
 
-    @contextlib.contextmanager
-    def registry_lock(self, key: str, for_erase: bool = False) -> Iterator[None]:
+    def registry_lock(self, key: str, for_erase: bool = False) -> AbstractContextManager[None]:
+        """Hold the lock of registry `key` for the block (see _registry_lock)."""
+        import contextlib  # here, not at the top: no `get` takes a registry lock
+
+        return contextlib.contextmanager(self._registry_lock)(key, for_erase)
+
+    def _registry_lock(self, key: str, for_erase: bool = False) -> Iterator[None]:
         """Hold the lock of registry `key` for the block (re-entrant within this process).
 
         `for_erase`: where no lock file can be made (a config directory that cannot exist or be
@@ -146,7 +150,7 @@ class RegistryIndex:
         if text is None:
             return {}
         try:
-            document = json.loads(text)
+            document = jsonlite.loads(text)
             if not isinstance(document, dict) or not isinstance(
                 document.get("registries", {}), dict
             ):
@@ -173,6 +177,8 @@ class RegistryIndex:
             "version": FORMAT_VERSION,
             "registries": {key: entries[key].to_json() for key in sorted(entries)},
         }
+        import json
+
         fileio.atomic_write(self.path, json.dumps(document, indent=2) + "\n")
 
     def lookup(self, key: str) -> Optional[Entry]:

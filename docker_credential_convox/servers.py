@@ -10,8 +10,6 @@ hosts ignore the path: a token covers the whole registry.
 
 from __future__ import annotations
 
-import re
-
 from docker_credential_convox.errors import BadRequest, MissingServerURL
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -31,19 +29,25 @@ ECR_PUBLIC = "ecr-public"
 ECR_PUBLIC_HOSTS = frozenset({"public.ecr.aws", "ecr-public.aws.com"})
 ECR_PUBLIC_REGION = "us-east-1"
 
-# The patterns are kept as text and compiled by `re` on first use (and cached there): compiling
-# all five at import cost more than the rest of a cached `get`, and a bare host needs one or two.
-# <account>.<dkr>.<ecr>.<region>.<suffix>, anchored at both ends: no extra labels either side.
-_ECR_HOST = (
-    r"(?P<account>[0-9]{12})"
-    r"\.dkr(?P<dualstack>[.-])ecr(?P<fips>-fips)?"
-    r"\.(?P<region>[a-z]{2,4}(?:-[a-z]+)+-[0-9]+)"
-    r"\.(?P<suffix>amazonaws\.com|amazonaws\.com\.cn|amazonaws\.eu|on\.aws"
-    r"|on\.amazonwebservices\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk"
-    r"|csp\.hci\.ic\.gov)"
+# What a host name may hold: ASCII letters (lower-cased first), digits, `_`, `.` and `-`, neither
+# of the last two at either end. A bare `host[:port]` (nearly every request) and an ECR host are
+# read with string methods: `re` and its compiled patterns cost a cached `get` more than the rest.
+_HOST_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+# <account>.dkr.ecr[-fips].<region>.<suffix>, anchored at both ends: no extra labels either side.
+_ECR_SUFFIXES = frozenset(
+    {
+        "amazonaws.com",
+        "amazonaws.com.cn",
+        "amazonaws.eu",
+        "on.aws",
+        "on.amazonwebservices.com.cn",
+        "c2s.ic.gov",
+        "sc2s.sgov.gov",
+        "cloud.adc-e.uk",
+        "csp.hci.ic.gov",
+    }
 )
 _HOSTNAME = r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?"
-_BARE_HOST_PORT = r"(?P<host>[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)\.?(?::(?P<port>[0-9]{1,5}))?"
 # A scheme at the start (`://` later on is part of a path).
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
 # The `user[:password]@` of a URL's authority (what urlsplit takes as userinfo: up to the last @).
@@ -131,6 +135,8 @@ def strip_userinfo(url: str) -> str:
     """`url` without the `user:password@` of its authority, otherwise exactly as sent."""
     if "@" not in url:
         return url
+    import re
+
     return re.sub(_USERINFO, r"\1", url, count=1)
 
 
@@ -176,13 +182,39 @@ def _split(url: str) -> tuple[str, Optional[int], str]:
         raise MissingServerURL()
     # What clients send almost always: a bare `host[:port]`. Answer it without urllib.parse,
     # whose import costs about as much as the rest of a cached `get`.
-    bare = re.fullmatch(_BARE_HOST_PORT, text.lower())
-    if bare is not None and (bare["port"] is None or int(bare["port"]) <= 65535):
-        return bare["host"], None if bare["port"] is None else int(bare["port"]), ""
+    bare = _bare_host_port(text.lower())
+    if bare is not None:
+        return bare[0], bare[1], ""
     return _split_url(url)
 
 
+def _is_host_name(host: str) -> bool:
+    """Whether `host` is a host name as _HOSTNAME says (without compiling it)."""
+    return (
+        bool(host)
+        and _HOST_CHARACTERS.issuperset(host)
+        and host[0] not in ".-"
+        and host[-1] not in ".-"
+    )
+
+
+def _bare_host_port(text: str) -> Optional[tuple[str, Optional[int]]]:
+    """Host and port of a lower-cased bare `host[.][:port]` (port up to 65535), else None."""
+    host, colon, digits = text.partition(":")
+    port = None
+    if colon:
+        if not (0 < len(digits) <= 5 and digits.isascii() and digits.isdigit()):
+            return None
+        port = int(digits)
+        if port > 65535:
+            return None
+    if host.endswith("."):  # one trailing dot: the same host
+        host = host[:-1]
+    return (host, port) if _is_host_name(host) else None
+
+
 def _split_url(url: str) -> tuple[str, Optional[int], str]:
+    import re
     from urllib.parse import urlsplit
 
     text = url.strip()
@@ -238,18 +270,36 @@ def normal_path(raw: str) -> str:
 
 
 def _ecr_registry(host: str) -> Optional[EcrRegistry]:
-    if ".dkr" not in host:  # not an ECR host: spare compiling the pattern
+    """What a (lower-case) ECR host says, None for any other host.
+
+    <12 digits>.dkr(.|-)ecr[-fips].<region>.<suffix>: the region is one label of letters,
+    then one or more `-letters`, then `-digits` (us-east-1, us-gov-west-1, eu-isoe-west-1).
+    """
+    account, dkr, rest = host.partition(".dkr")
+    if not dkr or len(account) != 12 or not (account.isascii() and account.isdigit()):
         return None
-    match = re.fullmatch(_ECR_HOST, host)
-    if match is None:
+    dualstack = rest[:1]
+    if dualstack not in (".", "-") or rest[1:4] != "ecr":
         return None
-    return EcrRegistry(
-        account=match["account"],
-        region=match["region"],
-        suffix=match["suffix"],
-        fips=match["fips"] is not None,
-        dualstack=match["dualstack"] == "-",
-    )
+    rest = rest[4:]
+    fips = rest.startswith("-fips.")
+    if fips:
+        rest = rest[5:]
+    if not rest.startswith("."):
+        return None
+    region, _, suffix = rest[1:].partition(".")
+    if suffix not in _ECR_SUFFIXES or not _is_region(region):
+        return None
+    return EcrRegistry(account, region, suffix, fips, dualstack == "-")
+
+
+def _is_region(name: str) -> bool:
+    """[a-z]{2,4}(?:-[a-z]+)+-[0-9]+ , without compiling it."""
+    parts = name.split("-")
+    if len(parts) < 3 or not 2 <= len(parts[0]) <= 4:
+        return False
+    letters = all(part.isascii() and part.isalpha() and part.islower() for part in parts[:-1])
+    return letters and parts[-1].isascii() and parts[-1].isdigit()
 
 
 def parse_server(url: str) -> Server:

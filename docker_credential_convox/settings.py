@@ -24,6 +24,10 @@ ENV_KEYRING_BACKEND = "PYTHON_KEYRING_BACKEND"
 ENV_ECR_LOGIN_CACHE_DIR = "AWS_ECR_CACHE_DIR"
 ENV_ECR_LOGIN_DISABLE_CACHE = "AWS_ECR_DISABLE_CACHE"
 ENV_KEYRING_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_KEYRING_TIMEOUT"
+# How the direct Secret Service read talks to the daemon: `plain` (jeepney alone, the default)
+# or `encrypted` (secretstorage, which imports cryptography); stores/secretservice.py says why.
+ENV_SECRET_SERVICE_SESSION = "DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION"  # noqa: S105
+SECRET_SERVICE_SESSIONS = ("plain", "encrypted")
 ENV_AWS_CONNECT_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_CONNECT_TIMEOUT"
 ENV_AWS_READ_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_READ_TIMEOUT"
 # Registries shared by a fleet (shared/): the scope, how long a machine serves a shared value
@@ -337,6 +341,20 @@ class Settings:
     def keyring_timeout(self) -> float:
         """Seconds each D-Bus call to the OS keyring's Secret Service may take."""
         return seconds(self.environ, ENV_KEYRING_TIMEOUT, DEFAULT_KEYRING_TIMEOUT)
+
+    @property
+    def secret_service_session(self) -> str:
+        """`plain` or `encrypted`: the session the direct Secret Service read opens."""
+        text = (self.environ.get(ENV_SECRET_SERVICE_SESSION) or "").strip().lower()
+        if not text:
+            return SECRET_SERVICE_SESSIONS[0]
+        if text not in SECRET_SERVICE_SESSIONS:
+            from docker_credential_convox.errors import BadRequest
+
+            raise BadRequest(
+                f"{ENV_SECRET_SERVICE_SESSION} must be plain or encrypted, not {text!r}"
+            )
+        return text
 
     @property
     def aws_connect_timeout(self) -> float:

@@ -23,12 +23,10 @@ the cache only saves time.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import time
 
-from docker_credential_convox import APP, fileio
+from docker_credential_convox import APP, fileio, jsonlite
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import (
     CredentialsNotFound,
@@ -224,7 +222,7 @@ class TokenCache:
             self.diagnostics.debug(f"ignoring token cache {self.path}: too large to be ours")
             return {}
         try:
-            document = json.loads(data.decode("utf-8"))
+            document = jsonlite.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             self.diagnostics.debug(f"ignoring token cache {self.path}: not valid JSON")
             return {}
@@ -254,6 +252,8 @@ class TokenCache:
             },
         }
         try:
+            import json  # writing: after a mint, never on a cache hit
+
             fileio.atomic_write(self.path, json.dumps(document, indent=1) + "\n")
         except StateError as exc:
             self.diagnostics.warn(f"token cache not saved: {exc.message}")
@@ -294,6 +294,8 @@ class TokenCache:
             return token
         if not self._prepare_directory():
             return mint()
+        import contextlib  # minting: never on a cache hit
+
         with contextlib.ExitStack() as stack:
             try:
                 stack.enter_context(fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT))
@@ -342,7 +344,7 @@ class TokenCache:
         """Failures by cache key; a missing or damaged file holds none."""
         try:
             data = fileio.read_regular(self.failures_path, MAX_FILE_BYTES)  # a FIFO never hangs
-            document = json.loads(data.decode("utf-8")) if data else None
+            document = jsonlite.loads(data.decode("utf-8")) if data else None
         except (StateError, UnicodeDecodeError, ValueError, RecursionError):
             return {}
         failures = document.get("failures") if isinstance(document, dict) else None
@@ -356,6 +358,8 @@ class TokenCache:
         kept = {k: v for k, v in failures.items() if _failure_age(v, now) is not None}
         try:
             if kept or os.path.exists(self.failures_path):
+                import json
+
                 text = json.dumps({"failures": kept}, indent=1, sort_keys=True) + "\n"
                 fileio.atomic_write(self.failures_path, text)
         except StateError as exc:
@@ -383,8 +387,10 @@ class TokenCache:
 
         (Failures are rare and short-lived; forgetting all costs at most one early retry.)
         """
-        with contextlib.suppress(OSError):  # missing already, or not ours to remove
+        try:  # noqa: SIM105 - contextlib costs a cached `get` milliseconds
             os.unlink(self.failures_path)
+        except OSError:  # missing already, or not ours to remove
+            pass
 
     def put(self, key: str, token: CachedToken) -> None:
         """Record a token minted elsewhere (by `store`'s verification, say)."""

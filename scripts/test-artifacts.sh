@@ -100,7 +100,7 @@ test_deb() {
     return 0
   fi
   local helper=/usr/bin/docker-credential-convox
-  if [[ $(command -v docker-credential-convox) != "$helper" || $(head -n 1 "$helper") != "#!/usr/bin/python3" ]]; then
+  if [[ $(command -v docker-credential-convox) != "$helper" || $(head -n 1 "$helper") != "#!/usr/bin/python3 -S" ]]; then
     echo "test-artifacts.sh: the .deb did not install $helper running on /usr/bin/python3" >&2
     record "deb: apt-get install" FAILED $((SECONDS - start))
     return 0

@@ -108,6 +108,7 @@ def test_bench_writes_the_results_table_and_stops_its_services(
         "## Machine and versions",
         "## Targets (issue 6)",
         "## Floors and import costs",
+        "## Install forms beside the floor of their interpreter (issue 13)",
     ):
         assert heading in text
 

@@ -44,3 +44,12 @@ class TestKeyringRoute(CredentialHelperContract):
 
     def check_nothing_stored(self, result: Result, asked: str) -> None:
         assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
+
+
+class TestKeyringRouteEncryptedSession(TestKeyringRoute):
+    """The same contract with the direct Secret Service read in an encrypted session
+    (secretstorage) instead of the default plain one (jeepney alone)."""
+
+    @pytest.fixture
+    def route_env(self, helper_env: dict[str, str]) -> dict[str, str]:
+        return {**helper_env, "DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION": "encrypted"}

@@ -15,6 +15,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import time
 import types
 import uuid
@@ -494,3 +495,40 @@ def test_the_zipapp_never_imports_from_an_unpack_directory_others_may_write(
     with pytest.raises(OSError, match="shared with other users"):
         bootstrap.private_dirs(str(planted))
     assert mode(planted) == shared_mode
+
+
+UNPACKED_PROBE = """
+import os, sys
+source = open({start!r}).read().rsplit("sys.exit(start())", 1)[0]
+namespace = {{}}
+sys.argv = ["-c", "archive.pyz"]
+exec(compile(source, "start.py", "exec"), namespace)
+print(namespace["unpacked"]())
+"""
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"XDG_CACHE_HOME": "/elsewhere/cache"},
+        {"XDG_CACHE_HOME": "relative/cache"},
+        {"DOCKER_CREDENTIAL_CONVOX_CACHE_DIR": "/explicit/dir"},
+    ],
+)
+def test_the_zipapp_start_finds_the_unpack_directory_the_bootstrap_makes(
+    tmp_path: Path, settings: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # start.py (the sh lines' Python) repeats __main__.unpack_root: they must agree.
+    zipapp = Path(__file__).resolve().parent.parent / "packaging" / "zipapp"
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], **settings}
+    probe = UNPACKED_PROBE.format(start=str(zipapp / "start.py"))
+    started = subprocess.run(
+        [sys.executable, "-S", "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    for name in ("HOME", "XDG_CACHE_HOME", "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    made = os.path.join(_zipapp_bootstrap().unpack_root(), "@BUILD_ID@")
+    assert started.stdout == made + "\n"

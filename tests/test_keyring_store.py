@@ -14,11 +14,22 @@ from support import NOT_FOUND, RunHelper, hermetic_env, keyring_usernames, run_h
 
 from standins.secret_service import SecretService, private_secret_service
 
+SECRET_SERVICE_CLASS = "keyring.backends.SecretService.Keyring"
+
 
 @pytest.fixture
 def host() -> str:
     """A registry host of this test's own: the Secret Service is shared by the whole session."""
     return f"r-{uuid.uuid4().hex[:12]}.example"
+
+
+SESSION = "DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION"
+
+
+@pytest.fixture(params=["plain", "encrypted"])
+def session(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The direct read's session (plain: jeepney alone; encrypted: secretstorage), as a variable."""
+    return {SESSION: request.param}
 
 
 def store_request(host: str, secret: str = "pw") -> str:
@@ -142,7 +153,7 @@ def test_erase_killed_between_index_and_keyring_looks_erased_and_is_swept(
 
 
 def test_secret_missing_from_keyring_is_not_found_with_a_warning(
-    run_helper: RunHelper, helper_env: dict[str, str], host: str
+    run_helper: RunHelper, helper_env: dict[str, str], host: str, session: dict[str, str]
 ) -> None:
     assert run_helper("store", store_request(host)).returncode == 0
     subprocess.run(
@@ -150,7 +161,7 @@ def test_secret_missing_from_keyring_is_not_found_with_a_warning(
         env=helper_env,
         check=True,
     )
-    result = run_helper("get", host)
+    result = run_helper("get", host, session)
     assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n")
     assert "secret is missing from the OS keyring" in result.stderr
 
@@ -250,12 +261,90 @@ def test_a_keyring_property_in_the_environment_sends_get_through_keyring(
 
 
 def test_get_from_a_keyring_that_became_locked_says_it_is_locked(
-    tmp_path: Path, own_secret_service: SecretService, host: str
+    tmp_path: Path, own_secret_service: SecretService, host: str, session: dict[str, str]
 ) -> None:
-    env = hermetic_env(tmp_path, own_secret_service.env)
+    env = hermetic_env(tmp_path, {**own_secret_service.env, **session})
     assert run_helper_in(env, "store", stdin=store_request(host)).returncode == 0
     relock(own_secret_service)
     result = run_helper_in(env, "get", stdin=host, timeout=30)
     assert result.returncode == 1
     assert result.stdout.startswith("the OS keyring is locked")
     assert "pw" not in result.stdout.split()
+
+
+def test_without_a_bus_a_stored_login_is_reported_as_no_keyring(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str, session: dict[str, str]
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0  # remembers the backend
+    env = {**{k: v for k, v in helper_env.items() if k != "DBUS_SESSION_BUS_ADDRESS"}, **session}
+    result = run_helper_in(env, "get", stdin=host)
+    assert result.returncode == 1
+    assert result.stdout.startswith("no usable OS keyring")
+    assert result.stdout.count("\n") == 1
+
+
+def test_of_several_matching_items_get_answers_the_one_keyring_answers(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str, session: dict[str, str]
+) -> None:
+    assert run_helper("store", store_request(host, "first")).returncode == 0
+    # A second item whose attributes include keyring's: the same search finds both.
+    subprocess.run(
+        [
+            *("secret-tool", "store", "--label=other"),
+            *("service", f"docker-credential-convox:{host}", "username", "alice", "extra", "1"),
+        ],
+        input=b"second",
+        env=helper_env,
+        check=True,
+    )
+    through_keyring = run_helper("get", host, {"PYTHON_KEYRING_BACKEND": SECRET_SERVICE_CLASS})
+    result = run_helper("get", host, session)
+    assert result.returncode == 0, result
+    assert json.loads(result.stdout)["Secret"] == json.loads(through_keyring.stdout)["Secret"]
+
+
+READ_PROBE = """
+import sys
+from docker_credential_convox import cli
+code = cli.main(['get'])
+loaded = [name for name in ("keyring", "secretstorage", "cryptography") if name in sys.modules]
+sys.stderr.write("LOADED=" + ",".join(loaded) + "\\n")
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("setting", "loaded"),
+    [
+        ({}, "LOADED="),  # plain, the default: jeepney alone
+        ({SESSION: "plain"}, "LOADED="),
+        ({SESSION: "encrypted"}, "LOADED=secretstorage,cryptography"),
+    ],
+)
+def test_get_reads_the_item_in_the_session_the_setting_names(
+    run_helper: RunHelper,
+    helper_env: dict[str, str],
+    host: str,
+    setting: dict[str, str],
+    loaded: str,
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0  # remembers the backend
+    result = subprocess.run(
+        [sys.executable, "-c", READ_PROBE],
+        input=host.encode(),
+        capture_output=True,
+        env={**helper_env, **setting},
+        check=False,
+    )
+    assert result.returncode == 0, result
+    assert json.loads(result.stdout)["Secret"] == "pw"
+    assert loaded in result.stderr.decode().splitlines()
+
+
+def test_an_unknown_session_setting_is_a_one_line_error(run_helper: RunHelper, host: str) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0
+    result = run_helper("get", host, {SESSION: "rot13"})
+    assert result.returncode == 1
+    assert result.stdout == (
+        "DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION must be plain or encrypted, not 'rot13'\n"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -384,3 +385,57 @@ def test_the_fast_path_for_bare_hosts_agrees_with_the_full_url_parser(text: str)
             return type(exc)
 
     assert outcome(split_host_port) == outcome(split_url)
+
+
+# The patterns servers.py once compiled for these; it now reads the same hosts with string
+# methods, which must accept exactly what the patterns matched.
+BARE_HOST_PORT = r"(?P<host>[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)\.?(?::(?P<port>[0-9]{1,5}))?"
+ECR_HOST = (
+    r"(?P<account>[0-9]{12})"
+    r"\.dkr(?P<dualstack>[.-])ecr(?P<fips>-fips)?"
+    r"\.(?P<region>[a-z]{2,4}(?:-[a-z]+)+-[0-9]+)"
+    r"\.(?P<suffix>amazonaws\.com|amazonaws\.com\.cn|amazonaws\.eu|on\.aws"
+    r"|on\.amazonwebservices\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk"
+    r"|csp\.hci\.ic\.gov)"
+)
+HOSTISH = st.text(alphabet="abz09_.-:Aé٣", max_size=14)
+ECRISH = st.builds(
+    "{}.dkr{}ecr{}.{}.{}".format,
+    st.sampled_from(["123456789012", "12345678901", "1234567890123", "12345678901a"]),
+    st.sampled_from([".", "-", "_"]),
+    st.sampled_from(["", "-fips", "-fip"]),
+    st.sampled_from(["us-east-1", "us-gov-west-1", "eu-isoe-west-1", "u-east-1", "useast-1"])
+    | st.sampled_from(["us-east-", "us--1", "us-east-1a", "abcde-east-1", "US-east-1"])
+    | st.from_regex(r"[a-z0-9-]{0,14}", fullmatch=True),
+    st.sampled_from(["amazonaws.com", "amazonaws.com.cn", "on.aws", "csp.hci.ic.gov", "aws", ""]),
+)
+
+
+@given(HOSTISH)
+def test_a_bare_host_is_read_as_the_pattern_read_it(text: str) -> None:
+    from docker_credential_convox.servers import _bare_host_port
+
+    match = re.fullmatch(BARE_HOST_PORT, text)
+    expected = None
+    if match is not None and (match["port"] is None or int(match["port"]) <= 65535):
+        expected = (match["host"], None if match["port"] is None else int(match["port"]))
+    assert _bare_host_port(text) == expected
+
+
+@given(ECRISH | HOSTISH)
+def test_an_ecr_host_is_read_as_the_pattern_read_it(host: str) -> None:
+    from docker_credential_convox.servers import _ecr_registry
+
+    match = re.fullmatch(ECR_HOST, host)
+    found = _ecr_registry(host)
+    if match is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert (found.account, found.region, found.suffix, found.fips, found.dualstack) == (
+            match["account"],
+            match["region"],
+            match["suffix"],
+            match["fips"] is not None,
+            match["dualstack"] == "-",
+        )

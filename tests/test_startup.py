@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from support import RunHelper, run_helper_in
 from support_shared import share
+
+import docker_credential_convox
+
+# Where the package is imported from (a probe run without `site` is told so).
+PACKAGE_PARENT = Path(docker_credential_convox.__file__).resolve().parent.parent
+
+pytest_plugins = ["fixtures_aws"]  # ecr_env: moto behind the AWS proxy
 
 HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools", "argparse")
 
@@ -101,6 +109,55 @@ def test_get_of_an_unknown_registry_loads_no_secret_store_and_no_ecr_layer(
     line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
     assert result.stdout == b"credentials not found in native keychain\n"
     assert line == "LOADED="
+
+
+def test_version_loads_no_json(helper_env: dict[str, str]) -> None:
+    """`version` prints one line: json (and the `re` it pulls in) is for requests only."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", LAYERS_PROBE.format(layers=("json", "re")), "version"],
+        capture_output=True,
+        env={**helper_env, "PYTHONPATH": str(PACKAGE_PARENT)},
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert result.returncode == 0, result
+    assert line == "LOADED="
+
+
+# What the hot paths never import: json (they read JSON through jsonlite, json's own C
+# scanner), re (host names are read with string methods), contextlib, and what those pull in.
+LEAN = ("json", "re", "contextlib", "enum", "functools", "collections")
+
+
+def imported_without_site(env: dict[str, str], action: str, stdin: bytes) -> tuple[bytes, str]:
+    """stdout and the LEAN modules loaded by one helper run in `python -S` (no .pth file runs:
+    an editable install's hook would import `re` itself)."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", LAYERS_PROBE.format(layers=LEAN), action],
+        input=stdin,
+        capture_output=True,
+        env={**env, "PYTHONPATH": str(PACKAGE_PARENT)},
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    return result.stdout, line
+
+
+@pytest.mark.parametrize(("action", "stdin"), [("get", b"unknown.example"), ("list", b"")])
+def test_hot_paths_load_neither_json_nor_re(
+    helper_env: dict[str, str], action: str, stdin: bytes
+) -> None:
+    stdout, loaded = imported_without_site(helper_env, action, stdin)
+    assert stdout in (b"credentials not found in native keychain\n", b"{}\n")
+    assert loaded == "LOADED="
+
+
+def test_a_cached_ecr_get_loads_neither_json_nor_re(ecr_env: dict[str, str]) -> None:
+    host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    assert run_helper_in(ecr_env, "get", stdin=host).returncode == 0  # mints, fills the cache
+    stdout, loaded = imported_without_site(ecr_env, "get", host.encode())
+    assert b'"Username": "AWS"' in stdout
+    assert loaded == "LOADED="
 
 
 # The modules of the other `registries` commands, and the libraries only they need.

@@ -89,10 +89,10 @@ class EcrBackend:
 
     def cache_key(self, server: Server, source: AwsSource) -> str:
         """The token cache key: registry, API, endpoint and credential source, never a secret."""
-        import json
+        from docker_credential_convox import jsonlite
 
         target = self.target(server)
-        return json.dumps(
+        return jsonlite.dumps(
             [
                 server.key,
                 target.service,

@@ -122,7 +122,9 @@ SECRET_SERVICE_CLASS = "keyring.backends.SecretService.Keyring"  # noqa: S105 - 
 def read_secret_service(
     service: str, username: str, timeout: float = DEFAULT_DBUS_TIMEOUT
 ) -> Optional[str]:
-    """The secret keyring's Secret Service backend filed under (service, username), read directly.
+    """The secret keyring's Secret Service backend filed under (service, username), read directly
+    through secretstorage in an encrypted session (DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION
+    =encrypted; the default `plain` read is stores/secretservice.py).
 
     The same item keyring would return (its default attribute scheme: `service`, `username`),
     without importing keyring itself, which costs more than the rest of a `get`. Returns None
@@ -178,8 +180,11 @@ class KeyringStore:
         timeout: float = DEFAULT_DBUS_TIMEOUT,
         config_path: Optional[str] = None,
         properties_set: bool = False,
+        *,
+        session: str = "plain",
     ) -> None:
         self._timeout = timeout
+        self._session = session
         self._backend_name = backend_name
         self._pin_path = pin_path
         self._config_path = config_path
@@ -196,6 +201,7 @@ class KeyringStore:
             timeout=settings.keyring_timeout,
             config_path=settings.keyring_config_path,
             properties_set=settings.keyring_properties_set,
+            session=settings.secret_service_session,
         )
 
     def _keyring(self) -> KeyringBackend:
@@ -323,10 +329,25 @@ class KeyringStore:
             return False
         return self._read_pin() == SECRET_SERVICE_CLASS
 
+    def _read_directly(self, service: str, username: str) -> Optional[str]:
+        """The item keyring would return, read without keyring; None: ask keyring."""
+        if self._session == "encrypted":
+            return read_secret_service(service, username, self._timeout)
+        from docker_credential_convox.stores.secretservice import read_plain
+
+        try:
+            secret = read_plain({"service": service, "username": username}, self._timeout)
+        except TimeoutError:
+            raise not_answering(self._timeout) from None
+        try:
+            return secret.decode("utf-8") if secret is not None else None
+        except UnicodeDecodeError:  # as the encrypted read: keyring decides (and reports)
+            return None
+
     def get(self, key: str, username: str) -> Optional[str]:
         """The secret filed for (key, username), or None."""
         if self._direct_read_allowed():
-            found = read_secret_service(service_name(key), username, self._timeout)
+            found = self._read_directly(service_name(key), username)
             if found is not None:
                 return found
         secret = self._call("read a secret", "get_password", service_name(key), username)

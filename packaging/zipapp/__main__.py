@@ -6,7 +6,9 @@ the first run unpacks `site-packages/` into the helper's cache directory (`zipap
 ~/.cache/docker-credential-convox, or wherever XDG_CACHE_HOME or DOCKER_CREDENTIAL_CONVOX_CACHE_DIR
 put it), and every run imports from there: after the first run the helper starts like an
 installed package. This module imports nothing but `os` and `sys` on that path (shiv's
-bootstrap costs ~40 ms a run; a credential helper runs on every pull and push).
+bootstrap costs ~40 ms a run; a credential helper runs on every pull and push), and the file
+starts Python without `site` (`python3 -S`, from the two lines of sh before the archive):
+`site` loads only when the helper imports more than the standard library and itself.
 
 The first run of each Python version also byte-compiles the libraries, as pip does when it
 installs: the helper must not recompile botocore on every run where PYTHONDONTWRITEBYTECODE is
@@ -121,6 +123,16 @@ def main() -> int:
     sys.path[:] = [site_packages.rstrip("/")] + [
         entry for entry in sys.path if os.path.abspath(entry or ".") != archive
     ]
+    try:  # without `site` until something needs it (docker_credential_convox/launcher.py)
+        from docker_credential_convox.launcher import run
+    except Exception:  # noqa: S110 - a broken launcher: start as the usual console script does
+        pass
+    else:
+        return run()
+    if "site" not in sys.modules:
+        import site
+
+        site.main()
     from docker_credential_convox.cli import main as helper_main
 
     return helper_main()

@@ -4,10 +4,11 @@
 
 SITE_PACKAGES is what `pip install --target` made of the wheel and its dependencies (see
 scripts/build-zipapp.sh). This script trims what the helper never loads, checks that every
-compiled extension loads on every supported CPython, and writes OUTPUT: `#!/usr/bin/env python3`,
-then a zip of `__main__.py` (packaging/zipapp/__main__.py, with the build's content hash filled
-in) and `site-packages/`. The same input gives the same bytes (entries sorted, times from
-SOURCE_DATE_EPOCH), so the same build unpacks to the same directory on every machine.
+compiled extension loads on every supported CPython, and writes OUTPUT: two lines of sh that run
+`python3 -S` on it, then a zip of `__main__.py` (packaging/zipapp/__main__.py, with the build's
+content hash filled in) and `site-packages/`. The same input gives the same bytes (entries
+sorted, times from SOURCE_DATE_EPOCH), so the same build unpacks to the same directory on every
+machine.
 """
 
 from __future__ import annotations
@@ -22,7 +23,24 @@ import zipfile
 from pathlib import Path
 
 BOOTSTRAP = Path(__file__).with_name("__main__.py")
-SHEBANG = b"#!/usr/bin/env python3\n"
+# Two lines of sh before the archive (zipimport reads a zip from its end): the first python3 on
+# PATH, started without `site` (docker_credential_convox/launcher.py loads it when needed), runs
+# START (start.py) with the archive's path. Running the archive itself (`python3 FILE`, which still
+# works through __main__.py) goes through runpy, whose imports (importlib.util, contextlib,
+# functools, collections) cost a cached `get` more than the helper's own.
+START = Path(__file__).with_name("start.py")
+BOOTSTRAP_MODULE = "docker_credential_convox_zipapp"
+
+
+def shebang(identity: str) -> bytes:
+    """The sh lines before the archive, with START's text for this build."""
+    code = START.read_text()
+    if "'" in code:
+        sys.exit(f"build.py: {START} holds a single quote, which the sh line cannot carry")
+    code = code.replace("@BUILD_ID@", identity)
+    return f'#!/bin/sh\nexec python3 -S -c \'{code}\' "$0" "$@"\n'.encode()
+
+
 SUPPORTED_CPYTHONS = ("39", "310", "311", "312", "313", "314")
 # botocore services the helper calls (ECR, ECR Public, STS, Secrets Manager for shared
 # registries) and those its credential providers call (SSO and SSO OIDC for `aws sso login`
@@ -96,12 +114,14 @@ def build_id(entries: list[tuple[str, Path]], bootstrap: bytes) -> str:
     return digest.hexdigest()[:20]
 
 
-def write_archive(output: Path, entries: list[tuple[str, Path]], main_py: bytes) -> None:
+def write_archive(
+    output: Path, entries: list[tuple[str, Path]], main_py: bytes, identity: str
+) -> None:
     epoch = max(int(os.environ.get("SOURCE_DATE_EPOCH", "315532800")), 315532800)  # zip: >= 1980
     date_time = time.gmtime(epoch)[:6]
     temp = output.with_name(f".{output.name}.tmp")
     with temp.open("wb") as raw:
-        raw.write(SHEBANG)
+        raw.write(shebang(identity))
         with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
 
             def add(name: str, data: bytes, mode: int) -> None:
@@ -111,6 +131,7 @@ def write_archive(output: Path, entries: list[tuple[str, Path]], main_py: bytes)
                 archive.writestr(info, data)
 
             add("__main__.py", main_py, 0o644)
+            add(f"{BOOTSTRAP_MODULE}.py", main_py, 0o644)
             for name, path in entries:
                 mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
                 add(name, path.read_bytes(), mode)
@@ -128,9 +149,9 @@ def main(argv: list[str]) -> int:
     template = BOOTSTRAP.read_bytes()
     if b'"@BUILD_ID@"' not in template:
         sys.exit(f"build.py: {BOOTSTRAP} has no @BUILD_ID@ placeholder")
-    identity = build_id(entries, template)
+    identity = build_id(entries, template + START.read_bytes())
     main_py = template.replace(b'"@BUILD_ID@"', f'"{identity}"'.encode())
-    write_archive(output, entries, main_py)
+    write_archive(output, entries, main_py, identity)
     print(
         f"build.py: {output}: {len(entries)} files, build {identity}, "
         f"needs glibc >= {glibc_floor(site)}",
