@@ -207,14 +207,12 @@ class Settings:
     def _config_file(self) -> dict[str, object]:
         """config.json as a JSON object, {} when there is none; one-line error when malformed."""
         if self._config is None:
-            import json
-
-            from docker_credential_convox import fileio
+            from docker_credential_convox import fileio, jsonlite
             from docker_credential_convox.errors import BadRequest
 
             data = fileio.read_regular(self.config_path, MAX_CONFIG_BYTES)
             try:
-                document = json.loads(data.decode("utf-8")) if data is not None else {}
+                document = jsonlite.loads(data.decode("utf-8")) if data is not None else {}
             except (UnicodeDecodeError, ValueError, RecursionError):
                 document = None
             if data is not None and len(data) > MAX_CONFIG_BYTES:

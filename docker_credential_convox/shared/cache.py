@@ -26,10 +26,9 @@ never a failure: the cache only saves calls. Time and randomness are injectable.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 
-from docker_credential_convox import APP, fileio
+from docker_credential_convox import APP, fileio, jsonlite
 from docker_credential_convox.errors import SharedStoreError, StateError, one_line
 from docker_credential_convox.tokencache import _number, describe_time
 
@@ -125,7 +124,7 @@ class SharedCache:
         if data is None or len(data) > MAX_FILE_BYTES:
             return None
         try:
-            document = json.loads(data.decode("utf-8"))
+            document = jsonlite.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             return None
         if (
@@ -158,7 +157,7 @@ class SharedCache:
             "retry_at": cached.retry_at,
         }
         try:
-            fileio.atomic_write(path, json.dumps(document) + "\n")
+            fileio.atomic_write(path, jsonlite.dumps(document) + "\n")
         except StateError as exc:
             self.diagnostics.warn(f"shared cache not saved: {exc.message}")
 
@@ -234,7 +233,7 @@ class SharedCache:
             "hint": exc.hint,
         }
         try:
-            fileio.atomic_write(path, json.dumps(record) + "\n")
+            fileio.atomic_write(path, jsonlite.dumps(record) + "\n")
         except StateError as exc_state:
             self.diagnostics.debug(f"failure not remembered: {exc_state.message}")
 
@@ -242,7 +241,7 @@ class SharedCache:
         """Raise again the failure remembered at `path` if it is recent (see the docstring)."""
         try:
             data = fileio.read_regular(path, MAX_FILE_BYTES)
-            record = json.loads(data.decode("utf-8")) if data else None
+            record = jsonlite.loads(data.decode("utf-8")) if data else None
         except (StateError, UnicodeDecodeError, ValueError, RecursionError):
             return
         if not isinstance(record, dict):

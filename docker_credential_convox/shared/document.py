@@ -8,8 +8,7 @@ value that is not in this format is a one-line error naming the registry, never 
 
 from __future__ import annotations
 
-import json
-
+from docker_credential_convox import jsonlite
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.registry_index import Entry
 
@@ -43,7 +42,7 @@ class SharedEntry:
         """The SecretString to write."""
         document: dict[str, object] = {"version": VERSION, **self.entry.to_json()}
         document["Secret"] = self.secret
-        return json.dumps(document, sort_keys=True)
+        return jsonlite.dumps(document, sort_keys=True)
 
     @classmethod
     def from_text(cls, key: str, name: str, text: str) -> SharedEntry:
@@ -60,7 +59,7 @@ class SharedEntry:
         if len(text) > MAX_VALUE_BYTES:
             raise refuse("it is too large")
         try:
-            document = json.loads(text)
+            document = jsonlite.loads(text)
         except (ValueError, RecursionError):
             raise refuse("it is not JSON") from None
         if not isinstance(document, dict):

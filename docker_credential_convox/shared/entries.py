@@ -8,10 +8,9 @@ one-line SourceError that names the registry, the scope and the cause, never the
 
 from __future__ import annotations
 
-import json
 import time
 
-from docker_credential_convox import APP
+from docker_credential_convox import APP, jsonlite
 from docker_credential_convox.errors import BadRequest, SharedStoreError, SourceError
 from docker_credential_convox.servers import REGISTRY
 from docker_credential_convox.shared.cache import SharedCache
@@ -122,14 +121,14 @@ class SharedRegistries:
                 key = self.scope.key_of(name)
                 if key is not None and tags.get(TAG_REGISTRY, key) == key:
                     found.add(key)
-            return json.dumps(sorted(found))
+            return jsonlite.dumps(sorted(found))
 
         try:
             text = self.cache.fetch(LIST_SLOT, f"the list of {self.scope.text}", ask)
         except SharedStoreError as exc:
             raise self._failed("cannot list the shared registries", exc) from None
         try:
-            keys = json.loads(text or "[]")
+            keys = jsonlite.loads(text or "[]")
         except ValueError:
             keys = []
         return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
