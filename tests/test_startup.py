@@ -313,3 +313,17 @@ def test_cached_token_of_shared_ecr_keys_loads_no_aws_client(machine: dict[str, 
 
     assert b'"Username":"AWS"' in stdout.replace(b" ", b"")
     assert line == "LOADED="
+
+
+def test_a_cached_shared_get_and_miss_load_neither_json_nor_re(machine: dict[str, str]) -> None:
+    shared = share(machine, "lean.example:5000", "fleet", "fleet-secret", "--no-verify")
+    assert shared.returncode == 0, shared
+    for server in ("lean.example:5000", "not-shared.example"):
+        run_helper_in(machine, "get", stdin=server)  # fills the machine's cache
+
+    hit, loaded_by_hit = imported_without_site(machine, "get", b"lean.example:5000")
+    miss, loaded_by_miss = imported_without_site(machine, "get", b"not-shared.example")
+
+    assert b'"Secret": "fleet-secret"' in hit
+    assert miss == b"credentials not found in native keychain\n"
+    assert (loaded_by_hit, loaded_by_miss) == ("LOADED=", "LOADED=")
