@@ -25,7 +25,6 @@ never a failure: the cache only saves calls. Time and randomness are injectable.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from docker_credential_convox import APP, fileio, jsonlite
@@ -220,8 +219,7 @@ class SharedCache:
             self._write(path, slot, served)
             return served.value
         self._write(path, slot, Cached(value, asked_at, asked_at + self.lifetime()))
-        with contextlib.suppress(OSError):
-            os.unlink(path + FAILURE_SUFFIX)
+        _unlink_if_there(path + FAILURE_SUFFIX)
         return value
 
     def _remember_failure(self, path: str, exc: SharedStoreError) -> None:
@@ -302,8 +300,7 @@ class SharedCache:
         path = self.path(slot)
         if path is None:
             return
-        with contextlib.suppress(OSError):
-            os.unlink(path + FAILURE_SUFFIX)
+        _unlink_if_there(path + FAILURE_SUFFIX)
         if not os.path.exists(path):
             return
         try:
@@ -311,3 +308,12 @@ class SharedCache:
                 os.unlink(path)
         except (OSError, StateError) as exc:
             self.diagnostics.debug(f"shared cache entry {path} not dropped: {exc}")
+
+
+def _unlink_if_there(path: str) -> None:
+    """Remove `path`; gone already (or not removable) is fine. No contextlib: its import costs
+    a cached `get` about as much as the rest of it."""
+    try:  # noqa: SIM105
+        os.unlink(path)
+    except OSError:
+        pass
