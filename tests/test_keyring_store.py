@@ -161,6 +161,20 @@ def test_store_killed_before_its_keyring_write_leaves_a_marker_the_next_erase_cl
     assert pending_markers(helper_env) == []
 
 
+def test_a_store_keeps_the_marker_of_an_interrupted_one_until_erase_sweeps(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    """The orphan (alice) outlives a completed store of another username (bob): the marker
+    it left must too, or the erase after would not look for it."""
+    run_killed_between_writes(helper_env, "store", store_request(host), "index.put")
+    bob = json.dumps({"ServerURL": host, "Username": "bob", "Secret": "pw"})
+    assert run_helper("store", bob).returncode == 0
+    assert pending_markers(helper_env) == [host]
+    assert run_helper("erase", host).returncode == 0
+    assert keyring_usernames(helper_env, host) == []
+    assert pending_markers(helper_env) == []
+
+
 def test_a_completed_store_and_erase_leave_no_marker(
     run_helper: RunHelper, helper_env: dict[str, str], host: str
 ) -> None:
