@@ -32,6 +32,8 @@ Write order, chosen so that an interrupted process never leaves a visible half-s
 
 from __future__ import annotations
 
+import os
+
 from docker_credential_convox import sources
 from docker_credential_convox.errors import StateError, StoreUnavailable
 from docker_credential_convox.pending import PendingMarkers
@@ -135,7 +137,8 @@ class Records:
             return None
         with self.index.registry_lock(key, for_erase=True):
             leftover = self.pending.may_exist(key)  # left by a killed store or erase
-            entry = self.index.lookup(key)
+            # (No index file, or none possible (remove reads none then): nothing to mark.)
+            entry = self.index.lookup(key) if os.path.exists(self.index.path) else None
             kept = sources.kept_secret(entry) if entry is not None else None
             if kept is not None and not leftover:
                 self.pending.mark(key)
