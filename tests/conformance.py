@@ -57,9 +57,11 @@ SPELLINGS: dict[str, Callable[[str], str]] = {
 KILLED = 137  # what the crash point exits with: os._exit, as SIGKILL leaves a process
 # The crash points of a route that keeps its secret in the OS keyring and its entry in the
 # registry index: store writes the keyring, then the index; erase the index, then the keyring.
+# "store, before its secret" is after the pending marker (pending.py), before the keyring write.
 KEYRING_THEN_INDEX: Mapping[str, str] = MappingProxyType(
     {
         "store": "docker_credential_convox.registry_index:RegistryIndex.put",
+        "store, before its secret": "docker_credential_convox.stores.keyring:KeyringStore.put",
         "erase": "docker_credential_convox.stores.keyring:KeyringStore.delete",
     }
 )
@@ -167,6 +169,11 @@ class CredentialHelperContract:
         """Assert that `result` is this route's `get` answer for `asked` when nothing is stored."""
         raise NotImplementedError
 
+    def secrets_filed_under(self, server: str) -> list[str]:
+        """The usernames with a secret in the route's secret store for `server`, read from the
+        store itself (routes with crash points provide it: a swept orphan must be gone)."""
+        raise NotImplementedError
+
     # -- how the contract drives the helper -------------------------------------------------
 
     @property
@@ -229,10 +236,11 @@ class CredentialHelperContract:
     def assert_nothing_stored(self, asked: str) -> None:
         self.check_nothing_stored(self.run("get", stdin=asked), asked)
 
-    def run_killed(self, action: str, stdin: str) -> None:
-        """The helper running `action`, killed at the route's crash point for it."""
+    def run_killed(self, point: str, stdin: str) -> None:
+        """The helper running the action `point` names (its first word), killed there."""
+        action = point.split(",", maxsplit=1)[0]
         result = subprocess.run(
-            [sys.executable, "-c", CRASH_AT, self.crash_at[action], action],
+            [sys.executable, "-c", CRASH_AT, self.crash_at[point], action],
             input=stdin.encode(),
             capture_output=True,
             env=self.env,
@@ -447,6 +455,17 @@ class CredentialHelperContract:
         assert self.listing() == {}
         self.erase(self.server)
         self.assert_nothing_stored(self.server)
+        assert self.secrets_filed_under(self.server) == []
+
+    @needs("crash_points")
+    def test_store_killed_before_its_secret_write_leaves_nothing_after_erase(self) -> None:
+        self.run_killed("store, before its secret", request_for(self.server, self.logins[0]))
+
+        self.assert_nothing_stored(self.server)
+        assert self.listing() == {}
+        self.erase(self.server)
+        self.assert_nothing_stored(self.server)
+        assert self.secrets_filed_under(self.server) == []
 
     @needs("crash_points")
     def test_store_after_an_interrupted_store_works(self) -> None:
@@ -469,3 +488,4 @@ class CredentialHelperContract:
         assert self.listing() == {}
         self.erase(self.server)
         self.assert_nothing_stored(self.server)
+        assert self.secrets_filed_under(self.server) == []

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pytest
+from support import keyring_usernames
+
+from docker_credential_convox.servers import parse_server
 
 pytest.register_assert_rewrite("conformance")  # before its import: asserts show values
 from conformance import (  # noqa: E402
@@ -80,3 +83,6 @@ class TestEcrRoute(CredentialHelperContract):
         assert f"cannot get an ECR token for {registry}" in result.stdout, result
         assert "NoCredentials" in result.stdout, result
         assert "Traceback" not in result.stderr, result
+
+    def secrets_filed_under(self, server: str) -> list[str]:
+        return keyring_usernames(self.env, parse_server(server).key)

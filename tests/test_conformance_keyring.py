@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
-from support import NOT_FOUND
+from support import NOT_FOUND, keyring_usernames
+
+from docker_credential_convox.servers import parse_server
 
 pytest.register_assert_rewrite("conformance")  # before its import: asserts show values
 from conformance import (  # noqa: E402
@@ -44,6 +46,9 @@ class TestKeyringRoute(CredentialHelperContract):
 
     def check_nothing_stored(self, result: Result, asked: str) -> None:
         assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
+
+    def secrets_filed_under(self, server: str) -> list[str]:
+        return keyring_usernames(self.env, parse_server(server).key)
 
 
 class TestKeyringRouteEncryptedSession(TestKeyringRoute):

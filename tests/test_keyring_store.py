@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from support import NOT_FOUND, RunHelper, hermetic_env, keyring_usernames, run_helper_in
 
+from docker_credential_convox.settings import Settings
 from standins.secret_service import SecretService, private_secret_service
 
 SECRET_SERVICE_CLASS = "keyring.backends.SecretService.Keyring"
@@ -101,6 +102,8 @@ def killed(*args, **kwargs):
 target = {target!r}
 if target == "index.put":
     registry_index.RegistryIndex.put = killed
+elif target == "keychain.put":
+    keyring.KeyringStore.put = killed
 else:
     keyring.KeyringStore.delete = killed
 sys.exit(cli.main([{action!r}]))
@@ -120,15 +123,81 @@ def run_killed_between_writes(env: dict[str, str], action: str, stdin: str, targ
     assert result.returncode == 137, result
 
 
+def pending_dir(env: dict[str, str]) -> Path:
+    return Path(Settings(env).index_path).parent / "pending"
+
+
+def pending_markers(env: dict[str, str]) -> list[str]:
+    """The keys the pending markers beside the registry index name (a store under way or
+    interrupted); read from the files themselves."""
+    pending = pending_dir(env)
+    if not pending.is_dir():
+        return []
+    return sorted(path.read_text() for path in pending.iterdir() if not path.name.startswith("."))
+
+
 def test_store_killed_between_keyring_and_index_looks_like_no_store(
     run_helper: RunHelper, helper_env: dict[str, str], host: str
 ) -> None:
     run_killed_between_writes(helper_env, "store", store_request(host), "index.put")
     assert keyring_usernames(helper_env, host) == ["alice"]  # the orphan exists...
+    assert pending_markers(helper_env) == [host]  # ...and is known without opening the keyring
     assert run_helper("get", host).stdout == NOT_FOUND + "\n"  # ...but is not served
     assert json.loads(run_helper("list").stdout) == {}
     assert run_helper("erase", host).returncode == 0
     assert keyring_usernames(helper_env, host) == []  # erase swept it
+    assert pending_markers(helper_env) == []
+
+
+def test_store_killed_before_its_keyring_write_leaves_a_marker_the_next_erase_clears(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    run_killed_between_writes(helper_env, "store", store_request(host), "keychain.put")
+    assert pending_markers(helper_env) == [host]
+    assert keyring_usernames(helper_env, host) == []
+    assert run_helper("get", host).stdout == NOT_FOUND + "\n"
+    assert run_helper("erase", host).returncode == 0
+    assert keyring_usernames(helper_env, host) == []
+    assert pending_markers(helper_env) == []
+
+
+def test_a_store_keeps_the_marker_of_an_interrupted_one_until_erase_sweeps(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    """The orphan (alice) outlives a completed store of another username (bob): the marker
+    it left must too, or the erase after would not look for it."""
+    run_killed_between_writes(helper_env, "store", store_request(host), "index.put")
+    bob = json.dumps({"ServerURL": host, "Username": "bob", "Secret": "pw"})
+    assert run_helper("store", bob).returncode == 0
+    assert pending_markers(helper_env) == [host]
+    assert run_helper("erase", host).returncode == 0
+    assert keyring_usernames(helper_env, host) == []
+    assert pending_markers(helper_env) == []
+
+
+def test_a_completed_store_and_erase_leave_no_marker(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0
+    assert pending_markers(helper_env) == []
+    assert run_helper("erase", host).returncode == 0
+    assert pending_markers(helper_env) == []
+    assert keyring_usernames(helper_env, host) == []
+
+
+def test_an_orphan_without_a_marker_is_left_to_the_next_store(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    """A secret an earlier release orphaned (it wrote no marker): erase of the unknown
+    registry no longer opens the keyring for it; the next store of that login replaces it."""
+    run_killed_between_writes(helper_env, "store", store_request(host), "index.put")
+    for marker in pending_dir(helper_env).iterdir():
+        marker.unlink()  # as an earlier release left it: no marker
+    assert run_helper("erase", host).returncode == 0
+    assert keyring_usernames(helper_env, host) == ["alice"]
+    assert run_helper("store", store_request(host, "new")).returncode == 0
+    assert run_helper("erase", host).returncode == 0
+    assert keyring_usernames(helper_env, host) == []
 
 
 def test_store_after_an_interrupted_store_works(
@@ -148,8 +217,10 @@ def test_erase_killed_between_index_and_keyring_looks_erased_and_is_swept(
     assert run_helper("get", host).stdout == NOT_FOUND + "\n"
     assert json.loads(run_helper("list").stdout) == {}
     assert keyring_usernames(helper_env, host) == ["alice"]
+    assert pending_markers(helper_env) == [host]
     assert run_helper("erase", host).returncode == 0
     assert keyring_usernames(helper_env, host) == []
+    assert pending_markers(helper_env) == []
 
 
 def test_secret_missing_from_keyring_is_not_found_with_a_warning(

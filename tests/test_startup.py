@@ -50,6 +50,21 @@ def test_get_of_an_unknown_registry_touches_no_keyring(helper_env: dict[str, str
     assert imported_heavy_modules(helper_env, "get", stdin=b"unknown.example") == []
 
 
+def test_erase_of_an_unknown_registry_touches_no_keyring(helper_env: dict[str, str]) -> None:
+    """No index entry and no pending marker: nothing to sweep, so no secret store, no registry
+    lock (hashlib) and no D-Bus."""
+    result = subprocess.run(
+        [sys.executable, "-c", LAYERS_PROBE.format(layers=ERASE_NEVER_LOADS), "erase"],
+        input=b"unknown.example",
+        capture_output=True,
+        env=helper_env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert (result.returncode, result.stdout) == (0, b"")
+    assert line == "LOADED="
+
+
 def test_list_touches_no_keyring(helper_env: dict[str, str]) -> None:
     assert imported_heavy_modules(helper_env, "list") == []
 
@@ -93,6 +108,16 @@ UNNEEDED_FOR_UNKNOWN = (
     "docker_credential_convox.backends.ecr",
     "docker_credential_convox.aws",
     "docker_credential_convox.tokencache",
+)
+
+
+# ...nor an `erase` of one, which has nothing to sweep either (no pending marker).
+ERASE_NEVER_LOADS = (
+    *HEAVY,
+    *UNNEEDED_FOR_UNKNOWN,
+    "jeepney",
+    "hashlib",
+    "docker_credential_convox.stores.secretservice",
 )
 
 
@@ -143,12 +168,15 @@ def imported_without_site(env: dict[str, str], action: str, stdin: bytes) -> tup
     return result.stdout, line
 
 
-@pytest.mark.parametrize(("action", "stdin"), [("get", b"unknown.example"), ("list", b"")])
+@pytest.mark.parametrize(
+    ("action", "stdin"),
+    [("get", b"unknown.example"), ("list", b""), ("erase", b"unknown.example")],
+)
 def test_hot_paths_load_neither_json_nor_re(
     helper_env: dict[str, str], action: str, stdin: bytes
 ) -> None:
     stdout, loaded = imported_without_site(helper_env, action, stdin)
-    assert stdout in (b"credentials not found in native keychain\n", b"{}\n")
+    assert stdout in (b"credentials not found in native keychain\n", b"{}\n", b"")
     assert loaded == "LOADED="
 
 

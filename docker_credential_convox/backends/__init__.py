@@ -13,19 +13,30 @@ secret-store and index writes, so a store and an erase of one registry never int
 mix of them, and of `list` and `get`, ends as some serial order of them would.
 
 Write order, chosen so that an interrupted process never leaves a visible half-state:
-- store: secret into the store first, then the index entry. Killed in between, the index has
-  no entry, so `get`/`list` behave as if the store never happened; the orphaned secret is
-  overwritten by the next store or swept by the next erase.
-- erase: index entry first, then the secret. Killed in between, `get`/`list` already behave
-  as if erased (get answers from the index first); the orphan is swept by the next erase.
+- store: a pending marker for the key (pending.py), the secret into the store, the index entry,
+  then the marker is removed. Killed before the marker's removal, the index has no entry (or the
+  previous one), so `get`/`list` behave as if the store never happened; the orphaned secret is
+  overwritten by the next store or swept by the next erase, which the marker sends to the store.
+- erase: a pending marker (when there is a secret to delete), the index entry, the secret, then
+  the marker. Killed in between, `get`/`list` already behave as if erased (get answers from the
+  index first); the marker sends the next erase to sweep the orphan.
   If the store refuses the delete (locked, hung), the entry is put back and the erase fails:
   the registry stays as it was, not half-erased with its secret left behind.
+- An erase of a key with no index entry and no marker returns at once: no lock, no secret store.
+  A marker left by a killed process stays until an erase has swept its key (a store that finds
+  one keeps it), so such an erase can never miss an orphan this release made. An orphan left
+  by an earlier release, which wrote no markers, is no longer swept by an erase of a registry
+  without an entry: it is invisible (`get` and `list` answer from the index), a store of the
+  same registry and username overwrites it, and that registry's next erase deletes it.
 """
 
 from __future__ import annotations
 
+import os
+
 from docker_credential_convox import sources
-from docker_credential_convox.errors import StoreUnavailable
+from docker_credential_convox.errors import StateError, StoreUnavailable
+from docker_credential_convox.pending import PendingMarkers
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -79,10 +90,12 @@ class Records:
         index: RegistryIndex,
         store: Callable[[], SecretStore],
         diagnostics: Diagnostics,
+        pending: Optional[PendingMarkers] = None,
     ) -> None:
         self.index = index
         self._store = store  # opened on first use: most requests never need it
         self.diagnostics = diagnostics
+        self.pending = pending or PendingMarkers.beside(index.path)
 
     @property
     def store(self) -> SecretStore:
@@ -93,7 +106,9 @@ class Records:
         secret the replaced entry kept under another username is deleted. The caller holds
         the registry's lock."""
         kept = sources.kept_secret(entry)
+        marked = False
         if secret is not None and kept is not None:
+            marked = self.pending.mark(entry.key)
             self.store.put(entry.key, kept, secret)
         replaced = self.index.put(entry)
         old = sources.kept_secret(replaced) if replaced is not None else None
@@ -104,19 +119,47 @@ class Records:
                 self.diagnostics.warn(
                     f"the old secret for {entry.key} is still in {self.store.name}: {exc.message}"
                 )
+                marked = False  # the marker stays: the next erase sweeps the old secret
+                self._mark_quietly(entry.key)
+        if marked:
+            self.pending.clear(entry.key)
+
+    def _mark_quietly(self, key: str) -> None:
+        try:
+            self.pending.mark(key)
+        except StateError as exc:
+            self.diagnostics.debug(f"cannot mark {key} as pending: {exc.message}")
 
     def erase(self, key: str) -> Optional[Entry]:
         """Remove the entry of `key` and its secret (or sweep orphans when there is no entry);
         the removed entry, or None."""
+        if not self.may_hold(key):
+            return None
         with self.index.registry_lock(key, for_erase=True):
+            leftover = self.pending.may_exist(key)  # left by a killed store or erase
+            # (No index file, or none possible (remove reads none then): nothing to mark.)
+            entry = self.index.lookup(key) if os.path.exists(self.index.path) else None
+            kept = sources.kept_secret(entry) if entry is not None else None
+            if kept is not None and not leftover:
+                self.pending.mark(key)
             removed = self.index.remove(key)
-            if removed is None:
-                self.sweep_orphans(key)
-                return None
-            kept = sources.kept_secret(removed)
-            if kept is not None:
+            if removed is not None and kept is not None:
                 self._delete_or_restore(removed, kept)
+            if (removed is None or leftover) and not self.sweep_orphans(key):
+                return removed  # the marker stays for the next erase
+            self.pending.clear(key)
             return removed
+
+    def may_hold(self, key: str) -> bool:
+        """Whether an erase of `key` may have anything to do: an index entry, or a pending
+        marker (an interrupted store or erase may have left a secret). Reads two files; no
+        lock, no secret store."""
+        try:
+            if self.index.lookup(key) is not None:
+                return True
+        except StateError:
+            return True  # the locked path reports it as before
+        return self.pending.may_exist(key)
 
     def _delete_or_restore(self, removed: Entry, username: str) -> None:
         """Delete the secret of an index entry just removed; if the store refuses, put the
@@ -127,15 +170,17 @@ class Records:
             self.index.put(removed)
             raise
 
-    def sweep_orphans(self, key: str) -> None:
-        """Delete secrets filed under `key` that no index entry points to (best effort)."""
+    def sweep_orphans(self, key: str) -> bool:
+        """Delete secrets filed under `key` that no index entry points to (best effort); True
+        when none is left."""
         try:
             for _ in range(MAX_ORPHANS_SWEPT):
                 username = self.store.find_username(key)
                 if username is None:
-                    return
+                    return True
                 self.store.delete(key, username)
                 self.diagnostics.debug(f"swept an orphaned secret for {key}")
         except StoreUnavailable as exc:
             # Erasing what is not stored must succeed (skopeo crashes otherwise).
             self.diagnostics.debug(f"could not sweep {self.store.name} for {key}: {exc.message}")
+        return False

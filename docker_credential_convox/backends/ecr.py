@@ -293,16 +293,21 @@ class EcrBackend:
         self, server: Server, server_url: str, source: EcrLoginToken, secret: str
     ) -> None:
         with self.index.registry_lock(server.key):
+            # Marked pending across both writes, as Records.write does (backends/__init__.py).
+            marked = self.records.pending.mark(server.key)
             try:
                 self.records.store.put(server.key, LOGIN_USERNAME, secret)
             except StoreUnavailable as exc:
                 # `docker login` must not fail: the token is dropped, `get` mints its own.
+                # (The marker stays: the next erase sweeps whatever the failed write left.)
                 self.diagnostics.warn(
                     f"the token for {server.key} is not kept ({exc.message}); `get` will mint "
                     "tokens from the AWS default credential chain instead"
                 )
                 return
             self._record(source.stamped(self.clock()).entry(server.key, server_url), None)
+            if marked:
+                self.records.pending.clear(server.key)
         self.diagnostics.debug(
             f"stored the login token for {server.key} in {self.records.store.name}"
         )
