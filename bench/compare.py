@@ -133,13 +133,21 @@ def run(exe: Path, action: str, stdin: str, env: dict[str, str]) -> str:
 
 
 def instructions(exe: Path, action: str, stdin: str, env: dict[str, str]) -> int:
-    """Instructions the whole process executed, counted by callgrind."""
-    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(exe), action]
+    """Instructions the whole command executed, counted by callgrind: every process it runs
+    (a launcher that is a shell script execs Python), summed."""
+    argv = [
+        "valgrind",
+        "--tool=callgrind",
+        "--trace-children=yes",
+        "--callgrind-out-file=/dev/null",
+        str(exe),
+        action,
+    ]
     done = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, check=False)
-    found = re.search(r"Collected : (\d+)", done.stderr)
+    found = re.findall(r"Collected : (\d+)", done.stderr)
     if not found:
         raise RuntimeError(f"callgrind counted nothing: {done.stderr.strip()[-400:]}")
-    return int(found.group(1))
+    return sum(int(count) for count in found)
 
 
 def cpu_seconds(exe: Path, action: str, stdin: str, env: dict[str, str]) -> float:
