@@ -88,7 +88,11 @@ def _classify(
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     """Move plaintext logins from config.json and the containers tools' auth files into the
-    keyring; store first, rewrite after."""
+    keyring; store first, rewrite after. With --from-helper, another helper's entries instead."""
+    if args.from_helper is not None:
+        from docker_credential_convox.registries import from_helper
+
+        return from_helper.run(ctx, args.from_helper)
     config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)
     moved, stale, origins = _classify(ctx, config)
     if not moved and not stale:
