@@ -142,3 +142,53 @@ def test_the_runtime_file_without_xdg_runtime_dir_is_the_per_uid_one() -> None:
         f"/run/containers/{os.getuid()}/auth.json",
         "/h/.config/containers/auth.json",
     ]
+
+
+def statuses(checks: list[containers.Check]) -> list[str]:
+    return [status for status, _, _ in checks]
+
+
+def test_check_of_missing_wiring_is_a_problem_only_for_a_registry_meant_for_the_helper(
+    tmp_path: Path,
+) -> None:
+    env = environ(tmp_path)
+    docker = str(tmp_path / "home" / ".docker" / "config.json")
+    add = "docker-credential-convox registries add reg.example"
+
+    held = containers.check(env, docker, "reg.example", add, held=True, routed=False)
+    unknown = containers.check(env, docker, "reg.example", add, held=False, routed=False)
+    with_docker_config = containers.check(
+        {**env, "DOCKER_CONFIG": str(tmp_path / "home" / ".docker")},
+        docker,
+        "reg.example",
+        add,
+        held=True,
+        routed=True,
+    )
+
+    assert statuses(held) == ["problem"]
+    assert held[0][2] == f"run `{add}`"
+    assert containers.runtime_auth_file(env) in held[0][1]
+    assert statuses(unknown) == ["note"]
+    # With DOCKER_CONFIG set, config.json is their auth file and its credHelpers route it.
+    assert statuses(with_docker_config) == ["ok"]
+    containers.wire(env)
+    assert statuses(containers.check(env, docker, "reg.example", add, held=True, routed=True)) == [
+        "ok"
+    ]
+
+
+def test_check_flags_a_plaintext_entry_naming_the_file_never_the_secret(tmp_path: Path) -> None:
+    env = environ(tmp_path)
+    containers.wire(env)
+    path = write(
+        Path(containers.config_auth_file(env)),
+        '{"auths": {"https://reg.example": {"auth": "YTpi"}}}',
+    )
+
+    checks = containers.check(env, "/nonexistent", "reg.example", "add", held=True, routed=True)
+
+    assert statuses(checks) == ["problem", "ok"]
+    assert str(path) in checks[0][1]
+    assert "YTpi" not in repr(checks)
+    assert "a:b" not in repr(checks)

@@ -46,7 +46,7 @@ USER_DIR = os.path.join(".config", "containers")  # under HOME
 DROP_IN_NAME = "docker-credential-convox.conf"
 DROP_IN_MODE = 0o644  # a setting, no secret: as readable as the other drop-ins
 DROP_IN_HEADER = """\
-# Written by `docker-credential-convox registries add` (issue 18): podman, skopeo and buildah ask
+# Written by `docker-credential-convox registries add`: podman, skopeo and buildah ask
 # docker-credential-convox first, so their `login` stores through it instead of writing the
 # password into $XDG_RUNTIME_DIR/containers/auth.json. `registries remove` of the last registry
 # deletes this file. See containers-registries.conf(5), credential-helpers.
@@ -269,12 +269,30 @@ OK, NOTE, PROBLEM = "ok", "note", "problem"
 Check = tuple[str, str, Optional[str]]  # status, text, fix
 
 
+def primary_auth_file(environ: Mapping[str, str], docker_config: str) -> str:
+    """The auth file the tools' `login` writes: $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json
+    when DOCKER_CONFIG is set, else the runtime one."""
+    if environ.get("REGISTRY_AUTH_FILE"):
+        return environ["REGISTRY_AUTH_FILE"]
+    return docker_config if environ.get("DOCKER_CONFIG") else runtime_auth_file(environ)
+
+
+def _spelled(helpers: Sequence[str]) -> str:
+    return "[" + ", ".join(f'"{name}"' for name in helpers) + "]"
+
+
 def check(
-    environ: Mapping[str, str], docker_config: str, server_key: str, add_command: str, wanted: bool
+    environ: Mapping[str, str],
+    docker_config: str,
+    server_key: str,
+    add_command: str,
+    *,
+    held: bool,
+    routed: bool,
 ) -> list[Check]:
     """doctor's lines for the containers tools: plaintext entries for the registry in their
-    auth files, and whether they ask the helper first. A missing wiring is a problem only for a
-    registry the helper holds or Docker routes to it (`wanted`)."""
+    auth files, and whether their login reaches the helper. Missing wiring is a problem only for
+    a registry the helper holds (`held`) or Docker's config.json routes to it (`routed`)."""
     checks: list[Check] = [
         (
             PROBLEM,
@@ -285,22 +303,24 @@ def check(
     ]
     helpers, origin = effective_helpers(environ)
     where = f"credential-helpers in {origin}" if origin else "the default credential-helpers"
+    primary = primary_auth_file(environ, docker_config)
     if helpers[:1] == [HELPER_NAME]:
-        checks.append(
-            (
-                OK,
-                f"podman, skopeo and buildah ask docker-credential-{HELPER_NAME} first ({where})",
-                None,
-            )
+        text = f"podman, skopeo and buildah ask docker-credential-{HELPER_NAME} first ({where})"
+        checks.append((OK, text, None))
+    elif routed and primary == docker_config:
+        text = (
+            f"podman, skopeo and buildah use {primary} as their auth file (DOCKER_CONFIG is set), "
+            f"and its credHelpers send {server_key} to docker-credential-{HELPER_NAME}"
         )
-        return checks
-    text = (
-        f"podman, skopeo and buildah use {where}, {helpers}, which does not put "
-        f"{HELPER_NAME} first: their login writes the password into {runtime_auth_file(environ)}"
-    )
-    if origin is not None and origin != drop_in_path(environ):
-        fix = f'put "{HELPER_NAME}" first in credential-helpers in {origin}'
+        checks.append((OK, text, None))
     else:
-        fix = f"run `{add_command}`"
-    checks.append((PROBLEM, text, fix) if wanted else (NOTE, text, None))
+        text = (
+            f"podman, skopeo and buildah use {where}, {_spelled(helpers)}, without "
+            f"{HELPER_NAME} first: their login writes the password into {primary}"
+        )
+        if origin is not None and origin != drop_in_path(environ):
+            fix = f'put "{HELPER_NAME}" first in credential-helpers in {origin}'
+        else:
+            fix = f"run `{add_command}`"
+        checks.append((PROBLEM, text, fix) if held or routed else (NOTE, text, None))
     return checks

@@ -625,18 +625,24 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _containers_findings(ctx: Context, typed: str, server: Server) -> list[Finding]:
-    """podman, skopeo and buildah's side (issue 18): the checks of registries/containers.py.
-    Missing wiring is a problem for a registry the helper holds or Docker routes to it."""
+    """podman, skopeo and buildah's side (issue 18): the checks of registries/containers.py."""
     from docker_credential_convox.registries import containers
     from docker_credential_convox.registries.context import config_path
 
     try:
-        wanted = ctx.helper.lookup(server) is not None or bool(
-            dockerconfig.DockerConfig.load(ctx.docker_config_dir).routed(server.key)
-        )
+        held = ctx.helper.lookup(server) is not None
     except HelperError:
-        wanted = True  # the lines above already say what is unreadable
+        held = True  # the lines above already say what is unreadable
+    try:
+        routed = bool(dockerconfig.DockerConfig.load(ctx.docker_config_dir).routed(server.key))
+    except HelperError:
+        routed = False
     checks = containers.check(
-        ctx.settings.environ, config_path(ctx), server.key, f"{NAME} registries add {typed}", wanted
+        ctx.settings.environ,
+        config_path(ctx),
+        server.key,
+        f"{NAME} registries add {typed}",
+        held=held,
+        routed=routed,
     )
     return [Finding(status, "containers", text, fix) for status, text, fix in checks]
