@@ -46,7 +46,11 @@ ADD_DESCRIPTION = """\
 Check credentials for SERVER against the registry, store them through the helper (the secret in
 the OS keyring) and write "credHelpers": {"SERVER": "convox"} into Docker's config.json, so
 that docker, BuildKit, skopeo and docker-py use the helper for SERVER. A plaintext password
-that config.json holds for SERVER is removed from it.
+that config.json holds for SERVER is removed from it. podman, skopeo and buildah are wired too:
+~/.config/containers/registries.conf.d/docker-credential-convox.conf puts "convox" first in
+their credential-helpers (their login then stores through the helper, also after a reboot), and
+SERVER's plaintext copies in their auth files ($XDG_RUNTIME_DIR/containers/auth.json,
+~/.config/containers/auth.json, $REGISTRY_AUTH_FILE) are removed.
 
 On a terminal it prompts for the username and the password (not echoed). Without one, give
 --username and pipe the password into --password-stdin; a password is never taken from the
@@ -90,7 +94,9 @@ examples:
 """
 REMOVE_DESCRIPTION = """\
 Forget SERVER: its stored secret, its entry in the helper's registry index, its cached ECR
-tokens, and the credHelpers entries that route it to the helper in Docker's config.json.
+tokens, and the credHelpers entries that route it to the helper in Docker's config.json and in
+the auth files of podman, skopeo and buildah; with the last registry gone, their registries.conf
+drop-in too.
 
 --shared deletes SERVER's secret from the shared scope instead (at once, without a recovery
 window, so it can be added again right away); machines stop answering it within
