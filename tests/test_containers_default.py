@@ -84,6 +84,10 @@ def config_auth_file(env: Mapping[str, str]) -> Path:
     return Path(env["HOME"]) / ".config" / "containers" / "auth.json"
 
 
+def drop_in(env: Mapping[str, str]) -> Path:
+    return Path(env["HOME"]) / ".config/containers/registries.conf.d/docker-credential-convox.conf"
+
+
 def basic(registry: Registry) -> str:
     return base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
 
@@ -104,7 +108,12 @@ def login(
     tool: str, containers: Podman, env: Mapping[str, str], registry: Registry
 ) -> subprocess.CompletedProcess[str]:
     words = ("login", "--tls-verify=false", "-u", registry.username, "--password-stdin")
-    argv = containers.podman(*words) if tool == "podman" else ["skopeo", *words]
+    if tool == "podman":
+        argv = containers.podman(*words)
+    elif tool == "buildah":
+        argv = containers.buildah(*words)
+    else:
+        argv = ["skopeo", *words]
     return run_client(env, *argv, registry.host, stdin=registry.password)
 
 
@@ -139,7 +148,7 @@ def add_registry(env: Mapping[str, str], registry: Registry) -> None:
 # --- login stores through the helper -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("tool", ["podman", "skopeo"])
+@pytest.mark.parametrize("tool", ["podman", "skopeo", "buildah"])
 def test_after_add_login_stores_through_the_helper_and_no_file_holds_the_password(
     tool: str, scene: Scene, registry: Registry, registry_image: str
 ) -> None:
@@ -167,6 +176,7 @@ def test_after_a_reboot_the_wiring_is_still_there(
     registry_image: str,
 ) -> None:
     add_registry(env, registry)
+    assert drop_in(env).exists()
     reboot(env)
     calls.clear()
 
@@ -198,6 +208,8 @@ def test_after_remove_podman_skopeo_and_buildah_are_refused(
     built = buildah_pull(containers, env, registry_image)
     assert AUTHENTICATION_REQUIRED in built.stderr, built
     assert files_holding_the_password(env, registry) == []
+    # The last registry gone, the drop-in goes too.
+    assert not drop_in(env).exists()
 
 
 # --- import ------------------------------------------------------------------------------------

@@ -111,6 +111,10 @@ def test_import_from_helper_copies_every_entry_routes_them_and_leaves_the_old_on
     config = json.loads(docker_config_path(env).read_text())
     assert config["credHelpers"] == {registry.host: "convox", "other.example.test:8443": "convox"}
     assert config["x"] == 1.0
+    drop_in = (
+        Path(env["HOME"]) / ".config/containers/registries.conf.d/docker-credential-convox.conf"
+    )
+    assert 'credential-helpers = ["convox"' in drop_in.read_text()
     # The old helper keeps everything it had.
     assert go_listing(env, name) == before
     assert json.loads(go_helper(env, name, "get", OTHER_SERVER).stdout)["Secret"] == OTHER_SECRET
