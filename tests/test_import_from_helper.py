@@ -22,6 +22,8 @@ from support_registries import assert_one_line_error, get_credentials, registrie
 
 from standins.registry import Registry
 
+pytestmark = pytest.mark.clients
+
 OTHER_SERVER = "https://other.example.test:8443"
 OTHER_USERNAME = "ci-bot"
 OTHER_SECRET = 'p<a>"s\\s \u00e9 \u2028'  # everything a JSON writer may spell differently
