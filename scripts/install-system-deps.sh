@@ -10,6 +10,7 @@ packages=(
   skopeo                                # a real client that uses credHelpers
   docker.io                             # a real daemon (dockerd 20.10, built-in BuildKit) and its 20.10 client
   podman buildah                        # daemonless clients that read credHelpers
+  golang-docker-credential-helpers pass gnupg  # the Go helpers (secretservice, pass): import --from-helper sources
   docker-compose                        # compose 1.29 (Python, on Debian's docker-py)
   iproute2 util-linux                   # `unshare -n` and `ip` for a loopback-only namespace
   ca-certificates

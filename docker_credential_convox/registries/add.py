@@ -10,6 +10,7 @@ from typing import Optional
 from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError, UsageError
 from docker_credential_convox.protocol import Credentials
+from docker_credential_convox.registries import containers
 from docker_credential_convox.registries.context import (
     Context,
     config_path,
@@ -158,6 +159,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         ctx.note(f"note: {key} was routed to docker-credential-{helper}; now to {NAME}")
     for key in stripped:
         ctx.note(f"Removed the plaintext password for {key} from {config_path(ctx)}.")
+    # podman, skopeo and buildah: their own auth files and registries.conf (issue 18).
+    for line in containers.wire_registry(ctx.settings.environ, config_path(ctx), server.key):
+        ctx.note(line)
     ctx.done()
     return 0
 

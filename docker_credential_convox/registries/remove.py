@@ -7,7 +7,8 @@ import argparse
 
 from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError
-from docker_credential_convox.registries.context import Context, server_from
+from docker_credential_convox.registries import containers
+from docker_credential_convox.registries.context import Context, config_path, server_from
 from docker_credential_convox.servers import Server
 
 
@@ -47,3 +48,9 @@ def _unroute(ctx: Context, server: Server) -> None:
             config.drop_empty_auths(server.key)
 
     dockerconfig.update(ctx.docker_config_dir, unroute)
+    # podman, skopeo and buildah too; the last registry gone, their drop-in goes (issue 18).
+    last = (
+        not ctx.helper.index.snapshot()
+        and not dockerconfig.DockerConfig.load(ctx.docker_config_dir).routed()
+    )
+    containers.unwire_registry(ctx.settings.environ, config_path(ctx), server.key, last)
