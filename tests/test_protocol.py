@@ -8,6 +8,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import RunHelper
 
 from docker_credential_convox import protocol
 from docker_credential_convox.errors import (
@@ -110,3 +111,42 @@ def test_replies_are_single_json_lines() -> None:
 
 def test_credentials_repr_hides_the_secret() -> None:
     assert "hunter2" not in repr(protocol.Credentials("r", "u", "hunter2"))
+
+
+# A lone surrogate (`\ud800` in JSON) is no character: no keyring, file or AWS call can encode it,
+# and the encoder's error names the character and its position, which would be part of a secret.
+LONE_SURROGATES = ("\ud800", "\udfff", "ab\udc80cd", "\ud83d")  # the last: half of an emoji
+
+
+@pytest.mark.parametrize("field", ["ServerURL", "Username", "Secret"])
+@pytest.mark.parametrize("surrogate", LONE_SURROGATES)
+def test_a_lone_surrogate_in_a_field_is_a_bad_request_naming_only_the_field(
+    field: str, surrogate: str
+) -> None:
+    payload = {"ServerURL": "r.example", "Username": "u", "Secret": "s"}
+    payload[field] += surrogate
+    with pytest.raises(BadRequest) as caught:
+        protocol.parse_credentials(json.dumps(payload).encode())
+    message = caught.value.message
+    assert message.startswith(f'invalid store request: "{field}" is not valid Unicode'), message
+    assert "\n" not in message
+    assert "position" not in message
+    for text in (surrogate, surrogate.encode("unicode_escape").decode()):
+        assert text not in message
+
+
+@pytest.mark.parametrize("field", ["ServerURL", "Username", "Secret"])
+def test_the_installed_helper_refuses_a_lone_surrogate_in_one_line_and_stores_nothing(
+    run_helper: RunHelper, field: str
+) -> None:
+    fields = {"ServerURL": '"r.example"', "Username": '"user"', "Secret": '"pass"'}
+    fields[field] = '"x\\ud800yz"'  # JSON text: the escape, as a client could send it
+    request = "{" + ", ".join(f'"{name}": {value}' for name, value in fields.items()) + "}"
+    result = run_helper("store", request)
+    assert result.returncode == 1, result
+    assert result.stdout.startswith(f'invalid store request: "{field}" is not valid Unicode')
+    assert result.stdout.count("\n") == 1
+    everything = result.stdout + result.stderr
+    for leak in ("Traceback", "\\ud800", "position", "codec", "xyz"):
+        assert leak not in everything, everything
+    assert json.loads(run_helper("list").stdout) == {}
