@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support import RunHelper
+from support import HELPER, RunHelper, run_helper_in
 
 from docker_credential_convox import protocol
 from docker_credential_convox.errors import (
@@ -150,3 +151,28 @@ def test_the_installed_helper_refuses_a_lone_surrogate_in_one_line_and_stores_no
     for leak in ("Traceback", "\\ud800", "position", "codec", "xyz"):
         assert leak not in everything, everything
     assert json.loads(run_helper("list").stdout) == {}
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "field"),
+    [
+        (b"user", b"pass\xffword", "password"),  # Latin-1 typed into a UTF-8 pipe
+        (b"user", b"pa\xed\xa0\x80ss", "password"),  # a surrogate encoded as if UTF-8
+        (b"us\xe9r", b"password", "username"),
+    ],
+)
+def test_registries_add_refuses_text_that_is_not_utf8_naming_the_field_only(
+    helper_env: dict[str, str], username: bytes, password: bytes, field: str
+) -> None:
+    command = [str(HELPER), "registries", "add", "r.example", "--no-verify"]
+    result = subprocess.run(
+        [*command, "--username", username, "--password-stdin"],
+        input=password,
+        capture_output=True,
+        env=helper_env,
+        check=False,
+    )
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 1, result
+    assert stderr == f"the {field} is not valid UTF-8 text; give it as UTF-8\n"
+    assert json.loads(run_helper_in(helper_env, "list").stdout) == {}
