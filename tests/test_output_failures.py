@@ -192,3 +192,20 @@ def test_registries_remove_without_stdout_removes_once_and_says_so_in_one_line(
     assert "no such registry" not in result.stderr  # a second run found it gone
     assert_one_line_about_stdout(result)
     assert credentials(helper_env) is None
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_store_and_erase_write_nothing_so_a_closed_or_full_stdout_changes_nothing(
+    helper_env: dict[str, str], executable: Path, how: str
+) -> None:
+    payload = json.dumps({"ServerURL": SERVER, "Username": USERNAME, "Secret": PASSWORD})
+    stored = run_without_stdout(executable, helper_env, how, "store", stdin=payload)
+    assert (stored.returncode, stored.stderr) == (0, ""), stored
+    assert credentials(helper_env) == {
+        "ServerURL": SERVER,
+        "Username": USERNAME,
+        "Secret": PASSWORD,
+    }
+    erased = run_without_stdout(executable, helper_env, how, "erase", stdin=SERVER)
+    assert (erased.returncode, erased.stderr) == (0, ""), erased
+    assert credentials(helper_env) is None
