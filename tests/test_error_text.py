@@ -177,3 +177,43 @@ def test_one_line_masks_every_encoding_of_a_secret(secret: str, template: str) -
             continue
         text = one_line(template.format(form, form), 1000, [secret, f"{USERNAME}:{secret}"])
         assert form not in text, (form, text)
+
+
+class _EchoingAwsPage(BaseHTTPRequestHandler):
+    """Any AWS call is answered 400 with an HTML page quoting the request's headers and body
+    (FAULT INJECTION: a proxy's error page; no AWS emulator answers like this)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        sent = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        headers = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
+        data = f"<html><body><pre>{headers}\n{sent}</pre></body></html>".encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_an_ecr_get_against_an_echoing_endpoint_names_the_status_not_the_page(
+    tmp_path: Path,
+) -> None:
+    session_token = "FwoSessionToken" + MARKER  # sent in X-Amz-Security-Token
+    endpoint = BackgroundHttpServer(_EchoingAwsPage)
+    endpoint.start()
+    try:
+        home = tmp_path / "home"
+        (home / ".docker").mkdir(parents=True)
+        env = hermetic_env(home, {**endpoint_env(endpoint.url), "AWS_SESSION_TOKEN": session_token})
+        result = run_helper_in(env, "get", stdin="123456789012.dkr.ecr.us-east-1.amazonaws.com")
+    finally:
+        endpoint.stop()
+    assert result.returncode == 1, result
+    assert "GetAuthorizationToken failed: HTTP 400" in result.stdout, result
+    assert "Traceback" not in result.stdout + result.stderr
+    for text in (MARKER, "<html>", "X-Amz-Security-Token"):
+        assert text not in result.stdout + result.stderr, result
