@@ -157,7 +157,10 @@ def _to_aws_error(
         code, message = "NoCredentials", "no AWS credentials were found"
     else:  # AWS's own code and message, never what an endpoint that is not AWS sent
         code, message, status = error_parts(exc, secrets, MESSAGE_LIMIT)
-        message = message or (f"HTTP {status}" if status else code)
+        if not message and code.startswith("HTTP "):
+            message = "the endpoint's answer is not an AWS error"
+        elif not message:
+            message = code if status else "not shown, as it may quote what the endpoint sent"
     return AwsError(operation, code, message, _hint(code, source, operation), credentials_method)
 
 
