@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -176,3 +178,22 @@ def test_registries_add_refuses_text_that_is_not_utf8_naming_the_field_only(
     assert result.returncode == 1, result
     assert stderr == f"the {field} is not valid UTF-8 text; give it as UTF-8\n"
     assert json.loads(run_helper_in(helper_env, "list").stdout) == {}
+
+
+def test_registries_import_skips_a_login_that_is_not_valid_unicode_naming_the_field_only(
+    helper_env: dict[str, str],
+) -> None:
+    config = Path(helper_env["DOCKER_CONFIG"]) / "config.json"
+    auths = {  # json.dumps writes a lone surrogate as an escape (`\ud800`), as any program may
+        "good.example": {"auth": base64.b64encode(b"alice:good-password").decode()},
+        "token.example": {"identitytoken": "Kq7\ud800Vw"},
+        "pass.example": {"username": "bob", "password": "Mz3\udfffXy"},
+    }
+    config.write_text(json.dumps({"auths": auths}))
+    result = run_helper_in(helper_env, "registries", "import")
+    assert result.returncode == 0, result
+    assert "Skipped token.example: its `identitytoken` field is not valid Unicode" in result.stderr
+    assert "Skipped pass.example: its `password` field is not valid Unicode" in result.stderr
+    for leak in ("Traceback", "\\ud800", "\\udfff", "position", "codec", "Kq7", "Mz3"):
+        assert leak not in result.stdout + result.stderr, result
+    assert json.loads(run_helper_in(helper_env, "list").stdout) == {"good.example": "alice"}
