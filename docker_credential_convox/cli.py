@@ -150,6 +150,14 @@ def _why_unwritable(exc: Exception) -> str:
     return "it is closed"  # ValueError: I/O operation on closed file
 
 
+def _writes_to_fd_1(stream: Optional[TextIO]) -> bool:
+    """Whether `stream` is the process's own stdout, not a replacement (a test's capture)."""
+    try:
+        return stream is not None and stream.fileno() == 1
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _silence_stdout() -> None:
     """Point file descriptor 1 at /dev/null (or reserve it when closed): Python's own flush at
     exit must not fail a second time, and no file the helper opens may become its stdout."""
@@ -186,7 +194,7 @@ def main(
     if not guarded.failure:
         return code
     err.write(f"{NAME}: cannot write its output to stdout ({guarded.failure})\n")
-    if own_stdout:
+    if own_stdout and _writes_to_fd_1(sys.stdout):
         _silence_stdout()
     return code or 1
 
