@@ -151,21 +151,17 @@ def _to_aws_error(
 ) -> AwsError:
     from botocore import exceptions as bx
 
-    if isinstance(exc, bx.ClientError):
-        error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
-        code = str(error.get("Code") or "ClientError")
-        message = str(error.get("Message") or exc)
-    elif isinstance(exc, bx.NoCredentialsError):
+    from docker_credential_convox.awserrors import error_parts
+
+    if isinstance(exc, bx.NoCredentialsError):
         code, message = "NoCredentials", "no AWS credentials were found"
-    else:
-        code, message = type(exc).__name__, str(exc) or type(exc).__name__
-    return AwsError(
-        operation,
-        one_line(code, 80, secrets),
-        one_line(message, MESSAGE_LIMIT, secrets),
-        _hint(code, source, operation),
-        credentials_method,
-    )
+    else:  # AWS's own code and message, never what an endpoint that is not AWS sent
+        code, message, status = error_parts(exc, secrets, MESSAGE_LIMIT)
+        if not message and code.startswith("HTTP "):
+            message = "the endpoint's answer is not an AWS error"
+        elif not message:
+            message = code if status else "not shown, as it may quote what the endpoint sent"
+    return AwsError(operation, code, message, _hint(code, source, operation), credentials_method)
 
 
 def session(settings: Settings, profile: Optional[str] = None, standalone: bool = False) -> Session:
@@ -367,13 +363,9 @@ def mint_token(
             exc, attempt.operation, source, attempt.secrets, attempt.method
         ) from None
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise AwsError(
+        raise AwsError(  # the type only: the text may quote the token it could not read
             attempt.operation,
             "MalformedResponse",
-            one_line(
-                f"unexpected response ({type(exc).__name__}: {exc})",
-                MESSAGE_LIMIT,
-                attempt.secrets,
-            ),
+            f"unexpected response ({type(exc).__name__})",
             credentials_method=attempt.method,
         ) from None

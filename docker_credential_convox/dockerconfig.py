@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from docker_credential_convox import fileio, jsontext
 from docker_credential_convox.errors import DockerConfigError, HelperError, StateError
 from docker_credential_convox.jsontext import JsonObject, Scalar, string_value
+from docker_credential_convox.protocol import is_valid_unicode
 from docker_credential_convox.servers import DOCKER_HUB_KEY, parse_server
 
 HELPER_NAME = "convox"  # docker runs docker-credential-<name>
@@ -292,7 +293,11 @@ class DockerConfig:
                     continue
                 username, password = decoded
             token = string_value(entry.get("identitytoken"))
-            if token:
+            fields = (("identitytoken", token), ("username", username), ("password", password))
+            broken = next((name for name, value in fields if not is_valid_unicode(value)), None)
+            if broken:  # no keyring can keep it, and its encoder's error would quote it
+                found.append(UnreadableLogin(key, f"its `{broken}` field is not valid Unicode"))
+            elif token:
                 found.append(PlaintextLogin(key, IDENTITY_TOKEN_USERNAME, token))
             elif username and password:
                 found.append(PlaintextLogin(key, username, password))

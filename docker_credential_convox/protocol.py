@@ -89,7 +89,24 @@ def _field(fields: Mapping[str, object], name: str) -> str:
             f'invalid store request: "{name}" must be a JSON string, not {_json_type(value)}; '
             f"expected {STORE_SHAPE}"
         )
+    if not is_valid_unicode(value):  # no store can keep it, and its encoder's error quotes it
+        raise BadRequest(
+            f'invalid store request: "{name}" is not valid Unicode (a lone surrogate); '
+            "send it as UTF-8 text, with \\u escapes only for whole characters"
+        )
     return value
+
+
+def is_valid_unicode(text: str) -> bool:
+    """Whether `text` has no lone surrogate: JSON's "\\ud800", or bytes that were not UTF-8 on
+    stdin or in argv (Python decodes those to surrogates); errors name the field, never this."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_type(value: object) -> str:

@@ -81,14 +81,9 @@ def _error(  # noqa: PLR0911 - one return per cause
     """The SharedStoreError for a botocore exception raised by `operation`."""
     from botocore import exceptions as bx
 
-    status = 0
-    if isinstance(exc, bx.ClientError):
-        error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
-        code = str(error.get("Code") or "ClientError")
-        message = str(error.get("Message") or "")
-        meta = exc.response.get("ResponseMetadata", {}) if isinstance(exc.response, dict) else {}
-        status = int(meta.get("HTTPStatusCode") or 0)
-    elif isinstance(exc, bx.NoCredentialsError):
+    from docker_credential_convox.awserrors import error_parts
+
+    if isinstance(exc, bx.NoCredentialsError):
         return SharedStoreError(
             "no AWS credentials",
             "",
@@ -104,8 +99,8 @@ def _error(  # noqa: PLR0911 - one return per cause
             hint="hint: set AWS_REGION (or a region in the AWS profile) to the shared "
             "scope's region",
         )
-    else:
-        code, message = type(exc).__name__, str(exc)
+    # AWS's own code and message, never what an endpoint that is not AWS sent (error_parts).
+    code, message, status = error_parts(exc, secrets, MESSAGE_LIMIT)
     detail = one_line(f"{operation}: {code}: {message}".rstrip(": "), MESSAGE_LIMIT, secrets)
     if code in _DENIED:
         return SharedStoreError(
