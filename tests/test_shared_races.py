@@ -28,12 +28,12 @@ SERVER = "registry.example.com:5000"
 SECRET_NAME_TAIL = "registry.example.com+5000"
 PASSWORD = "race-secret-41b7"
 WORKERS = 4
-OPERATIONS = 16  # per worker, alternating add and remove
+OPERATIONS = 12  # per worker, alternating add and remove
 PUT_VALUE = "secretsmanager:PutSecretValue"
 ADD = ("registries", "add", SERVER, "--shared", "--no-verify")
 # A slow link between the calls of one `add` (the proxy holds each PutSecretValue this long
 # before moto answers it), so that a concurrent `remove` lands between them now and then.
-SLOW_PUT = 0.4
+SLOW_PUT = 0.5
 
 
 def assert_clean(result: subprocess.CompletedProcess[str]) -> None:
