@@ -103,6 +103,11 @@ PLANTED_DOCUMENTS = {
         SERVER,
         "ServerURL",
     ),
+    "userinfo-without-scheme": (
+        document(ServerURL=f"x:{PLANTED}@{SERVER}"),
+        SERVER,
+        "ServerURL",
+    ),
     "login-with-options": (document(Options={"target": ECR_HOST}), SERVER, "Options"),
     "blank-password": (document(Secret=""), SERVER, "Secret"),
 }
