@@ -122,7 +122,8 @@ def _why_not_ours(  # noqa: PLR0911, PLR0912 - one return per check
             return f"{field} is missing or not a string"
     server_url, username = str(document["ServerURL"]), str(document["Username"])
     source, secret = str(document["Source"]), str(document["Secret"])
-    if not _is_plain(server_url) or "@" in server_url.partition("://")[2].partition("/")[0]:
+    authority = server_url.split("://", 1)[-1].partition("/")[0]
+    if not _is_plain(server_url) or "@" in authority:
         return "its ServerURL holds a control character or a user name"
     from docker_credential_convox.servers import parse_server
 
