@@ -4,6 +4,12 @@
 fields (registry_index.Entry) plus the secret, so a shared entry answers exactly as a local one
 with the same source would. Other tooling may read and write it; the reader is strict, and a
 value that is not in this format is a one-line error naming the registry, never a guess.
+
+Strict means exactly what `registries add --shared` writes (issue 17): these fields and no
+other, their JSON types, a source allowed for the kind of host with exactly its options, a
+ServerURL naming the registry asked (without a user name), no control characters in names. Anyone
+who may write one secret under the prefix could otherwise, say, record an ECR role for their own
+host and collect the tokens each machine mints with its own credentials.
 """
 
 from __future__ import annotations
