@@ -30,6 +30,7 @@ PASSWORD = "race-secret-41b7"
 WORKERS = 4
 OPERATIONS = 12  # per worker, alternating add and remove
 PUT_VALUE = "secretsmanager:PutSecretValue"
+DELETE = "secretsmanager:DeleteSecret"
 ADD = ("registries", "add", SERVER, "--shared", "--no-verify")
 # A slow link between the calls of one `add` (the proxy holds each PutSecretValue this long
 # before moto answers it), so that a concurrent `remove` lands between them now and then.
@@ -125,3 +126,30 @@ def test_add_of_a_secret_scheduled_for_deletion_is_one_line(
     assert_clean(result)
     assert result.returncode == 1
     assert "scheduled for deletion" in result.stderr, result
+
+
+def test_a_secret_deleted_between_describe_and_delete_is_one_clean_answer(
+    machine: dict[str, str], aws_proxy: AwsProxy, moto_server: MotoProcess
+) -> None:
+    """Two operators remove at once: DescribeSecret finds it, then the other one deletes it."""
+    assert share(machine, SERVER, "fleet", PASSWORD, "--no-verify").returncode == 0
+    name = f"{prefix_of(machine)}/{SECRET_NAME_TAIL}"
+    sm = aws_client("secretsmanager", moto_server.url)
+    aws_proxy.reset()
+    aws_proxy.delay(DELETE, 1.5)  # holds the call; what moto answers is moto's own
+    removing = subprocess.Popen(
+        [str(HELPER), "registries", "remove", SERVER, "--shared"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=machine,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while aws_proxy.count(DELETE) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)  # the other operator
+    stdout, stderr = removing.communicate(timeout=60)
+
+    assert_clean(subprocess.CompletedProcess(removing.args, removing.returncode, stdout, stderr))
+    assert sm.list_secrets(Filters=[{"Key": "name", "Values": [name]}])["SecretList"] == []
