@@ -27,6 +27,7 @@ SERVICE = "secretsmanager"
 MESSAGE_LIMIT = 300
 LIST_PAGE = 100
 MAX_LIST_PAGES = 50  # 5,000 shared registries; past that a scope is not one fleet's
+WRITE_ATTEMPTS = 2  # a create after a concurrent delete is tried again once
 # Secrets Manager error codes, by the cause users are told.
 _NOT_FOUND = frozenset({"ResourceNotFoundException"})
 _DENIED = frozenset(
@@ -197,9 +198,35 @@ class SecretsManager:
     ) -> bool:
         """Create `name` with `value` (tagged, under `kms_key_id`), or put `value` as its new
         version when it exists; True if it was created. `secrets` (the password in `value`)
-        are masked in any error text."""
+        are masked in any error text.
+
+        Another writer may delete the secret between the calls (a concurrent `remove
+        --shared`): then it is created again, once; a second such race is a one-line error."""
         masked = (*secrets, value)
         tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        for _ in range(WRITE_ATTEMPTS):
+            if self._create(name, value, tag_list, kms_key_id, masked):
+                return True
+            try:
+                self._replace(name, value, tag_list, kms_key_id, masked)
+            except _NotFound:
+                continue  # deleted since CreateSecret said it exists: create it again
+            return False
+        raise SharedStoreError(
+            "another writer deleted the secret each time it was written; try again",
+            f"PutSecretValue of {name}",
+            transient=True,
+        )
+
+    def _create(
+        self,
+        name: str,
+        value: str,
+        tag_list: list[dict[str, str]],
+        kms_key_id: Optional[str],
+        masked: Sequence[str],
+    ) -> bool:
+        """CreateSecret; False if a secret of that name exists."""
         request: dict[str, Any] = {"Name": name, "SecretString": value, "Tags": tag_list}
         if kms_key_id:
             request["KmsKeyId"] = kms_key_id
@@ -207,20 +234,33 @@ class SecretsManager:
 
         try:
             self._api().create_secret(**request)
-            return True
         except bx.ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code") or "")
-            if code != "ResourceExistsException":
-                raise _error(exc, "CreateSecret", masked) from None
+            if code == "ResourceExistsException":
+                return False
+            if _is_not_found(exc):  # "already scheduled for deletion"
+                raise _scheduled(name) from None
+            raise _error(exc, "CreateSecret", masked) from None
         except bx.BotoCoreError as exc:
             raise _error(exc, "CreateSecret", masked) from None
-        if kms_key_id:
-            current = self._call("DescribeSecret", (), SecretId=name).get("KmsKeyId")
-            if current != kms_key_id:
-                self._call("UpdateSecret", (), SecretId=name, KmsKeyId=kms_key_id)
+        return True
+
+    def _replace(
+        self,
+        name: str,
+        value: str,
+        tag_list: list[dict[str, str]],
+        kms_key_id: Optional[str],
+        masked: Sequence[str],
+    ) -> None:
+        """Put `value` as the new version of the existing `name`; _NotFound if it is gone."""
+        described = self._call("DescribeSecret", (), SecretId=name)
+        if described.get("DeletedDate"):  # a value put now would be deleted with it
+            raise _scheduled(name)
+        if kms_key_id and described.get("KmsKeyId") != kms_key_id:
+            self._call("UpdateSecret", (), SecretId=name, KmsKeyId=kms_key_id)
         self._call("PutSecretValue", masked, SecretId=name, SecretString=value)
         self._call("TagResource", (), SecretId=name, Tags=tag_list)
-        return False
 
     def delete(self, name: str) -> bool:
         """Delete `name` at once (no recovery window, so it can be created again); False if
@@ -264,6 +304,15 @@ class SecretsManager:
                 break
             request["NextToken"] = token
         return found
+
+
+def _scheduled(name: str) -> SharedStoreError:
+    return SharedStoreError(
+        f"its secret {name} is scheduled for deletion: restore it (aws secretsmanager "
+        "restore-secret) or wait until it is deleted, then add again",
+        "",
+        transient=False,
+    )
 
 
 class _NotFound(Exception):
