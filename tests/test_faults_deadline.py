@@ -71,6 +71,7 @@ def test_a_dripping_ecr_endpoint_ends_a_get_within_the_deadline(
     took, result = timed_get(ecr_env, host)
 
     print(f"ECR get against a drip: {took:.1f} s, {aws_proxy.dripped(GET_TOKEN)} bytes dripped")
+    print(result.stdout + result.stderr)
     line = assert_one_line_failure(
         result, f"cannot get an ECR token for {host}", "ecr:GetAuthorizationToken", aws_proxy.url
     )
@@ -118,6 +119,7 @@ def test_a_dripping_secrets_manager_ends_a_shared_get_within_the_deadline(
 
     took, result = timed_get(machine, SERVER)
 
+    print(f"shared get against a drip: {took:.1f} s\n{result.stdout}{result.stderr}")
     line = assert_one_line_failure(
         result, f"cannot read the shared entry for {SERVER}", "Secrets Manager endpoint unreachable"
     )
