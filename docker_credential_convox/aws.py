@@ -84,6 +84,8 @@ class DeadlineExceeded(Exception):
 def within(seconds: float, call: Callable[[], Answer]) -> Answer:
     """`call()`'s answer, or DeadlineExceeded once `seconds` have passed without one: the call
     runs in a daemon thread, left behind at the deadline (no drip of bytes can extend it)."""
+    if seconds <= 0:
+        raise DeadlineExceeded(0.0)
     import threading  # here: a cached `get` never calls AWS
 
     outcome: list[tuple[bool, Any]] = []
@@ -96,7 +98,7 @@ def within(seconds: float, call: Callable[[], Answer]) -> Answer:
 
     worker = threading.Thread(target=run, name=f"{APP} AWS call", daemon=True)
     worker.start()
-    worker.join(max(seconds, 0.0))
+    worker.join(seconds)
     if not outcome:
         raise DeadlineExceeded(seconds)
     answered, value = outcome[0]
@@ -147,7 +149,9 @@ class Attempt:
             raise AwsError(
                 self.operation,
                 DEADLINE_CODE,
-                one_line(DeadlineExceeded(self.deadline).describe(endpoint), MESSAGE_LIMIT),
+                one_line(
+                    DeadlineExceeded(self.deadline).describe(endpoint), MESSAGE_LIMIT, self.secrets
+                ),
                 _HINTS["unreachable"],
                 self.method,
             ) from None
