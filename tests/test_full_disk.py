@@ -58,20 +58,23 @@ print(json.dumps(results))
 NAMESPACE = ["unshare", "-m", "--propagation", "private"]  # a mount namespace of its own
 
 
-def _can_mount() -> str:
-    """Why a tmpfs cannot be mounted in a mount namespace here ("" when it can)."""
+def _cannot_mount(where: Path) -> str:
+    """Why a tmpfs cannot be mounted on `where` in a mount namespace here ("" when it can)."""
     if os.geteuid() != 0:
         return "mounting a tmpfs needs root"
     if shutil.which("unshare") is None:
         return "unshare (util-linux) is not installed"
-    probe = subprocess.run([*NAMESPACE, "true"], capture_output=True, check=False)
+    mount = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)]
+    probe = subprocess.run([*NAMESPACE, *mount], capture_output=True, check=False)
     if probe.returncode != 0:
-        return f"no mount namespace here: {probe.stderr.decode().strip()}"
+        return f"no tmpfs in a mount namespace here: {probe.stderr.decode().strip()}"
     return ""
 
 
-def test_erase_on_a_full_disk_succeeds_and_the_login_is_gone(helper_env: dict[str, str]) -> None:
-    reason = _can_mount()
+def test_erase_on_a_full_disk_succeeds_and_the_login_is_gone(
+    helper_env: dict[str, str], tmp_path: Path
+) -> None:
+    reason = _cannot_mount(tmp_path)
     if reason:
         pytest.skip(reason)
     tag = uuid.uuid4().hex[:10]
