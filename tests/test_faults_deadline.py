@@ -11,6 +11,7 @@ on stdout, as the timeouts end it today.
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -151,6 +152,30 @@ def test_a_shared_value_is_served_stale_while_secrets_manager_drips(
     assert "Secrets Manager endpoint unreachable" in result.stderr
     assert took < DEADLINE + MARGIN
     assert aws_proxy.dripped(GET_SECRET) >= 1
+
+
+THREADING_PROBE = """
+import sys
+from docker_credential_convox import cli
+code = cli.main(["get"])
+sys.stderr.write("LOADED=" + ",".join(n for n in ("threading", "botocore") if n in sys.modules))
+sys.exit(code)
+"""
+
+
+def test_a_cached_ecr_get_starts_no_thread_and_loads_no_botocore(
+    ecr_env: dict[str, str], host: str
+) -> None:
+    assert run_helper_in(ecr_env, "get", stdin=host).returncode == 0  # mints, fills the cache
+    result = subprocess.run(
+        [sys.executable, "-c", THREADING_PROBE],
+        input=host.encode(),
+        capture_output=True,
+        env=ecr_env,
+        check=False,
+    )
+    assert result.returncode == 0, result
+    assert result.stderr.decode().splitlines()[-1] == "LOADED="
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-3", "nan"])
