@@ -262,6 +262,26 @@ class Helper:
         """The index entry recorded for exactly `server`'s key."""
         return self.index.lookup(server.key)
 
+    def stored_under(self, server: Server) -> Sequence[Entry]:
+        """What `registries remove` forgets for `server`: its own index entry and, when it names
+        a registry (no path), every path entry under it (Docker Hub's web-login tokens, a team's
+        login), ordered by key."""
+        entries = self.index.snapshot()
+        if server.key != server.registry:
+            return [entries[server.key]] if server.key in entries else []
+        prefix = server.key + "/"
+        return [
+            entries[key] for key in sorted(entries) if key == server.key or key.startswith(prefix)
+        ]
+
+    def erase_all(self, server: Server, entries: Sequence[Entry]) -> None:
+        """Erase `server` (its cached tokens and orphans too, as `erase` does) and each of
+        `entries` (from `stored_under`), key by key."""
+        keys = [server.key, *(entry.key for entry in entries if entry.key != server.key)]
+        for key in keys:
+            answered = server.with_key(key)
+            self._erase_backend(answered).erase(answered)
+
     def source_of(self, server: Server, entry: Optional[Entry]) -> Optional[Source]:
         """The source an entry records (an ECR registry's default chain without one)."""
         return sources.from_entry(server.kind, entry)

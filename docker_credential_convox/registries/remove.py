@@ -13,16 +13,22 @@ from docker_credential_convox.servers import Server
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    """Forget a registry: secret, index entry, cached tokens and its credHelpers route."""
+    """Forget a registry: secrets, index entries (its paths' too), cached tokens and its
+    credHelpers route."""
     _, server = server_from(args.server, "remove")
     config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config
     entry = ctx.helper.lookup(server)
     if args.shared:
         return _remove_shared(ctx, server, keep_route=entry is not None)
     routed = config.routed(server.key)
-    if entry is None and not routed:
+    # Everything stored for it: a registry's path entries too (unlike the protocol's `erase`).
+    stored = ctx.helper.stored_under(server)
+    if not stored and not routed:
         raise HelperError(f"no such registry: {server.url}")
-    ctx.helper.erase(entry.server_url if entry is not None else server.url)
+    ctx.helper.erase_all(server, stored)
+    if stored:
+        count = f"{len(stored)} entries" if len(stored) > 1 else "1 entry"
+        ctx.note(f"Removed {count} for {server.key}.")
     _unroute(ctx, server)
     ctx.done()
     return 0

@@ -1,7 +1,8 @@
 """AWS Secrets Manager, the store of registries shared by a fleet: the calls and their errors.
 
 Each call is one botocore request through aws.py's client construction (timeouts, retries,
-endpoint override, the machine's own region and default credential chain). botocore is imported
+endpoint override, the machine's own region and default credential chain), bounded as a whole
+by the AWS deadline (aws.within): past it, a transient "endpoint unreachable". botocore is imported
 inside the calls only: a `get` answered from the machine's cache never loads it.
 
 Every failure becomes a SharedStoreError whose `cause` is a short phrase (not found is not a
@@ -19,7 +20,7 @@ from docker_credential_convox.errors import SharedStoreError, one_line
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
     from docker_credential_convox.settings import Settings
 
@@ -169,11 +170,30 @@ class SecretsManager:
         from botocore import exceptions as bx
 
         try:
-            return getattr(self._api(), _method(operation))(**request)
+            return self._within_deadline(
+                operation, getattr(self._api(), _method(operation)), request
+            )
         except (bx.BotoCoreError, bx.ClientError) as exc:
             if _is_not_found(exc):
                 raise _NotFound() from None
             raise _error(exc, operation, secrets) from None
+
+    def _within_deadline(
+        self, operation: str, method: Callable[..., Any], request: Mapping[str, Any]
+    ) -> Any:
+        """`method(**request)`, abandoned at the AWS deadline with a transient SharedStoreError
+        naming the endpoint and the bound (botocore's own errors escape as they came)."""
+        from docker_credential_convox import aws
+
+        try:
+            return aws.within(self.settings.aws_deadline, lambda: method(**request))
+        except aws.DeadlineExceeded as exc:
+            raise SharedStoreError(
+                "Secrets Manager endpoint unreachable",
+                one_line(f"{operation}: {exc.describe(self.endpoint)}", MESSAGE_LIMIT),
+                transient=True,
+                hint="hint: check the network, HTTPS_PROXY and AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            ) from None
 
     def read(self, name: str) -> Optional[str]:
         """The SecretString of `name`, None when there is no such secret."""
@@ -233,7 +253,7 @@ class SecretsManager:
         from botocore import exceptions as bx
 
         try:
-            self._api().create_secret(**request)
+            self._within_deadline("CreateSecret", self._api().create_secret, request)
         except bx.ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code") or "")
             if code == "ResourceExistsException":
