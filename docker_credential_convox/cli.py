@@ -34,6 +34,8 @@ and speak JSON over stdin/stdout:
   version  print the version
 
 To add, remove, list or import registries by hand, run `{NAME} registries --help`.
+As a kubelet image credential provider: `{NAME} kubelet` (one CredentialProviderRequest on
+stdin); `{NAME} kubelet config --help` prints the CredentialProviderConfig entry.
 
 Amazon ECR hosts get registry tokens minted with botocore; every other registry keeps its
 username and secret in the OS keyring. Wire a registry into Docker with
@@ -109,7 +111,7 @@ def report_internal_error(
     )
 
 
-def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
+def main(  # noqa: PLR0911, PLR0912 - one return per outcome keeps the exit codes in view
     argv: Optional[Sequence[str]] = None,
     stdin: Optional[IO[bytes]] = None,
     stdout: Optional[TextIO] = None,
@@ -132,6 +134,10 @@ def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
             from docker_credential_convox.registries import main as registries_main
 
             return registries_main(args[1:], out, err, env)
+        if args and args[0] == "kubelet":
+            from docker_credential_convox.kubelet import main as kubelet_main
+
+            return kubelet_main(args[1:], stdin or sys.stdin.buffer, out, err, env)
         if len(args) != 1:
             out.write(protocol.usage(NAME) + "\n")
             return 1
