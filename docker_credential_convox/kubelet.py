@@ -105,10 +105,10 @@ def parse_request(data: bytes) -> ProviderRequest:
 
 def registry_of(image: str) -> str:
     """The registry host (with its port) an image is pulled from, as kubelet's auth keys need."""
-    first, slash, _ = image.partition("/")
-    if not slash or (not any(ch in first for ch in ".:") and first != "localhost"):
-        return "docker.io"  # `nginx`, `library/nginx`: Docker Hub
-    return first
+    first = image.partition("/")[0]
+    if any(ch in first for ch in ".:") or first == "localhost":
+        return first  # kubelet sends `host/repository`; a bare host is a registry too
+    return "docker.io"  # `nginx`, `library/nginx`: Docker Hub
 
 
 def go_duration(seconds: float) -> str:
