@@ -320,3 +320,73 @@ def test_config_merges_beside_ecr_credential_provider(node: dict[str, str], tmp_
     again.write_text(result.stdout)
     twice = json.loads(run_helper_in(node, "kubelet", "config", "--merge", str(again)).stdout)
     assert [p["name"] for p in twice["providers"]] == names  # merging again replaces ours
+
+
+# -- the kubelet answer is `get`'s answer, route by route ------------------------------------
+
+
+def _store(env: dict[str, str], server: str, username: str, secret: str) -> None:
+    body = json.dumps({"ServerURL": server, "Username": username, "Secret": secret})
+    result = run_helper_in(env, "store", stdin=body)
+    assert result.returncode == 0, result
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "local login",
+        "local path login",
+        "shared login",
+        "local wins over shared",
+        "ECR keys",
+        "ECR default chain",
+        "nothing",
+    ],
+)
+def test_the_kubelet_answer_is_what_get_answers(
+    ecr_env: dict[str, str], shared_scope: str, tmp_path: Path, route: str
+) -> None:
+    env = {
+        **ecr_env,
+        "DOCKER_CREDENTIAL_CONVOX_SHARED": shared_scope,
+        "DOCKER_CREDENTIAL_CONVOX_RUNTIME_DIR": str(tmp_path / "run"),
+        # `get` and the provider read the same token cache.
+        "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    registry, image = "registry.example.com:5000", "registry.example.com:5000/team/app"
+    if route == "local login":
+        _store(env, registry, "alice", "alice-secret")
+    elif route == "local path login":
+        _store(env, "registry.example.com:5000/team", "team", "team-secret")
+        _store(env, registry, "alice", "alice-secret")
+    elif route in ("shared login", "local wins over shared"):
+        shared = run_helper_in(
+            env,
+            "registries",
+            "add",
+            registry,
+            "--shared",
+            "--no-verify",
+            "--username",
+            "fleet",
+            "--password-stdin",
+            stdin="fleet-secret",
+        )
+        assert shared.returncode == 0, shared
+        if route == "local wins over shared":
+            _store(env, registry, "alice", "alice-secret")
+    elif route == "ECR keys":
+        registry = image = ECR_HOST
+        _store(env, ECR_HOST, "AKIAI44QH8DHBEXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY")
+    elif route == "ECR default chain":
+        registry = image = ECR_HOST
+    answer = response_of(kubelet_call(env, request(image)))
+    reply = get_reply(run_helper_in(env, "get", stdin=image))
+    if reply is None:
+        assert answer["auth"] == {}
+        return
+    assert answer["auth"] == {
+        registry: {"username": reply["Username"], "password": reply["Secret"]}
+    }
+    # an answer that depends on the path is kept per image, never for the whole registry
+    assert answer["cacheKeyType"] == ("Image" if route == "local path login" else "Registry")
