@@ -59,6 +59,8 @@ MAX_ATTEMPTS = 2
 METADATA_TIMEOUT = 1
 METADATA_ATTEMPTS = 1
 ROLE_SESSION_NAME = APP
+# cloud-provider-aws's ecr-credential-provider names its web-identity sessions so.
+WEB_IDENTITY_SESSION_NAME = "ecr-credential-provider"
 ROLE_SESSION_SECONDS = 900  # the minimum: the role's keys serve one GetAuthorizationToken call
 DEFAULT_TOKEN_LIFETIME = 12 * 3600.0  # when a response omits expiresAt
 # ECR tokens live 12 hours. An expiresAt further out than this (clock skew aside) is nonsense
@@ -289,7 +291,11 @@ def client(
     target: Target,
     settings: Settings,
     credentials: dict[str, Optional[str]],
+    *,
+    unsigned: bool = False,
 ) -> Any:
+    """A client for `service` at `target`'s endpoint; `unsigned` for calls whose proof is in the
+    request (AssumeRoleWithWebIdentity), which then resolve no credentials at all."""
     from botocore.config import Config
 
     endpoint = settings.aws_endpoint_url(service)
@@ -303,6 +309,10 @@ def client(
         use_fips_endpoint=target.fips and use_variants,
         use_dualstack_endpoint=target.dualstack and use_variants and service != "sts",
     )
+    if unsigned:
+        from botocore import UNSIGNED
+
+        config = config.merge(Config(signature_version=UNSIGNED))
     return session.create_client(
         service,
         region_name=target.region,
@@ -411,6 +421,36 @@ def assume_role(
     attempt.secrets += [role["SecretAccessKey"], role["SessionToken"]]
     attempt.method = f"assume-role via {attempt.method or 'default chain'}"
     return {
+        "aws_access_key_id": role["AccessKeyId"],
+        "aws_secret_access_key": role["SecretAccessKey"],
+        "aws_session_token": role["SessionToken"],
+    }
+
+
+def web_identity_credentials(
+    settings: Settings, attempt: Attempt, role_arn: str, token: str
+) -> tuple[Session, dict[str, Optional[str]]]:
+    """A role's session credentials from sts:AssumeRoleWithWebIdentity (an unsigned call: the
+    token is the proof), as cloud-provider-aws's ecr-credential-provider gets them."""
+    attempt.operation = "sts:AssumeRoleWithWebIdentity"
+    attempt.secrets.append(token)
+    chain = session(settings, standalone=True)
+    # Placeholders, never sent (the call is unsigned): they keep botocore from resolving the
+    # node's own credentials, which this call must not need.
+    placeholder: dict[str, Optional[str]] = {
+        "aws_access_key_id": "unsigned",
+        "aws_secret_access_key": "unsigned",
+    }
+    sts = client(chain, "sts", attempt.target, settings, placeholder, unsigned=True)
+    role = sts.assume_role_with_web_identity(
+        RoleArn=role_arn,
+        RoleSessionName=WEB_IDENTITY_SESSION_NAME,
+        WebIdentityToken=token,
+        DurationSeconds=ROLE_SESSION_SECONDS,
+    )["Credentials"]
+    attempt.secrets += [role["SecretAccessKey"], role["SessionToken"]]
+    attempt.method = "assume-role-with-web-identity"
+    return chain, {
         "aws_access_key_id": role["AccessKeyId"],
         "aws_secret_access_key": role["SecretAccessKey"],
         "aws_session_token": role["SessionToken"],

@@ -34,6 +34,8 @@ and speak JSON over stdin/stdout:
   version  print the version
 
 To add, remove, list or import registries by hand, run `{NAME} registries --help`.
+As a kubelet image credential provider: `{NAME} kubelet` (one CredentialProviderRequest on
+stdin); `{NAME} kubelet config --help` prints the CredentialProviderConfig entry.
 
 Amazon ECR hosts get registry tokens minted with botocore; every other registry keeps its
 username and secret in the OS keyring. Wire a registry into Docker with
@@ -199,7 +201,7 @@ def main(
     return code or 1
 
 
-def _dispatch(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
+def _dispatch(  # noqa: PLR0911, PLR0912 - one return per outcome keeps the exit codes in view
     args: list[str],
     stdin: Optional[IO[bytes]],
     out: TextIO,
@@ -218,6 +220,10 @@ def _dispatch(  # noqa: PLR0911 - one return per outcome keeps the exit codes in
             from docker_credential_convox.registries import main as registries_main
 
             return registries_main(args[1:], out, err, env)
+        if args and args[0] == "kubelet":
+            from docker_credential_convox.kubelet import main as kubelet_main
+
+            return kubelet_main(args[1:], stdin or sys.stdin.buffer, out, err, env)
         if len(args) != 1:
             out.write(protocol.usage(NAME) + "\n")
             return 1

@@ -218,7 +218,9 @@ class Helper:
             credentials = backend.get(answered, source, entries)
         if credentials.server_url == server.url:
             return credentials
-        return Credentials(server.url, credentials.username, credentials.secret)  # an alias
+        return Credentials(  # an alias
+            server.url, credentials.username, credentials.secret, credentials.expires_at
+        )
 
     def erase(self, server_url: str) -> None:
         """Forget the entry of exactly this server and path (never a shorter path's)."""

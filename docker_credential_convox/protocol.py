@@ -13,7 +13,7 @@ from docker_credential_convox.errors import BadRequest, MissingServerURL, Missin
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import IO
+    from typing import IO, Optional
 
 # The Go helpers read stdin with a line scanner capped at 64 KiB; we cap the whole request there.
 MAX_REQUEST_BYTES = 64 * 1024
@@ -23,14 +23,20 @@ STORE_SHAPE = '{"ServerURL": "...", "Username": "...", "Secret": "..."}'
 
 
 class Credentials:
-    """A server URL with the username and secret stored for it. The secret never shows in repr."""
+    """A server URL with the username and secret stored for it. The secret never shows in repr.
 
-    __slots__ = ("secret", "server_url", "username")
+    `expires_at` (epoch seconds) is set for a minted registry token, None for a stored login.
+    """
 
-    def __init__(self, server_url: str, username: str, secret: str) -> None:
+    __slots__ = ("expires_at", "secret", "server_url", "username")
+
+    def __init__(
+        self, server_url: str, username: str, secret: str, expires_at: Optional[float] = None
+    ) -> None:
         self.server_url = server_url
         self.username = username
         self.secret = secret
+        self.expires_at = expires_at
 
     def __repr__(self) -> str:
         return (
