@@ -81,11 +81,21 @@ def _run_action(
         helper.store(protocol.parse_credentials(protocol.read_request(stdin)))
     elif action == "get":
         credentials = helper.get(protocol.parse_server_url(protocol.read_request(stdin)))
-        stdout.write(protocol.render_credentials(credentials))
+        _write_reply(stdout, protocol.render_credentials(credentials))
     elif action == "erase":
         helper.erase(protocol.parse_server_url(protocol.read_request(stdin)))
     else:  # list: stdin is ignored (docker sends "unused", docker-py nothing)
-        stdout.write(protocol.render_listing(helper.list()))
+        _write_reply(stdout, protocol.render_listing(helper.list()))
+
+
+def _write_reply(stdout: TextIO, reply: bytes) -> None:
+    """`reply` as its UTF-8 bytes, whatever encoding the locale gave the text stream."""
+    buffer = getattr(stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (io.StringIO) from a caller in this process
+        stdout.write(reply.decode("utf-8"))
+        return
+    stdout.flush()
+    buffer.write(reply)
 
 
 def _debug_enabled(environ: Mapping[str, str]) -> bool:

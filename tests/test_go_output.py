@@ -49,7 +49,7 @@ def go_encode_string(text: str) -> str:
 
 
 # Text as Go can hold it after decoding a store request: any code point but a lone surrogate.
-go_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+go_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 tricky_text = st.text(
     st.sampled_from(list('"\\<>&/\b\f\n\r\t\x00\x01\x1f\x7f\x80é中\u2028\u2029\ufeff😀 a')),
     max_size=40,
@@ -62,7 +62,7 @@ def test_strings_are_escaped_as_go_escapes_them(text: str) -> None:
     assert json.loads(gojson.string(text)) == text
 
 
-@given(st.text(st.sampled_from(["\ud800", "\udfff", "\udbff\udc00", "a", "é"]), max_size=10))
+@given(st.text(st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff", "a", "é"]), max_size=10))
 def test_lone_surrogates_are_written_as_the_replacement_character(text: str) -> None:
     """Go decodes a lone surrogate escape to U+FFFD, so that is what it would print."""
     replaced = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)

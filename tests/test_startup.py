@@ -352,6 +352,6 @@ def test_a_cached_shared_get_and_miss_load_neither_json_nor_re(machine: dict[str
     hit, loaded_by_hit = imported_without_site(machine, "get", b"lean.example:5000")
     miss, loaded_by_miss = imported_without_site(machine, "get", b"not-shared.example")
 
-    assert b'"Secret": "fleet-secret"' in hit
+    assert b'"Secret":"fleet-secret"' in hit
     assert miss == b"credentials not found in native keychain\n"
     assert (loaded_by_hit, loaded_by_miss) == ("LOADED=", "LOADED=")
