@@ -177,3 +177,18 @@ def test_docker_hub_token_entries_are_listed_as_stored(run_helper: RunHelper) ->
         f"{HUB_URL}access-token": "at",
         f"{HUB_URL}refresh-token": "rt",
     }
+
+
+@pytest.mark.parametrize(
+    "locale_env",
+    [{"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}, {"PYTHONIOENCODING": "ascii"}],
+    ids=["ascii-stdout", "PYTHONIOENCODING=ascii"],
+)
+def test_errors_on_stdout_are_utf8_whatever_the_locale(
+    helper_env: dict[str, str], locale_env: dict[str, str]
+) -> None:
+    """Errors are protocol output too (the Go helpers print them on stdout): same bytes as Go's."""
+    result = subprocess.run(
+        [str(HELPER), "größe"], capture_output=True, env={**helper_env, **locale_env}, check=False
+    )
+    assert (result.returncode, result.stdout) == (1, "Unknown credential action `größe`\n".encode())
