@@ -88,11 +88,19 @@ def _run_action(
         _write_reply(stdout, protocol.render_listing(helper.list()))
 
 
+def _utf8(text: str) -> bytes:
+    """`text` in UTF-8; argv's undecodable bytes as they came, any other surrogate as `?`."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
 def _write_reply(stdout: TextIO, reply: bytes) -> None:
     """`reply` as its UTF-8 bytes, whatever encoding the locale gave the text stream."""
     buffer = getattr(stdout, "buffer", None)
     if buffer is None:  # a text-only stream (io.StringIO) from a caller in this process
-        stdout.write(reply.decode("utf-8"))
+        stdout.write(reply.decode("utf-8", "surrogateescape"))
         return
     stdout.flush()
     buffer.write(reply)
@@ -155,7 +163,7 @@ def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
         out.flush()
         return 0
     except HelperError as exc:
-        out.write(exc.message + "\n")
+        _write_reply(out, _utf8(exc.message + "\n"))
         if exc.hint:
             err.write(exc.hint.rstrip("\n") + "\n")
         return 1
