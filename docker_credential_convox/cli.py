@@ -83,11 +83,29 @@ def _run_action(
         helper.store(protocol.parse_credentials(protocol.read_request(stdin)))
     elif action == "get":
         credentials = helper.get(protocol.parse_server_url(protocol.read_request(stdin)))
-        stdout.write(protocol.render_credentials(credentials))
+        _write_reply(stdout, protocol.render_credentials(credentials))
     elif action == "erase":
         helper.erase(protocol.parse_server_url(protocol.read_request(stdin)))
     else:  # list: stdin is ignored (docker sends "unused", docker-py nothing)
-        stdout.write(protocol.render_listing(helper.list()))
+        _write_reply(stdout, protocol.render_listing(helper.list()))
+
+
+def _utf8(text: str) -> bytes:
+    """`text` in UTF-8; argv's undecodable bytes as they came, any other surrogate as `?`."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
+def _write_reply(stdout: TextIO, reply: bytes) -> None:
+    """`reply` as its UTF-8 bytes, whatever encoding the locale gave the text stream."""
+    buffer = getattr(stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (io.StringIO) from a caller in this process
+        stdout.write(reply.decode("utf-8", "surrogateescape"))
+        return
+    stdout.flush()
+    buffer.write(reply)
 
 
 def _debug_enabled(environ: Mapping[str, str]) -> bool:
@@ -237,7 +255,7 @@ def _dispatch(  # noqa: PLR0911, PLR0912 - one return per outcome keeps the exit
         out.flush()
         return 0
     except HelperError as exc:
-        out.write(exc.message + "\n")
+        _write_reply(out, _utf8(exc.message + "\n"))
         if exc.hint:
             err.write(exc.hint.rstrip("\n") + "\n")
         return 1

@@ -235,9 +235,7 @@ class Helper:
         listing = self._local_listing(entries)
         for shared in self._shared_listing():
             if shared.entry.key not in entries:
-                from docker_credential_convox.servers import strip_userinfo
-
-                listing.setdefault(strip_userinfo(shared.entry.server_url), shared.entry.username)
+                listing.setdefault(sources.listed_url(shared.entry), shared.entry.username)
         return listing
 
     def _local_listing(self, entries: Mapping[str, Entry]) -> dict[str, str]:

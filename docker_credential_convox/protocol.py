@@ -167,27 +167,26 @@ def parse_credentials(data: bytes) -> Credentials:
     return Credentials(server_url.strip(), username, secret)
 
 
-def render_credentials(credentials: Credentials) -> str:
-    """The reply to get."""
-    from docker_credential_convox import jsonlite
+def render_credentials(credentials: Credentials) -> bytes:
+    """The reply to get: the Go helpers' bytes (gojson), UTF-8, one line."""
+    from docker_credential_convox import gojson
 
-    return (
-        jsonlite.dumps(
-            {
-                "ServerURL": credentials.server_url,
-                "Username": credentials.username,
-                "Secret": credentials.secret,
-            }
+    reply = gojson.object_of_strings(
+        (
+            ("ServerURL", credentials.server_url),
+            ("Username", credentials.username),
+            ("Secret", credentials.secret),
         )
-        + "\n"
     )
+    return (reply + "\n").encode("utf-8")
 
 
-def render_listing(listing: Mapping[str, str]) -> str:
-    """The reply to list: server URL -> username."""
-    from docker_credential_convox import jsonlite
+def render_listing(listing: Mapping[str, str]) -> bytes:
+    """The reply to list: server URL -> username, keys in a Go map's (byte) order."""
+    from docker_credential_convox import gojson
 
-    return jsonlite.dumps(dict(sorted(listing.items()))) + "\n"
+    # Code point order is UTF-8 byte order, the order Go sorts a map's keys in.
+    return (gojson.object_of_strings(sorted(listing.items())) + "\n").encode("utf-8")
 
 
 def render_version(version: str, distribution: str, name: str = APP) -> str:

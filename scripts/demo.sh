@@ -171,7 +171,7 @@ ok "docker ran docker-credential-convox get (the debug lines above), then stoppe
 show "printf %s $ECR_HOST | docker-credential-convox get"
 reply=$(printf %s "$ECR_HOST" | docker-credential-convox get) || fail "get $ECR_HOST"
 printf %s "$reply" | masked
-printf %s "$reply" | grep -q '"Username": "AWS"' || fail "get did not answer an ECR token"
+printf %s "$reply" | grep -q '"Username":"AWS"' || fail "get did not answer an ECR token"
 ok "the helper answers with an ECR registry token"
 
 step "List what the helper knows (never a secret)"

@@ -106,10 +106,10 @@ def test_read_request_enforces_the_limit_exactly() -> None:
 
 def test_replies_are_single_json_lines() -> None:
     reply = protocol.render_credentials(protocol.Credentials("r", "<token>", "s"))
-    assert reply.endswith("\n")
-    assert reply.count("\n") == 1
+    assert reply.endswith(b"\n")
+    assert reply.count(b"\n") == 1
     assert json.loads(reply) == {"ServerURL": "r", "Username": "<token>", "Secret": "s"}
-    assert protocol.render_listing({"b": "2", "a": "1"}) == '{"a": "1", "b": "2"}\n'
+    assert protocol.render_listing({"b": "2", "a": "1"}) == b'{"a":"1","b":"2"}\n'
 
 
 def test_credentials_repr_hides_the_secret() -> None:
