@@ -100,6 +100,9 @@ def _utf8(text: str) -> bytes:
 
 def _write_reply(stdout: TextIO, reply: bytes) -> None:
     """`reply` as its UTF-8 bytes, whatever encoding the locale gave the text stream."""
+    if isinstance(stdout, GuardedOutput):
+        stdout.write_bytes(reply)
+        return
     buffer = getattr(stdout, "buffer", None)
     if buffer is None:  # a text-only stream (io.StringIO) from a caller in this process
         stdout.write(reply.decode("utf-8", "surrogateescape"))
@@ -149,6 +152,24 @@ class GuardedOutput:
         except (OSError, ValueError) as exc:
             self.failure = _why_unwritable(exc)
         return len(text)
+
+    def write_bytes(self, data: bytes) -> None:
+        """`data` as it is, through the stream's binary buffer when it has one (a reply's
+        UTF-8 must not depend on the locale's encoding of the text stream)."""
+        if self.failure or not data:
+            return
+        if self._stream is None:
+            self.failure = "it is closed"
+            return
+        try:
+            buffer = getattr(self._stream, "buffer", None)
+            if buffer is None:  # a text-only stream (io.StringIO) from a caller in this process
+                self._stream.write(data.decode("utf-8", "surrogateescape"))
+            else:
+                self._stream.flush()
+                buffer.write(data)
+        except (OSError, ValueError) as exc:
+            self.failure = _why_unwritable(exc)
 
     def flush(self) -> None:
         if not self.failure and self._stream is not None:

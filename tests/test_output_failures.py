@@ -190,7 +190,12 @@ def test_registries_remove_without_stdout_removes_once_and_says_so_in_one_line(
     store(helper_env)
     result = run_without_stdout(executable, helper_env, how, "registries", "remove", SERVER)
     assert "no such registry" not in result.stderr  # a second run found it gone
-    assert_one_line_about_stdout(result)
+    # remove's own report (on stderr, so it is written) comes once, then the one line
+    report, *rest = result.stderr.splitlines(keepends=True)
+    assert report == f"Removed 1 entry for {SERVER}.\n", result.stderr
+    assert_one_line_about_stdout(
+        subprocess.CompletedProcess(result.args, result.returncode, result.stdout, "".join(rest))
+    )
     assert credentials(helper_env) is None
 
 
