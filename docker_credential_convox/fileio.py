@@ -79,7 +79,7 @@ def _is_sticky_shared(info: os.stat_result) -> bool:
 
 def _untrusted_dir(path: str, info: os.stat_result) -> Optional[Untrusted]:
     """Why the directory `path` (as stat or lstat saw it) may not hold the helper's files."""
-    fix = "make it yours alone or choose a directory of your own"
+    fix = "choose a directory of your own"
     if stat.S_ISLNK(info.st_mode):
         return Untrusted(path, f"{path} is a symbolic link, not a directory: remove it")
     if not stat.S_ISDIR(info.st_mode):
@@ -92,8 +92,8 @@ def _untrusted_dir(path: str, info: os.stat_result) -> Optional[Untrusted]:
         mode = stat.S_IMODE(info.st_mode)
         return Untrusted(
             path,
-            f"directory {path} may be written by other users (mode {mode:04o}): "
-            f"{fix} (chmod go-w {path})",
+            f"directory {path} is shared with other users (mode {mode:04o}): "
+            f"make it yours alone (chmod go-w {path}) or {fix}",
         )
     return None
 

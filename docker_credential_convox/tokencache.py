@@ -219,7 +219,7 @@ class TokenCache:
     def _refuse(self, refusal: fileio.Untrusted) -> None:
         """Run uncached from now on: one warning line says which file or directory, and why."""
         self._refused = True
-        fileio.report_untrusted(self.diagnostics, refusal, "token cache not used")
+        fileio.report_untrusted(self.diagnostics, refusal, "token cache disabled for this call")
 
     def _locate(self, create: bool = False) -> bool:
         """Point the paths at the directory fileio's rule allows (made if `create`); False when

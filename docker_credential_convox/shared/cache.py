@@ -121,7 +121,7 @@ class SharedCache:
     def _refuse(self, refusal: fileio.Untrusted) -> None:
         """Run uncached from now on: one warning line says which file or directory, and why."""
         self._refused = True
-        fileio.report_untrusted(self.diagnostics, refusal, "shared cache not used")
+        fileio.report_untrusted(self.diagnostics, refusal, "shared cache disabled for this call")
 
     def _locate(self, create: bool = False) -> bool:
         """Point `directory` where fileio's rule allows (made if `create`); False when there is
