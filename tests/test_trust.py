@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support import NOT_FOUND, run_helper_in
+from support import NOT_FOUND, keyring_usernames, run_helper_in
 from support_ecr import GET_TOKEN, MOTO_PASSWORD_PREFIX, cache_file, get, store
 from support_registries import get_credentials
 from support_shared import RUNTIME_DIR, share
@@ -406,3 +406,25 @@ def test_a_stored_login_is_still_found_when_nothing_was_planted(
         assert warnings_of(answer.stderr) == []
     assert (directory / "keyring-backend").stat().st_uid == os.getuid()
     assert run_helper_in(env, "get", stdin="unknown.example").stdout.strip() == NOT_FOUND
+
+
+def test_a_sticky_config_dir_keeps_the_index_in_a_private_subdirectory_and_erase_erases(
+    helper_env: dict[str, str], open_dir: Path
+) -> None:
+    sticky = open_dir / "tmp"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    env = {**helper_env, CONFIG_DIR: str(sticky)}
+
+    assert store(env, SERVER, "carol", "pw-of-carol-0b7").returncode == 0
+    assert json.loads(run_helper_in(env, "list").stdout) == {SERVER: "carol"}
+    private = sticky / f"{APP}-{os.getuid()}"
+    assert stat.S_IMODE(private.lstat().st_mode) == 0o700
+    assert (private / "registries.json").is_file()
+    assert not (sticky / "registries.json").exists()
+
+    erased = run_helper_in(env, "erase", stdin=SERVER)
+
+    assert (erased.returncode, erased.stdout) == (0, ""), erased
+    assert keyring_usernames(env, SERVER) == []  # the secret went with the entry
+    assert run_helper_in(env, "get", stdin=SERVER).stdout.strip() == NOT_FOUND
