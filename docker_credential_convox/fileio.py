@@ -108,7 +108,7 @@ def trusted_dir(path: str) -> Optional[str]:
     """
     try:
         info = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # none, or none possible (under a file)
         return None
     except OSError as exc:
         raise StateError(f"cannot use directory {path}: {exc.strerror}") from None

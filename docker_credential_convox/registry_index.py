@@ -104,13 +104,21 @@ class RegistryIndex:
     """
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.lock_path = path + ".lock"
+        self._configured = path
+
+    @property
+    def path(self) -> str:
+        """The index file: in the helper's private subdirectory when the configured directory
+        is a sticky one like /tmp (once that exists), else where it was configured."""
+        try:
+            return self._located() or self._configured
+        except StateError:  # refused: said when the index is read
+            return self._configured
 
     def _located(self, create: bool = False) -> Optional[str]:
         """The index file where fileio's rule puts it (its directory made if `create`); None:
         the directory does not exist yet. StateError when it is refused."""
-        directory, name = os.path.split(self.path)
+        directory, name = os.path.split(self._configured)
         try:
             if create:
                 found: Optional[str] = fileio.ensure_private_dir(directory)
@@ -124,7 +132,7 @@ class RegistryIndex:
 
     def _refusal(self, refusal: fileio.Untrusted) -> str:
         return (
-            f"refusing the registry index {self.path}, which others may have written: "
+            f"refusing the registry index {self._configured}, which others may have written: "
             f"{refusal.message}"
         )
 
@@ -133,7 +141,7 @@ class RegistryIndex:
         import hashlib
 
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-        return os.path.join(os.path.dirname(self.path), LOCKS_DIR, digest + ".lock")
+        return os.path.join(os.path.dirname(self._configured), LOCKS_DIR, digest + ".lock")
 
     def registry_lock(self, key: str, for_erase: bool = False) -> AbstractContextManager[None]:
         """Hold the lock of registry `key` for the block (see _registry_lock)."""
