@@ -17,6 +17,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -428,3 +429,61 @@ def test_a_sticky_config_dir_keeps_the_index_in_a_private_subdirectory_and_erase
     assert (erased.returncode, erased.stdout) == (0, ""), erased
     assert keyring_usernames(env, SERVER) == []  # the secret went with the entry
     assert run_helper_in(env, "get", stdin=SERVER).stdout.strip() == NOT_FOUND
+
+
+# -- the single file's unpacked libraries: code, read back on every run --------------------------
+
+ZIPAPP = Path(__file__).resolve().parent.parent / "packaging" / "zipapp"
+PLANTED_CODE = "import sys\ndef run():\n    sys.stdout.write('PLANTED CODE RAN\\n')\n    return 0\n"
+# Runs start.py (the sh lines' Python) or the bootstrap's main() with the build id "@BUILD_ID@"
+# (as in the checkout), the archive being a file that does not exist.
+START_PROBE = """
+import sys
+source = open({start!r}).read()
+sys.argv = ["-c", "/nonexistent/archive.pyz"]
+exec(compile(source, "start.py", "exec"), {{}})
+"""
+BOOTSTRAP_PROBE = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("bootstrap", {main!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+sys.exit(module.main())
+"""
+
+
+def plant_unpacked_copy(attacker: Attacker, base: Path) -> None:
+    """An unpacked build, marked compiled, whose helper is the attacker's code."""
+    target = base / "zipapp" / "@BUILD_ID@"
+    tag = sys.implementation.cache_tag
+    attacker.plant(target / f".compiled-{tag}", b"")
+    package = target / "site-packages" / "docker_credential_convox"
+    attacker.plant(package / "__init__.py", b"")
+    attacker.plant(package / "launcher.py", PLANTED_CODE.encode())
+    attacker.plant(package / "cli.py", PLANTED_CODE.replace("def run", "def main").encode())
+
+
+@pytest.mark.parametrize("probe", ["start.py", "bootstrap"])
+@pytest.mark.parametrize("owner", ["another user", "us, mode 0777"])
+def test_the_single_file_never_runs_libraries_planted_in_its_cache_directory(
+    attacker: Attacker, open_dir: Path, probe: str, owner: str
+) -> None:
+    base = open_dir / "cache"
+    if owner == "another user":
+        attacker.mkdir(base)
+    else:
+        base.mkdir()
+        base.chmod(0o777)
+    plant_unpacked_copy(attacker, base)
+    code = (
+        START_PROBE.format(start=str(ZIPAPP / "start.py"))
+        if probe == "start.py"
+        else BOOTSTRAP_PROBE.format(main=str(ZIPAPP / "__main__.py"))
+    )
+    env = {"PATH": os.environ["PATH"], "HOME": str(open_dir), CACHE_DIR: str(base)}
+
+    ran = subprocess.run(
+        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert "PLANTED CODE RAN" not in ran.stdout + ran.stderr, ran
