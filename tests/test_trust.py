@@ -434,7 +434,7 @@ def test_a_sticky_config_dir_keeps_the_index_in_a_private_subdirectory_and_erase
 # -- the single file's unpacked libraries: code, read back on every run --------------------------
 
 ZIPAPP = Path(__file__).resolve().parent.parent / "packaging" / "zipapp"
-PLANTED_CODE = "import sys\ndef run():\n    sys.stdout.write('PLANTED CODE RAN\\n')\n    return 0\n"
+UNPACKED_HELPER = "import sys\ndef run():\n    sys.stdout.write('COPY RAN\\n')\n    return 0\n"
 # Runs start.py (the sh lines' Python) or the bootstrap's main() with the build id "@BUILD_ID@"
 # (as in the checkout), the archive being a file that does not exist.
 START_PROBE = """
@@ -459,8 +459,8 @@ def plant_unpacked_copy(attacker: Attacker, base: Path) -> None:
     attacker.plant(target / f".compiled-{tag}", b"")
     package = target / "site-packages" / "docker_credential_convox"
     attacker.plant(package / "__init__.py", b"")
-    attacker.plant(package / "launcher.py", PLANTED_CODE.encode())
-    attacker.plant(package / "cli.py", PLANTED_CODE.replace("def run", "def main").encode())
+    attacker.plant(package / "launcher.py", UNPACKED_HELPER.encode())
+    attacker.plant(package / "cli.py", UNPACKED_HELPER.replace("def run", "def main").encode())
 
 
 @pytest.mark.parametrize("probe", ["start.py", "bootstrap"])
@@ -486,4 +486,30 @@ def test_the_single_file_never_runs_libraries_planted_in_its_cache_directory(
         [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=False
     )
 
-    assert "PLANTED CODE RAN" not in ran.stdout + ran.stderr, ran
+    assert "COPY RAN" not in ran.stdout + ran.stderr, ran
+
+
+@pytest.mark.parametrize("probe", ["start.py", "bootstrap"])
+def test_the_single_file_runs_its_own_unpacked_copy(open_dir: Path, probe: str) -> None:
+    """The check refuses only what others could have written: the user's own copy runs."""
+    base = open_dir / "cache"
+    target = base / "zipapp" / "@BUILD_ID@"
+    package = target / "site-packages" / "docker_credential_convox"
+    package.mkdir(parents=True)
+    for directory in (base, base / "zipapp", target):
+        directory.chmod(0o700)
+    (target / f".compiled-{sys.implementation.cache_tag}").touch()
+    (package / "__init__.py").touch()
+    (package / "launcher.py").write_text(UNPACKED_HELPER)
+    code = (
+        START_PROBE.format(start=str(ZIPAPP / "start.py"))
+        if probe == "start.py"
+        else BOOTSTRAP_PROBE.format(main=str(ZIPAPP / "__main__.py"))
+    )
+    env = {"PATH": os.environ["PATH"], "HOME": str(open_dir), CACHE_DIR: str(base)}
+
+    ran = subprocess.run(
+        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert (ran.returncode, ran.stdout) == (0, "COPY RAN\n"), ran

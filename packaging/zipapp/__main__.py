@@ -84,6 +84,32 @@ def private_dirs(path: str) -> None:
         raise OSError(0, "the directory is shared with other users", path)
 
 
+def ours_alone(path: str, sticky_ok: bool = False) -> bool:
+    """Whether the directory `path` is this user's and no one else may write in it (with
+    `sticky_ok`, or it is sticky and world-writable like /tmp, of root or this user)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    if info.st_uid not in (0, os.getuid()):
+        return False
+    if sticky_ok and info.st_mode & 0o1002 == 0o1002:
+        return True
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def trusted(target: str) -> bool:
+    """Whether only this user can have put the code in `target`: it and `zipapp/` above it are
+    theirs alone, and the cache directory above that is too, or sticky (then no one else can
+    rename `zipapp/` away). start.py checks the same before it runs the unpacked copy."""
+    root = os.path.dirname(target)
+    return (
+        ours_alone(os.path.dirname(root), sticky_ok=True)
+        and ours_alone(root)
+        and ours_alone(target)
+    )
+
+
 def prepare(archive: str, target: str, compiled: str) -> None:
     """Unpack (once per build) and byte-compile (once per Python version), under a lock."""
     import compileall
@@ -111,6 +137,8 @@ def main() -> int:
         compiled = os.path.join(target, ".compiled-" + sys.implementation.cache_tag)
         if not os.path.exists(compiled):
             prepare(archive, target, compiled)
+        if not trusted(target):  # another user could have planted code there: never run it
+            raise OSError(0, "the directory is shared with other users", os.path.dirname(target))
     except OSError as exc:  # one line on stdout, exit 1: what credential clients expect
         sys.stdout.write(
             f"{APP}: cannot unpack its libraries: {exc.strerror or exc}"
