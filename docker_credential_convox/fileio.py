@@ -173,15 +173,15 @@ def _untrusted_file(path: str, info: os.stat_result) -> Optional[Untrusted]:
     if info.st_uid != os.getuid():
         return Untrusted(
             path,
-            f"{path} belongs to another user (uid {info.st_uid}): remove it "
-            "(the helper writes it again)",
+            f"{path} belongs to another user (uid {info.st_uid}): remove it, or make it yours "
+            "if you trust what it holds",
         )
     if info.st_mode & OTHERS_WRITE_BITS:
         mode = stat.S_IMODE(info.st_mode)
         return Untrusted(
             path,
-            f"{path} may be written by other users (mode {mode:04o}): remove it "
-            "(the helper writes it again, 0600)",
+            f"{path} may be written by other users (mode {mode:04o}): remove it, or "
+            f"chmod go-w {path} if you trust what it holds",
         )
     return None
 
