@@ -117,6 +117,12 @@ def open_dir(open_root: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def server() -> str:
+    """A registry of this test's own (the Secret Service is shared by the session)."""
+    return f"trust-{uuid.uuid4().hex[:10]}.example.com:5000"
+
+
 def warnings_of(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith(f"{APP}: warning:")]
 
@@ -255,17 +261,17 @@ def test_an_ecr_token_planted_in_the_cache_directory_is_not_served(
 
 
 def test_a_planted_null_keyring_pin_is_ignored_and_store_really_stores(
-    helper_env: dict[str, str], attacker: Attacker, open_dir: Path
+    helper_env: dict[str, str], server: str, attacker: Attacker, open_dir: Path
 ) -> None:
     directory = open_dir / "cache"
     attacker.mkdir(directory)
     attacker.plant(directory / "keyring-backend", (NULL_KEYRING + "\n").encode())
     env = {**helper_env, CACHE_DIR: str(directory)}
 
-    stored = store(env, SERVER, "alice", "pw-of-alice-5e1")
+    stored = store(env, server, "alice", "pw-of-alice-5e1")
     assert (stored.returncode, stored.stdout) == (0, ""), stored
 
-    answer = run_helper_in(env, "get", stdin=SERVER)
+    answer = run_helper_in(env, "get", stdin=server)
     assert answer.returncode == 0, answer  # the null backend would have kept nothing
     assert json.loads(answer.stdout)["Secret"] == "pw-of-alice-5e1"
     assert_one_warning_naming(stored.stderr, directory)
@@ -395,14 +401,14 @@ def test_our_own_cache_file_is_not_trusted_once_others_may_write_it(
 
 
 def test_a_stored_login_is_still_found_when_nothing_was_planted(
-    helper_env: dict[str, str], open_dir: Path
+    helper_env: dict[str, str], server: str, open_dir: Path
 ) -> None:
     """The rule costs nothing when every file is the user's own: a private cache directory."""
     directory = open_dir / "cache"
     env = {**helper_env, CACHE_DIR: str(directory)}
-    assert store(env, SERVER, "bob", "pw-of-bob-91c").returncode == 0
+    assert store(env, server, "bob", "pw-of-bob-91c").returncode == 0
     for _ in range(2):  # the second `get` reads the pin the first one wrote
-        answer = run_helper_in(env, "get", stdin=SERVER)
+        answer = run_helper_in(env, "get", stdin=server)
         assert answer.returncode == 0, answer
         assert warnings_of(answer.stderr) == []
     assert (directory / "keyring-backend").stat().st_uid == os.getuid()
@@ -410,25 +416,25 @@ def test_a_stored_login_is_still_found_when_nothing_was_planted(
 
 
 def test_a_sticky_config_dir_keeps_the_index_in_a_private_subdirectory_and_erase_erases(
-    helper_env: dict[str, str], open_dir: Path
+    helper_env: dict[str, str], server: str, open_dir: Path
 ) -> None:
     sticky = open_dir / "tmp"
     sticky.mkdir()
     sticky.chmod(0o1777)
     env = {**helper_env, CONFIG_DIR: str(sticky)}
 
-    assert store(env, SERVER, "carol", "pw-of-carol-0b7").returncode == 0
-    assert json.loads(run_helper_in(env, "list").stdout) == {SERVER: "carol"}
+    assert store(env, server, "carol", "pw-of-carol-0b7").returncode == 0
+    assert json.loads(run_helper_in(env, "list").stdout) == {server: "carol"}
     private = sticky / f"{APP}-{os.getuid()}"
     assert stat.S_IMODE(private.lstat().st_mode) == 0o700
     assert (private / "registries.json").is_file()
     assert not (sticky / "registries.json").exists()
 
-    erased = run_helper_in(env, "erase", stdin=SERVER)
+    erased = run_helper_in(env, "erase", stdin=server)
 
     assert (erased.returncode, erased.stdout) == (0, ""), erased
-    assert keyring_usernames(env, SERVER) == []  # the secret went with the entry
-    assert run_helper_in(env, "get", stdin=SERVER).stdout.strip() == NOT_FOUND
+    assert keyring_usernames(env, server) == []  # the secret went with the entry
+    assert run_helper_in(env, "get", stdin=server).stdout.strip() == NOT_FOUND
 
 
 # -- the single file's unpacked libraries: code, read back on every run --------------------------
