@@ -18,7 +18,8 @@ A token is *fresh* until half its lifetime has passed (then it is refreshed) and
 more than `USABLE_MARGIN` seconds remain; an unusable token is never returned. When a mint fails
 and the cached token is still usable, it is returned with a warning. A cache file that cannot be
 read, parsed or written is ignored (and rewritten when possible), never a failure of the request:
-the cache only saves time.
+the cache only saves time. One that others may have written (fileio's rule: a directory or file
+not the user's alone, a link) is neither read nor written: one warning, and the call mints.
 """
 
 from __future__ import annotations

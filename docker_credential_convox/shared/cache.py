@@ -20,7 +20,10 @@ listing. Every machine asks Secrets Manager about a slot at most once per its ji
 Files live only in the runtime directory (a tmpfs that does not outlive the boot): 0700
 directory, 0600 files written atomically. Without a runtime directory nothing is cached and
 every request asks (a debug line says so). A file that cannot be read or parsed is a miss,
-never a failure: the cache only saves calls. Time and randomness are injectable.
+never a failure: the cache only saves calls. Nothing is read before the directory passes
+fileio's rule (a directory others may write is not used; a sticky one gets a private
+subdirectory), and an entry that is not the user's alone is never served: one warning, and the
+call asks Secrets Manager. Time and randomness are injectable.
 """
 
 from __future__ import annotations
