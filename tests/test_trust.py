@@ -20,8 +20,10 @@ import subprocess
 import sys
 import tempfile
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -440,39 +442,53 @@ def test_a_sticky_config_dir_keeps_the_index_in_a_private_subdirectory_and_erase
 # -- the single file's unpacked libraries: code, read back on every run --------------------------
 
 ZIPAPP = Path(__file__).resolve().parent.parent / "packaging" / "zipapp"
-UNPACKED_HELPER = "import sys\ndef run():\n    sys.stdout.write('COPY RAN\\n')\n    return 0\n"
-# Runs start.py (the sh lines' Python) or the bootstrap's main() with the build id "@BUILD_ID@"
-# (as in the checkout), the archive being a file that does not exist.
-START_PROBE = """
-import sys
-source = open({start!r}).read()
-sys.argv = ["-c", "/nonexistent/archive.pyz"]
-exec(compile(source, "start.py", "exec"), {{}})
-"""
-BOOTSTRAP_PROBE = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("bootstrap", {main!r})
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-sys.exit(module.main())
-"""
 
 
-def plant_unpacked_copy(attacker: Attacker, base: Path) -> None:
-    """An unpacked build, marked compiled, whose helper is the attacker's code."""
+def helper_module(says: str) -> bytes:
+    """A stand-in for the helper's launcher that says where it was loaded from."""
+    return f"import sys\ndef run():\n    sys.stdout.write({says!r})\n    return 0\n".encode()
+
+
+def tiny_single_file(path: Path) -> Path:
+    """An archive laid out as build.py lays out the single file (id "@BUILD_ID@", as in the
+    checkout), whose helper only says it ran from the archive's own libraries."""
+    bootstrap = (ZIPAPP / "__main__.py").read_bytes()
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("__main__.py", bootstrap)
+        archive.writestr("docker_credential_convox_zipapp.py", bootstrap)
+        archive.writestr("site-packages/docker_credential_convox/__init__.py", b"")
+        archive.writestr(
+            "site-packages/docker_credential_convox/launcher.py", helper_module("ARCHIVE\n")
+        )
+    return path
+
+
+def unpacked_copy(base: Path) -> tuple[Path, dict[str, bytes]]:
+    """Where this build's unpacked copy lives under the cache directory `base`, and the files
+    of a copy (marked compiled) whose helper says it is that copy."""
     target = base / "zipapp" / "@BUILD_ID@"
-    tag = sys.implementation.cache_tag
-    attacker.plant(target / f".compiled-{tag}", b"")
-    package = target / "site-packages" / "docker_credential_convox"
-    attacker.plant(package / "__init__.py", b"")
-    attacker.plant(package / "launcher.py", UNPACKED_HELPER.encode())
-    attacker.plant(package / "cli.py", UNPACKED_HELPER.replace("def run", "def main").encode())
+    package = "site-packages/docker_credential_convox"
+    return target, {
+        f".compiled-{sys.implementation.cache_tag}": b"",
+        f"{package}/__init__.py": b"",
+        f"{package}/launcher.py": helper_module("UNPACKED COPY\n"),
+    }
 
 
-@pytest.mark.parametrize("probe", ["start.py", "bootstrap"])
+def run_single_file(how: str, archive: Path, env: dict[str, str]) -> CompletedProcess[str]:
+    """The archive as its sh lines run it (start.py's text with `python3 -S -c`), or through its
+    bootstrap (`python3 -S ARCHIVE`)."""
+    if how == "start.py":
+        argv = [sys.executable, "-S", "-c", (ZIPAPP / "start.py").read_text(), str(archive)]
+    else:
+        argv = [sys.executable, "-S", str(archive)]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("how", ["start.py", "bootstrap"])
 @pytest.mark.parametrize("owner", ["another user", "us, mode 0777"])
 def test_the_single_file_never_runs_libraries_planted_in_its_cache_directory(
-    attacker: Attacker, open_dir: Path, probe: str, owner: str
+    attacker: Attacker, open_dir: Path, how: str, owner: str
 ) -> None:
     base = open_dir / "cache"
     if owner == "another user":
@@ -480,42 +496,34 @@ def test_the_single_file_never_runs_libraries_planted_in_its_cache_directory(
     else:
         base.mkdir()
         base.chmod(0o777)
-    plant_unpacked_copy(attacker, base)
-    code = (
-        START_PROBE.format(start=str(ZIPAPP / "start.py"))
-        if probe == "start.py"
-        else BOOTSTRAP_PROBE.format(main=str(ZIPAPP / "__main__.py"))
-    )
-    env = {"PATH": os.environ["PATH"], "HOME": str(open_dir), CACHE_DIR: str(base)}
+    target, files = unpacked_copy(base)
+    for name, data in files.items():
+        attacker.plant(target / name, data)
+    archive = tiny_single_file(open_dir / "helper.pyz")
+    temp = open_dir / "tmp"
+    temp.mkdir(mode=0o700)
+    env = {"PATH": os.environ["PATH"], "HOME": str(open_dir), "TMPDIR": str(temp)}
 
-    ran = subprocess.run(
-        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=False
-    )
+    ran = run_single_file(how, archive, {**env, CACHE_DIR: str(base)})
 
-    assert "COPY RAN" not in ran.stdout + ran.stderr, ran
+    assert (ran.returncode, ran.stdout) == (0, "ARCHIVE\n"), ran  # never UNPACKED COPY
+    assert_one_warning_naming(ran.stderr, base)
+    assert list(temp.iterdir()) == []  # the copy for this run only is gone
 
 
-@pytest.mark.parametrize("probe", ["start.py", "bootstrap"])
-def test_the_single_file_runs_its_own_unpacked_copy(open_dir: Path, probe: str) -> None:
+@pytest.mark.parametrize("how", ["start.py", "bootstrap"])
+def test_the_single_file_runs_its_own_unpacked_copy(open_dir: Path, how: str) -> None:
     """The check refuses only what others could have written: the user's own copy runs."""
     base = open_dir / "cache"
-    target = base / "zipapp" / "@BUILD_ID@"
-    package = target / "site-packages" / "docker_credential_convox"
-    package.mkdir(parents=True)
+    target, files = unpacked_copy(base)
+    for name, data in files.items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_bytes(data)
     for directory in (base, base / "zipapp", target):
         directory.chmod(0o700)
-    (target / f".compiled-{sys.implementation.cache_tag}").touch()
-    (package / "__init__.py").touch()
-    (package / "launcher.py").write_text(UNPACKED_HELPER)
-    code = (
-        START_PROBE.format(start=str(ZIPAPP / "start.py"))
-        if probe == "start.py"
-        else BOOTSTRAP_PROBE.format(main=str(ZIPAPP / "__main__.py"))
-    )
+    archive = tiny_single_file(open_dir / "helper.pyz")
     env = {"PATH": os.environ["PATH"], "HOME": str(open_dir), CACHE_DIR: str(base)}
 
-    ran = subprocess.run(
-        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=False
-    )
+    ran = run_single_file(how, archive, env)
 
-    assert (ran.returncode, ran.stdout) == (0, "COPY RAN\n"), ran
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "UNPACKED COPY\n", ""), ran
