@@ -50,6 +50,12 @@ class Untrusted(StateError):
         return True
 
 
+def mark_reported(path: str) -> None:
+    """Count `path` as refused and said so already (by the single file's bootstrap, which
+    would not run its libraries from it): the one warning line has been written."""
+    _reported.add(path)
+
+
 def report_untrusted(diagnostics: Diagnostics, refusal: Untrusted, consequence: str) -> None:
     """`CONSEQUENCE: WHY` as one warning line, the first time this path is refused; later
     refusals of it in the same process are debug lines."""

@@ -170,11 +170,13 @@ def copy_for_this_run(archive: str, refused: OSError) -> str:
 
 def main() -> int:
     archive = os.path.dirname(os.path.abspath(__file__))
+    refused_path = None
     try:
         try:
             target = unpacked_copy(archive)
         except SharedWithOthers as refused:
             target = copy_for_this_run(archive, refused)
+            refused_path = refused.filename
     except OSError as exc:  # one line on stdout, exit 1: what credential clients expect
         sys.stdout.write(
             f"{APP}: cannot unpack its libraries: {exc.strerror or exc}"
@@ -188,6 +190,13 @@ def main() -> int:
     sys.path[:] = [site_packages.rstrip("/")] + [
         entry for entry in sys.path if os.path.abspath(entry or ".") != archive
     ]
+    if refused_path:  # one warning line per refused directory: the helper says no more
+        try:
+            from docker_credential_convox import fileio
+
+            fileio.mark_reported(refused_path)
+        except Exception:  # noqa: S110 - only spares a second warning line
+            pass
     try:  # without `site` until something needs it (docker_credential_convox/launcher.py)
         from docker_credential_convox.launcher import run
     except Exception:  # noqa: S110 - a broken launcher: start as the usual console script does
