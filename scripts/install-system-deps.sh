@@ -10,6 +10,7 @@ packages=(
   skopeo                                # a real client that uses credHelpers
   docker.io                             # a real daemon (dockerd 20.10, built-in BuildKit) and its 20.10 client
   podman buildah                        # daemonless clients that read credHelpers
+  pass gnupg golang-docker-credential-helpers  # the pass store, beside docker-credential-pass
   docker-compose                        # compose 1.29 (Python, on Debian's docker-py)
   iproute2 util-linux                   # `unshare -n` and `ip` for a loopback-only namespace
   ca-certificates

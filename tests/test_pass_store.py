@@ -1,0 +1,260 @@
+"""The pass store beside docker-credential-pass: one layout, read and written by both helpers.
+
+Real `pass`, real gpg (fixtures_pass) and Debian's Go helper (golang-docker-credential-helpers,
+0.6.4). An entry either helper stores is answered by the other's `get` and shown by its `list`;
+either helper's `erase` removes what the other stored. Also: the setting in the config file, the
+errors of a store nobody initialised, no secret in any argv, no keyring on the path.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from fixtures_pass import (
+    GO_PASS_HELPER,
+    PASS_FOLDER,
+    SECRET_STORE,
+    encoded,
+    pass_logins,
+    run_tool,
+    store_dir,
+)
+from support import NOT_FOUND, fail_without, hermetic_env, run_helper_in
+
+from docker_credential_convox.settings import Settings
+
+pytest_plugins = ["fixtures_pass"]
+
+HUB = "https://index.docker.io/v1/"
+REGISTRY = "127.0.0.1:5000"
+
+
+@pytest.fixture(autouse=True)
+def _go_helper() -> None:
+    fail_without(GO_PASS_HELPER)
+
+
+def go(env: Mapping[str, str], action: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """docker-credential-pass ACTION in `env`."""
+    return run_tool(env, GO_PASS_HELPER, action, stdin=stdin)
+
+
+def store_request(server: str, username: str, secret: str) -> str:
+    return json.dumps({"ServerURL": server, "Username": username, "Secret": secret})
+
+
+def ours_get(env: Mapping[str, str], server: str) -> dict[str, str]:
+    result = run_helper_in(env, "get", stdin=server)
+    assert result.returncode == 0, result
+    reply: dict[str, str] = json.loads(result.stdout)
+    return reply
+
+
+def ours_list(env: Mapping[str, str]) -> dict[str, str]:
+    result = run_helper_in(env, "list")
+    assert result.returncode == 0, result
+    listed: dict[str, str] = json.loads(result.stdout)
+    return listed
+
+
+@pytest.mark.parametrize("server", [REGISTRY, HUB, f"{REGISTRY}/team-a"])
+def test_stored_by_docker_credential_pass_is_answered_and_listed_by_ours(
+    pass_env: dict[str, str], server: str
+) -> None:
+    stored = go(pass_env, "store", store_request(server, "gopher", "go-secret"))
+    assert stored.returncode == 0, stored
+
+    assert ours_get(pass_env, server) == {
+        "ServerURL": server,
+        "Username": "gopher",
+        "Secret": "go-secret",
+    }
+    assert ours_list(pass_env) == {server: "gopher"}
+
+
+def test_an_entry_of_docker_credential_pass_under_another_spelling_is_found(
+    pass_env: dict[str, str],
+) -> None:
+    assert (
+        go(pass_env, "store", store_request(f"https://{REGISTRY}/", "gopher", "pw")).returncode == 0
+    )
+
+    assert ours_get(pass_env, REGISTRY)["Secret"] == "pw"
+    assert ours_get(pass_env, f"{REGISTRY}/team/app")["Username"] == "gopher"
+
+
+def test_stored_by_ours_is_answered_and_listed_by_docker_credential_pass(
+    pass_env: dict[str, str],
+) -> None:
+    for server, username in ((REGISTRY, "alice"), (HUB, "hubber")):
+        result = run_helper_in(
+            pass_env, "store", stdin=store_request(server, username, "pw-" + username)
+        )
+        assert (result.returncode, result.stdout) == (0, ""), result
+
+    for server, username in ((REGISTRY, "alice"), (HUB, "hubber")):
+        got = go(pass_env, "get", server)
+        assert got.returncode == 0, got
+        assert json.loads(got.stdout) == {
+            "ServerURL": server,
+            "Username": username,
+            "Secret": "pw-" + username,
+        }
+    listed = go(pass_env, "list")
+    assert json.loads(listed.stdout) == {REGISTRY: "alice", HUB: "hubber"}
+    assert ours_list(pass_env) == {REGISTRY: "alice", HUB: "hubber"}
+    # In pass's own layout: gpg files, private, in the folder docker-credential-pass reads.
+    secret_file = store_dir(pass_env) / PASS_FOLDER / encoded(REGISTRY) / "alice.gpg"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert b"pw-alice" not in secret_file.read_bytes()
+
+
+def test_a_new_username_from_ours_replaces_the_login_docker_credential_pass_reads(
+    pass_env: dict[str, str],
+) -> None:
+    assert go(pass_env, "store", store_request(REGISTRY, "zed", "old")).returncode == 0
+    result = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "alice", "new"))
+    assert result.returncode == 0, result
+
+    assert json.loads(go(pass_env, "get", REGISTRY).stdout)["Username"] == "alice"
+    assert pass_logins(pass_env) == {REGISTRY: ["alice"]}
+
+
+def test_erase_by_ours_removes_what_docker_credential_pass_stored(
+    pass_env: dict[str, str],
+) -> None:
+    assert go(pass_env, "store", store_request(REGISTRY, "gopher", "pw")).returncode == 0
+
+    erased = run_helper_in(pass_env, "erase", stdin=REGISTRY)
+
+    assert (erased.returncode, erased.stdout) == (0, ""), erased
+    assert json.loads(go(pass_env, "list").stdout) == {}
+    got = run_helper_in(pass_env, "get", stdin=REGISTRY)
+    assert (got.returncode, got.stdout) == (1, NOT_FOUND + "\n")
+    assert pass_logins(pass_env) == {}
+
+
+def test_erase_by_docker_credential_pass_removes_what_ours_stored(
+    pass_env: dict[str, str],
+) -> None:
+    result = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "alice", "pw"))
+    assert result.returncode == 0, result
+
+    assert go(pass_env, "erase", REGISTRY).returncode == 0
+
+    # Our index still names the registry; the secret is gone, so `get` answers not found.
+    got = run_helper_in(pass_env, "get", stdin=REGISTRY)
+    assert (got.returncode, got.stdout) == (1, NOT_FOUND + "\n"), got
+    assert json.loads(go(pass_env, "list").stdout) == {}
+    assert ours_list(pass_env) == {}
+
+
+def test_the_config_file_selects_the_pass_store(pass_env: dict[str, str]) -> None:
+    env = {key: value for key, value in pass_env.items() if key != SECRET_STORE}
+    config = Path(Settings(env).config_path)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"secret_store": "pass"}))
+
+    result = run_helper_in(env, "store", stdin=store_request(REGISTRY, "alice", "pw"))
+
+    assert result.returncode == 0, result
+    assert pass_logins(env) == {REGISTRY: ["alice"]}
+
+
+def test_password_store_dir_is_honoured(pass_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**pass_env, "PASSWORD_STORE_DIR": str(tmp_path / "elsewhere")}
+    fingerprint = (store_dir(pass_env) / ".gpg-id").read_text().strip()
+    assert run_tool(env, "pass", "init", fingerprint).returncode == 0
+
+    assert go(env, "store", store_request(REGISTRY, "gopher", "pw")).returncode == 0
+
+    assert ours_get(env, REGISTRY)["Secret"] == "pw"
+    assert ours_list(pass_env) == {}
+
+
+def test_an_unknown_store_name_is_one_line_naming_the_choices(pass_env: dict[str, str]) -> None:
+    result = run_helper_in(
+        {**pass_env, SECRET_STORE: "vault"}, "store", stdin=store_request(REGISTRY, "a", "pw")
+    )
+    assert result.returncode == 1
+    assert result.stdout.count("\n") == 1
+    assert SECRET_STORE in result.stdout
+    assert "keyring" in result.stdout
+    assert "pass" in result.stdout
+
+
+def test_a_store_nobody_initialised_says_to_run_pass_init(
+    tmp_path: Path, gpg_key: tuple[Path, str]
+) -> None:
+    env = hermetic_env(tmp_path, {"GNUPGHOME": str(gpg_key[0]), SECRET_STORE: "pass"})
+
+    result = run_helper_in(env, "store", stdin=store_request(REGISTRY, "alice", "s3cret-value"))
+
+    assert result.returncode == 1
+    assert result.stdout.count("\n") == 1, result
+    assert "pass init" in result.stdout
+    assert "not initialized" in result.stdout
+    assert "s3cret-value" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    # Nothing stored: get is plain not-found, list empty, erase succeeds.
+    got = run_helper_in(env, "get", stdin=REGISTRY)
+    assert (got.returncode, got.stdout) == (1, NOT_FOUND + "\n")
+    assert ours_list(env) == {}
+    assert run_helper_in(env, "erase", stdin=REGISTRY).returncode == 0
+
+
+def test_no_secret_reaches_the_argv_of_pass(pass_env: dict[str, str], tmp_path: Path) -> None:
+    # A spy, not a fake: it records its argv and runs the real pass.
+    spy_dir = tmp_path / "spy"
+    spy_dir.mkdir()
+    log = tmp_path / "argv.log"
+    spy = spy_dir / "pass"
+    spy.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec /usr/bin/pass "$@"\n')
+    spy.chmod(0o755)
+    env = {**pass_env, "PATH": f"{pass_env['PATH'].split(':', 1)[0]}:{spy_dir}:{pass_env['PATH']}"}
+
+    stored = run_helper_in(env, "store", stdin=store_request(REGISTRY, "alice", "s3cret-value"))
+    assert stored.returncode == 0, stored
+    assert ours_get(env, REGISTRY)["Secret"] == "s3cret-value"
+
+    calls = log.read_text()
+    assert "insert" in calls
+    assert "show" in calls
+    assert "s3cret-value" not in calls
+
+
+KEYRING_MODULES = """
+import sys
+from docker_credential_convox import cli
+code = cli.main([sys.argv[1]])
+roots = ("keyring", "jeepney", "secretstorage")
+loaded = sorted(name for name in sys.modules if name.split(".")[0] in roots)
+print(loaded, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_the_pass_store_loads_no_keyring_library(pass_env: dict[str, str]) -> None:
+    for action, stdin in (
+        ("store", store_request(REGISTRY, "alice", "pw")),
+        ("get", REGISTRY),
+        ("list", ""),
+        ("erase", REGISTRY),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-c", KEYRING_MODULES, action],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=pass_env,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result
+        assert result.stderr.strip().splitlines()[-1] == "[]", (action, result.stderr)
