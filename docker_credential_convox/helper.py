@@ -18,7 +18,7 @@ from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import RegistryIndex
 from docker_credential_convox.servers import REGISTRY, Server, parse_server
-from docker_credential_convox.settings import Settings
+from docker_credential_convox.settings import PASS_STORE, Settings
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -36,7 +36,12 @@ if TYPE_CHECKING:
     from docker_credential_convox.sources import Source
     from docker_credential_convox.sources.ecr import AwsSource
     from docker_credential_convox.stores import SecretStore
+    from docker_credential_convox.stores.pass_store import PassStore
     from docker_credential_convox.tokencache import CachedToken
+
+
+# Usernames filed under one key outside the index that one erase removes (bounds a loop).
+MAX_LOGINS_ERASED = 16
 
 
 def _now() -> float:
@@ -84,10 +89,52 @@ class Helper:
     def secret_store(self) -> SecretStore:
         """Where secrets live (the OS keyring), made on first use (importing nothing before)."""
         if self._secret_store is None:
-            from docker_credential_convox.stores.keyring import KeyringStore
+            if self.settings.secret_store == PASS_STORE:  # no keyring library loaded at all
+                from docker_credential_convox.stores.pass_store import PassStore
 
-            self._secret_store = KeyringStore.from_settings(self.settings)
+                self._secret_store = PassStore.from_settings(self.settings)
+            else:
+                from docker_credential_convox.stores.keyring import KeyringStore
+
+                self._secret_store = KeyringStore.from_settings(self.settings)
         return self._secret_store
+
+    def _pass_store(self) -> Optional[PassStore]:
+        """The pass store when it is the secret store (it lists what it holds), else None."""
+        if self._secret_store is None and self.settings.secret_store != PASS_STORE:
+            return None  # the keyring: nothing is opened to find that out
+        from docker_credential_convox.stores.pass_store import PassStore
+
+        store = self.secret_store
+        return store if isinstance(store, PassStore) else None
+
+    def _snapshot(self) -> Mapping[str, Entry]:
+        """The registry index as `get` and `list` read it.
+
+        With the pass store, the store decides which stored secrets exist: a login it holds
+        outside the index (docker-credential-pass wrote it) reads as an index entry of a stored
+        login, and an index entry whose secret is gone from it (docker-credential-pass erased
+        it) as no entry. A pending marker keeps a login outside the index hidden: an interrupted
+        store or erase of ours left it, and the next erase sweeps it.
+        """
+        entries = self.index.snapshot()
+        store = self._pass_store()
+        if store is None:
+            return entries
+        from docker_credential_convox.registry_index import Entry
+        from docker_credential_convox.sources import StoredLogin, kept_secret
+
+        held = store.logins()
+        merged = {}
+        for key, entry in entries.items():
+            kept = kept_secret(entry)
+            if kept is None or any(kept in login.usernames for login in held.get(key, ())):
+                merged[key] = entry
+        for key, logins in held.items():
+            if key not in entries and not self.records.pending.may_exist(key):
+                first = logins[0]
+                merged[key] = Entry(key, first.server_url, first.usernames[0], StoredLogin.kind)
+        return merged
 
     @property
     def records(self) -> Records:
@@ -210,7 +257,7 @@ class Helper:
         server = parse_server(server_url)
         # One read of the index answers an ordinary registry and an alias (whose target's
         # entry it also holds); an alias never opens the secret store.
-        entries = self.index.snapshot()
+        entries = self._snapshot()
         credentials = None if self._has_local(server, entries) else self._shared_get(server)
         if credentials is None:
             answered, source = self._route(server, entries)
@@ -224,12 +271,31 @@ class Helper:
         """Forget the entry of exactly this server and path (never a shorter path's)."""
         server = parse_server(server_url)
         self._erase_backend(server).erase(server)
+        store = self._pass_store()
+        if store is not None:
+            self._erase_outside_index(store, server.key)
+
+    def _erase_outside_index(self, store: PassStore, key: str) -> None:
+        """Remove the logins the pass store holds for `key` without an index entry (written
+        by docker-credential-pass, or under another spelling of the key)."""
+        if store.find_username(key) is None:
+            return
+        with self.index.registry_lock(key, for_erase=True):
+            if self.index.lookup(key) is not None:
+                return  # a store of ours came in between: its login stays
+            for _ in range(MAX_LOGINS_ERASED):
+                username = store.find_username(key)
+                if username is None:
+                    return
+                store.delete(key, username)
+                self.diagnostics.debug(f"erased {username}'s login for {key} from {store.name}")
 
     def list(self) -> dict[str, str]:
         """Server URL -> username for every registry in the index, plus the ECR registries with
         a usable cached token (minted from the default chain, say), plus the shared registries
-        without a local entry (listed through the machine's cache); no secret store call."""
-        entries = self.index.snapshot()
+        without a local entry (listed through the machine's cache); no secret store call
+        (the pass store's folder is read, never a secret in it)."""
+        entries = self._snapshot()
         listing = self._local_listing(entries)
         for shared in self._shared_listing():
             if shared.entry.key not in entries:
@@ -284,7 +350,7 @@ class Helper:
         from docker_credential_convox.errors import HelperError
         from docker_credential_convox.rows import Row
 
-        entries = self.index.snapshot()
+        entries = self._snapshot()
         shared_entries = self._shared_listing()
         rows: list[Row] = []
         for key in sorted(entries):

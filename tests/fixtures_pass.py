@@ -8,39 +8,19 @@ here may need a keyring.
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support import fail_without, hermetic_env
+from support_pass import SECRET_STORE, run_tool
 
-from docker_credential_convox.servers import parse_server
-
-PASS_FOLDER = "docker-credential-helpers"  # docker-credential-pass's subfolder of the store
-SECRET_STORE = "DOCKER_CREDENTIAL_CONVOX_SECRET_STORE"
-GO_PASS_HELPER = "docker-credential-pass"
 # gpg-agent's socket lives in GNUPGHOME when /run/user/UID is missing: keep the path short.
 MAX_GNUPGHOME_LENGTH = 70
-
-
-def run_tool(
-    env: Mapping[str, str], *argv: str, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    """A command (gpg, pass, docker-credential-pass) in `env`, bounded, output captured."""
-    return subprocess.run(
-        list(argv),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        timeout=60,
-        check=False,
-    )
 
 
 def kill_agent(gnupg_home: Path) -> None:
@@ -114,37 +94,3 @@ def pass_env(tmp_path: Path, gpg_key: tuple[Path, str]) -> Iterator[dict[str, st
         kill_agent(gnupg)
         if gnupg.parent != home:
             shutil.rmtree(gnupg, ignore_errors=True)
-
-
-def store_dir(env: Mapping[str, str]) -> Path:
-    """The password store `pass` uses in `env`."""
-    explicit = env.get("PASSWORD_STORE_DIR")
-    return Path(explicit) if explicit else Path(env["HOME"]) / ".password-store"
-
-
-def encoded(server_url: str) -> str:
-    """docker-credential-pass's directory name for a server URL: base64url, padded."""
-    return base64.urlsafe_b64encode(server_url.encode()).decode()
-
-
-def pass_logins(env: Mapping[str, str]) -> dict[str, list[str]]:
-    """Server URL -> usernames filed in the store's docker-credential-helpers folder."""
-    folder = store_dir(env) / PASS_FOLDER
-    if not folder.is_dir():
-        return {}
-    return {
-        base64.urlsafe_b64decode(entry.name).decode(): sorted(
-            name.removesuffix(".gpg") for name in os.listdir(entry) if name.endswith(".gpg")
-        )
-        for entry in folder.iterdir()
-        if entry.is_dir()
-    }
-
-
-def pass_usernames(env: Mapping[str, str], key: str) -> list[str]:
-    """The usernames with a secret in the store for a registry key, under any spelling."""
-    found: list[str] = []
-    for url, usernames in pass_logins(env).items():
-        if parse_server(url).key == key:
-            found.extend(usernames)
-    return sorted(found)

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 import pytest
-from fixtures_pass import pass_usernames
 from support import NOT_FOUND
+from support_pass import pass_usernames
 
 from docker_credential_convox.servers import parse_server
 

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from fixtures_pass import (
+from support import NOT_FOUND, fail_without, hermetic_env, run_helper_in
+from support_pass import (
     GO_PASS_HELPER,
     PASS_FOLDER,
     SECRET_STORE,
@@ -25,7 +26,6 @@ from fixtures_pass import (
     run_tool,
     store_dir,
 )
-from support import NOT_FOUND, fail_without, hermetic_env, run_helper_in
 
 from docker_credential_convox.settings import Settings
 
