@@ -9,9 +9,12 @@ errors of a store nobody initialised, no secret in any argv, no keyring on the p
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -258,3 +261,45 @@ def test_the_pass_store_loads_no_keyring_library(pass_env: dict[str, str]) -> No
         )
         assert result.returncode == 0, result
         assert result.stderr.strip().splitlines()[-1] == "[]", (action, result.stderr)
+
+
+BOUNDED_GET = """
+import sys
+from docker_credential_convox import cli
+from docker_credential_convox.stores import pass_store
+pass_store.PASS_TIMEOUT = 2.0  # the bound, shortened so the test takes seconds, not a minute
+sys.exit(cli.main(["get"]))
+"""
+
+
+def agent_pid(env: Mapping[str, str]) -> int:
+    """The process id of the gpg-agent serving `env`'s GNUPGHOME."""
+    result = run_tool(env, "gpg-connect-agent", "getinfo pid", "/bye")
+    line = next(line for line in result.stdout.splitlines() if line.startswith("D "))
+    return int(line.split()[1])
+
+
+def test_a_hung_gpg_agent_is_one_line_after_the_bound(pass_env: dict[str, str]) -> None:
+    stored = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "alice", "pw"))
+    assert stored.returncode == 0, stored
+    pid = agent_pid(pass_env)
+    os.kill(pid, signal.SIGSTOP)  # a real agent, alive but not answering
+    try:
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-c", BOUNDED_GET],
+            input=REGISTRY,
+            capture_output=True,
+            text=True,
+            env=pass_env,
+            timeout=60,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert result.returncode == 1, result
+    assert result.stdout.count("\n") == 1, result
+    assert result.stdout.startswith("pass did not read a secret within 2 s"), result
+    assert "Traceback" not in result.stderr
+    assert elapsed < 30
