@@ -115,7 +115,7 @@ class PassStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> PassStore:
         """The store the environment names (nothing is run until a secret is needed)."""
-        return cls(settings.password_store_dir, settings.environ)
+        return cls(settings.password_store_dir, settings.environ, PASS_TIMEOUT)
 
     # -- the folder, read as docker-credential-pass reads it -------------------------------
 
