@@ -303,3 +303,25 @@ def test_a_hung_gpg_agent_is_one_line_after_the_bound(pass_env: dict[str, str]) 
     assert result.stdout.startswith("pass did not read a secret within 2 s"), result
     assert "Traceback" not in result.stderr
     assert elapsed < 30
+
+
+def test_registries_list_remove_and_doctor_see_what_docker_credential_pass_stored(
+    pass_env: dict[str, str],
+) -> None:
+    assert go(pass_env, "store", store_request(REGISTRY, "gopher", "go-secret")).returncode == 0
+
+    listed = run_helper_in(pass_env, "registries", "list")
+    assert listed.returncode == 0, listed
+    assert REGISTRY in listed.stdout, listed.stdout
+    assert "gopher" in listed.stdout, listed.stdout
+    doctor = run_helper_in(pass_env, "registries", "doctor", REGISTRY)
+    credentials = [line for line in doctor.stdout.splitlines() if "credentials:" in line]
+    assert len(credentials) == 1, doctor.stdout
+    assert credentials[0].startswith("ok: "), doctor.stdout
+    assert "gopher" in credentials[0]
+    assert "go-secret" not in doctor.stdout + doctor.stderr
+
+    removed = run_helper_in(pass_env, "registries", "remove", REGISTRY)
+
+    assert removed.returncode == 0, removed
+    assert json.loads(go(pass_env, "list").stdout) == {}
