@@ -325,7 +325,10 @@ class Helper:
     # -- operations for `registries` and `doctor` ----------------------------------------
 
     def lookup(self, server: Server) -> Optional[Entry]:
-        """The index entry recorded for exactly `server`'s key."""
+        """The index entry recorded for exactly `server`'s key (with the pass store, also a
+        login it holds outside the index, as `get` reads it)."""
+        if self._pass_store() is not None:
+            return self._snapshot().get(server.key)
         return self.index.lookup(server.key)
 
     def source_of(self, server: Server, entry: Optional[Entry]) -> Optional[Source]:
