@@ -231,6 +231,13 @@ def test_no_secret_reaches_the_argv_of_pass(pass_env: dict[str, str], tmp_path: 
     assert "show" in calls
     assert "s3cret-value" not in calls
 
+    # Which logins exist is read from the folder: list and an unknown registry run no pass.
+    log.unlink()
+    assert ours_list(env) == {REGISTRY: "alice"}
+    unknown = run_helper_in(env, "get", stdin="unknown.example")
+    assert (unknown.returncode, unknown.stdout) == (1, NOT_FOUND + "\n")
+    assert not log.exists()
+
 
 KEYRING_MODULES = """
 import sys
