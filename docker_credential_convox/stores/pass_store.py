@@ -43,6 +43,7 @@ HUB_URL = "https://index.docker.io/v1/"  # how Docker names Docker Hub to a help
 PASS_TIMEOUT = 60.0
 MESSAGE_LIMIT = 300
 NOT_INITIALIZED = "pass init"  # what pass's own error says to run
+GPG_ID = ".gpg-id"  # the file `pass init` writes: the keys a folder's secrets are encrypted to
 
 
 def encode(server_url: str) -> str:
@@ -206,6 +207,15 @@ class PassStore:
             f"pass failed to {what} in {self.directory}: {detail or 'no reason given'}"
         )
 
+    def _check_initialized(self, directory: str) -> None:
+        """Refuse to write before `pass init`: pass would first make the entry's directories,
+        and docker-credential-pass 0.6.4's `list` fails on an empty one."""
+        # pass reads the .gpg-id nearest the entry: its directory, the folder, the store.
+        for path in (os.path.join(self.folder, directory), self.folder, self.directory):
+            if os.path.exists(os.path.join(path, GPG_ID)):
+                return
+        self._raise("store a secret", NOT_INITIALIZED, "")
+
     @staticmethod
     def _check_username(username: str) -> None:
         # The username is a file name in the store (as docker-credential-pass files it).
@@ -229,6 +239,7 @@ class PassStore:
         docker-credential-pass (which reads the first username it finds) reads this one."""
         self._check_username(username)
         ours = encode(url_for(key))
+        self._check_initialized(ours)
         self._run(
             "store a secret",
             ["insert", "--multiline", "--force", self._entry(ours, username)],
