@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support import fail_without, hermetic_env
-from support_pass import SECRET_STORE, run_tool
+from support_pass import SECRET_STORE, kill_agent, run_tool
 
 # gpg-agent's socket lives in GNUPGHOME when /run/user/UID is missing: keep the path short.
 MAX_GNUPGHOME_LENGTH = 70
-
-
-def kill_agent(gnupg_home: Path) -> None:
-    """Stop the gpg-agent of `gnupg_home` (gpg started it on first use)."""
-    subprocess.run(
-        ["gpgconf", "--kill", "gpg-agent"],
-        env={**os.environ, "GNUPGHOME": str(gnupg_home)},
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="session")

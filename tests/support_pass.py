@@ -30,6 +30,17 @@ def run_tool(
     )
 
 
+def kill_agent(gnupg_home: Path) -> None:
+    """Stop the gpg-agent of `gnupg_home` (gpg started it on first use)."""
+    subprocess.run(
+        ["gpgconf", "--kill", "gpg-agent"],
+        env={**os.environ, "GNUPGHOME": str(gnupg_home)},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+
+
 def store_dir(env: Mapping[str, str]) -> Path:
     """The password store `pass` uses in `env`."""
     explicit = env.get("PASSWORD_STORE_DIR")

@@ -19,12 +19,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from support import NOT_FOUND, fail_without, hermetic_env, run_helper_in
+from support import HELPER, NOT_FOUND, fail_without, hermetic_env, run_helper_in
 from support_pass import (
     GO_PASS_HELPER,
     PASS_FOLDER,
     SECRET_STORE,
     encoded,
+    kill_agent,
     pass_logins,
     run_tool,
     store_dir,
@@ -334,3 +335,48 @@ def test_registries_list_remove_and_doctor_see_what_docker_credential_pass_store
 
     assert removed.returncode == 0, removed
     assert json.loads(go(pass_env, "list").stdout) == {}
+
+
+def test_a_key_whose_passphrase_nobody_can_type_is_one_line_saying_so(
+    pass_env: dict[str, str],
+) -> None:
+    made = run_tool(
+        pass_env,
+        "gpg",
+        "--batch",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "a-passphrase",
+        "--quick-gen-key",
+        "Locked <locked@example.invalid>",
+        "default",
+        "default",
+        "never",
+    )
+    assert made.returncode == 0, made
+    listed = run_tool(pass_env, "gpg", "--batch", "--with-colons", "--list-secret-keys", "locked")
+    fingerprint = next(line.split(":")[9] for line in listed.stdout.splitlines() if "fpr" in line)
+    assert run_tool(pass_env, "pass", "init", fingerprint).returncode == 0
+    stored = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "alice", "s3cret"))
+    assert stored.returncode == 0, stored
+    kill_agent(Path(pass_env["GNUPGHOME"]))  # forget the passphrase gpg was given
+
+    # Without a terminal (a new session), as Docker runs the helper from a daemon or CI.
+    result = subprocess.run(
+        [str(HELPER), "get"],
+        input=REGISTRY,
+        capture_output=True,
+        text=True,
+        env=pass_env,
+        timeout=90,
+        check=False,
+        start_new_session=True,
+    )
+
+    assert result.returncode == 1, result
+    assert result.stdout.count("\n") == 1, result
+    assert result.stdout.startswith("pass failed to read a secret"), result
+    assert "decryption failed" in result.stdout, result
+    assert "a key with a passphrase cannot be asked for one here" in result.stdout, result
+    assert "s3cret" not in result.stdout + result.stderr
