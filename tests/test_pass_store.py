@@ -378,5 +378,5 @@ def test_a_key_whose_passphrase_nobody_can_type_is_one_line_saying_so(
     assert result.stdout.count("\n") == 1, result
     assert result.stdout.startswith("pass failed to read a secret"), result
     assert "decryption failed" in result.stdout, result
-    assert "a key with a passphrase cannot be asked for one here" in result.stdout, result
+    assert "if the key has a passphrase, gpg cannot ask for it here" in result.stdout, result
     assert "s3cret" not in result.stdout + result.stderr

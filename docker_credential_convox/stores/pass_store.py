@@ -203,6 +203,11 @@ class PassStore:
                 f"the pass store {self.directory} is not initialized: run `pass init GPG-ID` "
                 "with the ID of your gpg key (`gpg --quick-gen-key` makes one), then try again"
             )
+        if "decryption failed" in stderr:
+            detail += (
+                " (if the key has a passphrase, gpg cannot ask for it here: unlock the key in"
+                " gpg-agent first, `pass show` in a terminal, or use a key without one)"
+            )
         raise StoreUnavailable(
             f"pass failed to {what} in {self.directory}: {detail or 'no reason given'}"
         )
