@@ -33,10 +33,14 @@ from support_pass import (
 
 from docker_credential_convox.settings import Settings
 
+pytest.register_assert_rewrite("conformance")  # before its import: asserts show values
+from conformance import CRASH_AT, KILLED  # noqa: E402
+
 pytest_plugins = ["fixtures_pass"]
 
 HUB = "https://index.docker.io/v1/"
 REGISTRY = "127.0.0.1:5000"
+INDEX_WRITE = "docker_credential_convox.registry_index:RegistryIndex.put"  # a store's second write
 
 
 @pytest.fixture(autouse=True)
@@ -380,3 +384,39 @@ def test_a_key_whose_passphrase_nobody_can_type_is_one_line_saying_so(
     assert "decryption failed" in result.stdout, result
     assert "if the key has a passphrase, gpg cannot ask for it here" in result.stdout, result
     assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_a_replacing_store_killed_before_its_index_write_keeps_the_old_login(
+    pass_env: dict[str, str],
+) -> None:
+    stored = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "alice", "old"))
+    assert stored.returncode == 0, stored
+
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CRASH_AT,
+            "docker_credential_convox.registry_index:RegistryIndex.put",
+            "store",
+        ],
+        input=store_request(REGISTRY, "bob", "new"),
+        capture_output=True,
+        text=True,
+        env=pass_env,
+        timeout=60,
+        check=False,
+    )
+
+    assert killed.returncode == KILLED, killed
+    assert ours_get(pass_env, REGISTRY) == {
+        "ServerURL": REGISTRY,
+        "Username": "alice",
+        "Secret": "old",
+    }
+    assert ours_list(pass_env) == {REGISTRY: "alice"}
+    # The next store of the registry finishes the job: one login left, the new one.
+    stored = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "bob", "new"))
+    assert stored.returncode == 0, stored
+    assert pass_logins(pass_env) == {REGISTRY: ["bob"]}
+    assert json.loads(go(pass_env, "get", REGISTRY).stdout)["Username"] == "bob"
