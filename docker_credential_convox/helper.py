@@ -252,6 +252,11 @@ class Helper:
         source, secret = sources.from_request(server, credentials, self.diagnostics)
         # server.url is the URL as sent without its userinfo: a password in the URL is never kept.
         self.backend(source.backend).store(server, server.url, source, secret, verify=verify)
+        store = self._pass_store()
+        kept = source.secret_username
+        if store is not None and kept is not None:
+            with self.index.registry_lock(server.key):
+                store.keep_only(server.key, kept)
 
     def get(self, server_url: str) -> Credentials:
         server = parse_server(server_url)

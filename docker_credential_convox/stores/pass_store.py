@@ -11,8 +11,8 @@ How the two helpers' entries meet:
 - A directory is read as the registry key its decoded URL parses to, so an entry the Go helper
   filed under `https://host/` answers `host` too. Ours files under one spelling per key: the key
   itself (the bare `host[:port][/path]` Docker sends), Docker Hub under `https://index.docker.io/v1/`.
-- One login per registry, as the Go helper reads it (the first username in the directory):
-  `put` removes every other username and spelling of the key.
+- One login per registry, as the Go helper reads it (the first username in the directory): once
+  a store has written the index, `keep_only` removes every other username and spelling of the key.
 - `pass` itself is run for every write and read of a secret (`insert -m -f`, the secret on
   stdin; `show`; `rm -f`), bounded by PASS_TIMEOUT; which entries exist is read from the
   directories, as the Go helper does (`pass ls` prints a decorated tree).
@@ -240,8 +240,7 @@ class PassStore:
     # -- the SecretStore interface -----------------------------------------------------------
 
     def put(self, key: str, username: str, secret: str) -> None:
-        """File `secret` under (key, username); every other login of the key is removed, so
-        docker-credential-pass (which reads the first username it finds) reads this one."""
+        """File `secret` under (key, username), in the spelling ours files the key under."""
         self._check_username(username)
         ours = encode(url_for(key))
         self._check_initialized(ours)
@@ -251,6 +250,12 @@ class PassStore:
             stdin=secret,
             secret=secret,
         )
+
+    def keep_only(self, key: str, username: str) -> None:
+        """Remove every login of `key` but ours for `username` (other usernames, other
+        spellings), so docker-credential-pass, which reads the first username it finds, reads
+        that one. Run once the index names it: a store killed before then keeps the old login."""
+        ours = encode(url_for(key))
         for login in self.logins().get(key, []):
             for other in login.usernames:
                 if (login.directory, other) != (ours, username):
