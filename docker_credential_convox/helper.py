@@ -40,10 +40,6 @@ if TYPE_CHECKING:
     from docker_credential_convox.tokencache import CachedToken
 
 
-# Usernames filed under one key outside the index that one erase removes (bounds a loop).
-MAX_LOGINS_ERASED = 16
-
-
 def _now() -> float:
     import time
 
@@ -109,32 +105,15 @@ class Helper:
         return store if isinstance(store, PassStore) else None
 
     def _snapshot(self) -> Mapping[str, Entry]:
-        """The registry index as `get` and `list` read it.
-
-        With the pass store, the store decides which stored secrets exist: a login it holds
-        outside the index (docker-credential-pass wrote it) reads as an index entry of a stored
-        login, and an index entry whose secret is gone from it (docker-credential-pass erased
-        it) as no entry. A pending marker keeps a login outside the index hidden: an interrupted
-        store or erase of ours left it, and the next erase sweeps it.
-        """
+        """The registry index as `get` and `list` read it: with the pass store, as its logins
+        make it (stores/pass_index.py)."""
         entries = self.index.snapshot()
         store = self._pass_store()
         if store is None:
             return entries
-        from docker_credential_convox.registry_index import Entry
-        from docker_credential_convox.sources import StoredLogin, kept_secret
+        from docker_credential_convox.stores.pass_index import entries_with_logins
 
-        held = store.logins()
-        merged = {}
-        for key, entry in entries.items():
-            kept = kept_secret(entry)
-            if kept is None or any(kept in login.usernames for login in held.get(key, ())):
-                merged[key] = entry
-        for key, logins in held.items():
-            if key not in entries and not self.records.pending.may_exist(key):
-                first = logins[0]
-                merged[key] = Entry(key, first.server_url, first.usernames[0], StoredLogin.kind)
-        return merged
+        return entries_with_logins(entries, store, self.records.pending)
 
     @property
     def records(self) -> Records:
@@ -253,10 +232,10 @@ class Helper:
         # server.url is the URL as sent without its userinfo: a password in the URL is never kept.
         self.backend(source.backend).store(server, server.url, source, secret, verify=verify)
         store = self._pass_store()
-        kept = source.secret_username
-        if store is not None and kept is not None:
-            with self.index.registry_lock(server.key):
-                store.keep_only(server.key, kept)
+        if store is not None and source.secret_username is not None:
+            from docker_credential_convox.stores.pass_index import keep_only
+
+            keep_only(store, self.index, server.key, source.secret_username)
 
     def get(self, server_url: str) -> Credentials:
         server = parse_server(server_url)
@@ -278,22 +257,9 @@ class Helper:
         self._erase_backend(server).erase(server)
         store = self._pass_store()
         if store is not None:
-            self._erase_outside_index(store, server.key)
+            from docker_credential_convox.stores.pass_index import erase_outside_index
 
-    def _erase_outside_index(self, store: PassStore, key: str) -> None:
-        """Remove the logins the pass store holds for `key` without an index entry (written
-        by docker-credential-pass, or under another spelling of the key)."""
-        if store.find_username(key) is None:
-            return
-        with self.index.registry_lock(key, for_erase=True):
-            if self.index.lookup(key) is not None:
-                return  # a store of ours came in between: its login stays
-            for _ in range(MAX_LOGINS_ERASED):
-                username = store.find_username(key)
-                if username is None:
-                    return
-                store.delete(key, username)
-                self.diagnostics.debug(f"erased {username}'s login for {key} from {store.name}")
+            erase_outside_index(store, self.index, server.key, self.diagnostics)
 
     def list(self) -> dict[str, str]:
         """Server URL -> username for every registry in the index, plus the ECR registries with

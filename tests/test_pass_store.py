@@ -288,7 +288,7 @@ sys.exit(cli.main(["get"]))
 
 def agent_pid(env: Mapping[str, str]) -> int:
     """The process id of the gpg-agent serving `env`'s GNUPGHOME."""
-    result = run_tool(env, "gpg-connect-agent", "getinfo pid", "/bye")
+    result = run_tool(env, "gpg-connect-agent", "--no-autostart", "getinfo pid", "/bye")
     line = next(line for line in result.stdout.splitlines() if line.startswith("D "))
     return int(line.split()[1])
 
@@ -296,6 +296,7 @@ def agent_pid(env: Mapping[str, str]) -> int:
 def test_a_hung_gpg_agent_is_one_line_after_the_bound(pass_env: dict[str, str]) -> None:
     stored = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "alice", "pw"))
     assert stored.returncode == 0, stored
+    assert ours_get(pass_env, REGISTRY)["Secret"] == "pw"  # the agent that decrypts is up
     pid = agent_pid(pass_env)
     os.kill(pid, signal.SIGSTOP)  # a real agent, alive but not answering
     try:
