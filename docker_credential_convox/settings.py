@@ -209,7 +209,7 @@ class Settings:
 
     @property
     def config_path(self) -> str:
-        """The helper's own settings file (config.json; today only the shared scope)."""
+        """The helper's own settings file (config.json: the shared scope, the secret store)."""
         return os.path.join(self.config_dir, CONFIG_FILE)
 
     def _config_file(self) -> dict[str, object]:
