@@ -421,3 +421,52 @@ def test_a_replacing_store_killed_before_its_index_write_keeps_the_old_login(
     assert stored.returncode == 0, stored
     assert pass_logins(pass_env) == {REGISTRY: ["bob"]}
     assert json.loads(go(pass_env, "get", REGISTRY).stdout)["Username"] == "bob"
+
+
+# Fault injection (a real scheduler interleaves two stores this way only by chance): the real
+# helper whose store pauses between its index write and its clean-up of the key's other logins.
+PAUSED_STORE = """
+import os, sys, time
+from docker_credential_convox import cli
+from docker_credential_convox.stores import pass_index
+original = pass_index.keep_only
+def paused(*args, **kwargs):
+    open(sys.argv[1], "w").close()
+    while not os.path.exists(sys.argv[2]):
+        time.sleep(0.02)
+    return original(*args, **kwargs)
+pass_index.keep_only = paused
+sys.exit(cli.main(["store"]))
+"""
+
+
+def test_a_store_overtaken_before_its_clean_up_leaves_the_later_login(
+    pass_env: dict[str, str], tmp_path: Path
+) -> None:
+    paused, resume = tmp_path / "paused", tmp_path / "resume"
+    first = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_STORE, str(paused), str(resume)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=pass_env,
+    )
+    assert first.stdin is not None
+    first.stdin.write(store_request(REGISTRY, "alice", "pw-alice").encode())
+    first.stdin.close()
+    deadline = time.monotonic() + 60
+    while not paused.exists():
+        assert first.poll() is None, first.stderr.read() if first.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    second = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "bob", "pw-bob"))
+    assert second.returncode == 0, second
+    resume.touch()
+    assert first.wait(timeout=60) == 0, first.stderr.read() if first.stderr else ""
+
+    # The later index write (bob's) is the login: in the index, in the store, for both helpers.
+    expected = {"ServerURL": REGISTRY, "Username": "bob", "Secret": "pw-bob"}
+    assert ours_get(pass_env, REGISTRY) == expected
+    assert ours_list(pass_env) == {REGISTRY: "bob"}
+    assert json.loads(go(pass_env, "get", REGISTRY).stdout) == expected
