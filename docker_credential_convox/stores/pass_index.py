@@ -47,9 +47,14 @@ def entries_with_logins(
 
 
 def keep_only(store: PassStore, index: RegistryIndex, key: str, username: str) -> None:
-    """After a store: the key's one login is `username`'s, filed as ours (under its lock)."""
+    """After a store: the key's one login is `username`'s, filed as ours, if the index still
+    names it (a later store may have overtaken this one: its login stays)."""
+    from docker_credential_convox.sources import kept_secret
+
     with index.registry_lock(key):
-        store.keep_only(key, username)
+        entry = index.lookup(key)
+        if entry is not None and kept_secret(entry) == username:
+            store.keep_only(key, username)
 
 
 def erase_outside_index(
