@@ -470,3 +470,54 @@ def test_a_store_overtaken_before_its_clean_up_leaves_the_later_login(
     assert ours_get(pass_env, REGISTRY) == expected
     assert ours_list(pass_env) == {REGISTRY: "bob"}
     assert json.loads(go(pass_env, "get", REGISTRY).stdout) == expected
+
+
+# Fault injection, as PAUSED_STORE: a `get` that pauses between its read of the index and its
+# read of the pass store's folder (so a whole store runs in between).
+PAUSED_GET = """
+import os, sys, time
+from docker_credential_convox import cli
+from docker_credential_convox.stores.pass_store import PassStore
+original = PassStore.logins
+def paused(self):
+    open(sys.argv[1], "w").close()
+    while not os.path.exists(sys.argv[2]):
+        time.sleep(0.02)
+    return original(self)
+PassStore.logins = paused
+sys.exit(cli.main(["get"]))
+"""
+
+
+def test_a_get_overtaken_by_a_store_of_another_username_answers_a_login(
+    pass_env: dict[str, str], tmp_path: Path
+) -> None:
+    stored = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "alice", "pw-alice"))
+    assert stored.returncode == 0, stored
+    paused, resume = tmp_path / "paused", tmp_path / "resume"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_GET, str(paused), str(resume)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=pass_env,
+    )
+    assert reader.stdin is not None
+    reader.stdin.write(REGISTRY.encode())
+    reader.stdin.close()
+    deadline = time.monotonic() + 60
+    while not paused.exists():
+        assert reader.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    replaced = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "bob", "pw-bob"))
+    assert replaced.returncode == 0, replaced
+    resume.touch()
+    reader.wait(timeout=60)
+    assert reader.stdout is not None
+    out = reader.stdout.read().decode()
+
+    # Answered as after the store (the registry had a login all along), never "not found".
+    assert reader.returncode == 0, out
+    assert json.loads(out) == {"ServerURL": REGISTRY, "Username": "bob", "Secret": "pw-bob"}
