@@ -5,7 +5,7 @@ index still names. With the pass store, the store decides which stored secrets e
 - a login it holds outside the index reads as an index entry of a stored login (its URL as the
   directory spells it, the first username, as docker-credential-pass answers), unless a pending
   marker says an interrupted store or erase of ours left it (the next erase sweeps it);
-- an index entry whose secret is gone from it reads as no entry;
+- an index entry whose key has no login left in it (erased there) reads as no entry;
 - an erase also removes the key's logins outside the index; a store, once the index names the new
   login, removes the key's other logins, so docker-credential-pass reads the same one.
 """
@@ -33,11 +33,12 @@ def entries_with_logins(
     from docker_credential_convox.registry_index import Entry
     from docker_credential_convox.sources import StoredLogin, kept_secret
 
-    held = store.logins()
+    held = store.logins()  # read after the index: a login the index names was written first
     merged = {}
     for key, entry in entries.items():
-        kept = kept_secret(entry)
-        if kept is None or any(kept in login.usernames for login in held.get(key, ())):
+        # Only a key with no login left counts as erased: one whose username changed since the
+        # index was read is a store in progress, which `get`'s second look at the index answers.
+        if key in held or kept_secret(entry) is None:
             merged[key] = entry
     for key, logins in held.items():
         if key not in entries and not pending.may_exist(key):
