@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import stat
 import subprocess
@@ -27,8 +28,18 @@ from support_pass import (
     encoded,
     kill_agent,
     pass_logins,
+    pass_usernames,
     run_tool,
     store_dir,
+)
+from test_faults_randomized import (
+    KEYS,
+    PROCESSES,
+    ROUNDS,
+    State,
+    race,
+    random_action,
+    serial_states,
 )
 
 from docker_credential_convox.settings import Settings
@@ -521,3 +532,47 @@ def test_a_get_overtaken_by_a_store_of_another_username_answers_a_login(
     # Answered as after the store (the registry had a login all along), never "not found".
     assert reader.returncode == 0, out
     assert json.loads(out) == {"ServerURL": REGISTRY, "Username": "bob", "Secret": "pw-bob"}
+
+
+def observed_in_pass(env: Mapping[str, str], host: str, listing: Mapping[str, str]) -> State:
+    """What the helper holds for `host`; AssertionError where our list, the pass store, our
+    `get` and docker-credential-pass's `get` differ."""
+    in_store = pass_usernames(env, host)
+    got = run_helper_in(env, "get", stdin=host)
+    if host not in listing:
+        assert (in_store, got.stdout) == ([], NOT_FOUND + "\n"), "not listed, yet stored"
+        return None
+    username = listing[host]
+    assert in_store == [username], f"listed as {username}, the store holds {in_store}"
+    assert got.returncode == 0, f"listed as {username}, get fails: {got.stdout.strip()!r}"
+    reply = json.loads(got.stdout)
+    assert reply["Username"] == username, f"listed as {username}, get answers {reply}"
+    assert json.loads(go(env, "get", host).stdout) == reply, "docker-credential-pass differs"
+    return (username, reply["Secret"])
+
+
+def test_random_races_on_the_pass_store_end_in_a_serial_state(pass_env: dict[str, str]) -> None:
+    """test_faults_randomized's proof on the pass store, docker-credential-pass agreeing too."""
+    seed = int(os.environ.get("DCCX_RACE_SEED") or random.SystemRandom().randrange(2**32))
+    rng = random.Random(seed)
+    state: dict[str, State] = {f"k{n}.example": None for n in range(KEYS)}
+    problems: list[str] = []
+    for round_number in range(ROUNDS):
+        actions = [random_action(rng, list(state)) for _ in range(PROCESSES)]
+        outcomes = race(pass_env, actions)
+        allowed = {host: serial_states(host, before, actions) for host, before in state.items()}
+        for action, outcome in zip(actions, outcomes):
+            if outcome.code != 0:
+                problems.append(f"round {round_number}: {action.verb} failed: {outcome}")
+        listing = ours_list(pass_env)
+        for host in state:
+            try:
+                observed = observed_in_pass(pass_env, host, listing)
+            except AssertionError as exc:
+                problems.append(f"round {round_number}: {host}: {exc}")
+                observed = None
+            else:
+                if observed not in allowed[host]:
+                    problems.append(f"round {round_number}: {host}: {observed}, {allowed[host]}")
+            state[host] = observed
+    assert problems == [], f"seed {seed}:\n" + "\n".join(problems[:10])
