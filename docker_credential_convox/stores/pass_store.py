@@ -42,6 +42,8 @@ HUB_URL = "https://index.docker.io/v1/"  # how Docker names Docker Hub to a help
 # starts); past this gpg waits for something that will not come (a pinentry nobody answers).
 PASS_TIMEOUT = 60.0
 MESSAGE_LIMIT = 300
+# A store retries an insert whose directory a concurrent `pass rm` removed (see put).
+INSERT_ATTEMPTS = 3
 NOT_INITIALIZED = "pass init"  # what pass's own error says to run
 GPG_ID = ".gpg-id"  # the file `pass init` writes: the keys a folder's secrets are encrypted to
 
@@ -158,6 +160,13 @@ class PassStore:
 
     def _run(self, what: str, args: list[str], stdin: str = "", secret: str = "") -> str:
         """`pass ARGS` with `stdin`, bounded; its stdout. Errors name the cause, never `secret`."""
+        code, out, err = self._call(what, args, stdin)
+        if code != 0:
+            self._raise(what, err, secret)
+        return out
+
+    def _call(self, what: str, args: list[str], stdin: str) -> tuple[int, str, str]:
+        """`pass ARGS` with `stdin`, bounded: its exit code, stdout and stderr."""
         import signal
         import subprocess
 
@@ -192,9 +201,7 @@ class PassStore:
                 "passphrase nobody can type here): use a gpg key gpg-agent can unlock without "
                 "a prompt, or unlock it first (`pass show` once in a terminal)"
             ) from None
-        if process.returncode != 0:
-            self._raise(what, err.decode("utf-8", "replace"), secret)
-        return out.decode("utf-8", "replace")
+        return process.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
     def _raise(self, what: str, stderr: str, secret: str) -> None:
         detail = one_line(stderr.replace("Error:", ""), MESSAGE_LIMIT, [secret])
@@ -244,12 +251,21 @@ class PassStore:
         self._check_username(username)
         ours = encode(url_for(key))
         self._check_initialized(ours)
-        self._run(
-            "store a secret",
-            ["insert", "--multiline", "--force", self._entry(ours, username)],
-            stdin=secret,
-            secret=secret,
-        )
+        args = ["insert", "--multiline", "--force", self._entry(ours, username)]
+        for _ in range(INSERT_ATTEMPTS):
+            code, _out, err = self._call("store a secret", args, secret)
+            if code == 0:
+                return
+            # `pass rm` of another registry's last login (ours or docker-credential-pass's)
+            # removes the folder it leaves empty (`rmdir -p`), maybe between this insert's
+            # `mkdir -p` and its write: the entry's directory is gone then, and a retry works.
+            if os.path.isdir(os.path.join(self.folder, ours)):
+                break
+        import contextlib
+
+        with contextlib.suppress(OSError):  # pass made it before gpg failed: leave none empty
+            os.rmdir(os.path.join(self.folder, ours))
+        self._raise("store a secret", err, secret)
 
     def keep_only(self, key: str, username: str) -> None:
         """Remove every login of `key` but ours for `username` (other usernames, other
@@ -265,9 +281,16 @@ class PassStore:
         """The secret filed under (key, username), or None."""
         for login in self.logins().get(key, []):
             if username in login.usernames:
-                shown = self._run("read a secret", ["show", self._entry(login.directory, username)])
-                # As docker-credential-pass: pass 1.7.1+ ends `show` with a newline.
-                return shown.rstrip("\r\n")
+                code, shown, err = self._call(
+                    "read a secret", ["show", self._entry(login.directory, username)], ""
+                )
+                if code == 0:
+                    # As docker-credential-pass: pass 1.7.1+ ends `show` with a newline.
+                    return shown.rstrip("\r\n")
+                path = os.path.join(self.folder, login.directory, username + SUFFIX)
+                if os.path.exists(path):
+                    self._raise("read a secret", err, "")
+                # Erased since the folder was read: as if it had never been there.
         return None
 
     def delete(self, key: str, username: str) -> None:
