@@ -31,7 +31,7 @@ tests/test_registries.py tests/test_registries_clients.py tests/test_registries_
 tests/test_faults_edges.py tests/test_conformance_shared.py tests/test_shared.py \
 tests/test_conformance_pass.py tests/test_pass_store.py}"
 deselect=${ARTIFACT_DESELECT:-not killed_between and not interrupted_store and not loads_no_keyring \
-and not hung_gpg_agent}
+and not hung_gpg_agent and not overtaken and not killed_before_its_index}
 # On the other interpreters: the round trip, and twelve concurrent first runs (each unpacks).
 smoke=(tests/test_conformance.py tests/test_conformance_keyring.py tests/test_keyring_store.py
        -k "store_then_get or erase_forgets or list_maps or version_forms or concurrent_stores")
