@@ -17,7 +17,7 @@ How the two helpers' entries meet:
   stdin; `show`; `rm -f`), bounded by PASS_TIMEOUT; which entries exist is read from the
   directories, as the Go helper does (`pass ls` prints a decorated tree).
 - The store can enumerate (`logins`): the router reads the logins outside the registry index as
-  stored logins, and index entries whose secret is gone as none (stores/pass_index.py), so
+  stored logins, and index entries with no login left in it as none (stores/pass_index.py), so
   `get` and `list` answer what docker-credential-pass stored and erased.
 """
 
