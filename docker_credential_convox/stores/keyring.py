@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from docker_credential_convox import APP
 from docker_credential_convox.errors import (
+    NO_KEYRING_HINT,
+    NO_KEYRING_MESSAGE,
     StateError,
     StoreNotAnswering,
     StoreUnavailable,
@@ -37,19 +39,6 @@ SERVICE_PREFIX = APP + ":"
 MESSAGE_LIMIT = 300  # characters of a keyring error kept in the one-line error
 PIN_MAX_BYTES = 1024  # the pin is one dotted class path
 
-NO_KEYRING_MESSAGE = (
-    "no usable OS keyring: no Secret Service answers on the D-Bus session bus; "
-    "start one (gnome-keyring-daemon or KeePassXC) or choose a backend with PYTHON_KEYRING_BACKEND"
-    "; or, on a machine of a fleet, use the registries an operator shared: "
-    "DOCKER_CREDENTIAL_CONVOX_SHARED=secretsmanager:PREFIX"
-)
-NO_KEYRING_HINT = (
-    "hint: on a headless machine run the client inside a D-Bus session with an unlocked keyring:\n"
-    '  dbus-run-session -- sh -c \'printf %s "$KEYRING_PASSWORD" | '
-    "gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec docker login ...'\n"
-    "or pick any keyring backend explicitly, e.g. "
-    "PYTHON_KEYRING_BACKEND=keyrings.alt.file.EncryptedKeyring (pip install keyrings.alt)."
-)
 LOCKED_MESSAGE = (
     "the OS keyring is locked: unlock it (log in to the desktop, or "
     "`gnome-keyring-daemon --replace --unlock` with its password on stdin) and try again"
