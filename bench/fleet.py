@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from bench.base import BENCH_DIR, ECR_HOST, HELPER, q
 from bench.fleet_report import render
-from bench.scenarios import BENCH_DIR, ECR_HOST, HELPER, q
 from bench.timing import Command, Stats, Timer, log
 from standins.aws_proxy import AwsProxy
 from standins.environment import endpoint_env, hermetic_env
