@@ -1,1 +1,1 @@
-"""`make bench`: whole-process timings (run.py), split into timing, scenarios and report."""
+"""`make bench` (run.py): set-up in base, one module a scenario family (listed in scenarios)."""

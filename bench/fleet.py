@@ -31,7 +31,6 @@ import os
 import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,18 +38,23 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from bench.fleet_report import render
-from bench.scenarios import BENCH_DIR, ECR_HOST, HELPER, q
+from bench.base import BENCH_DIR, ECR_HOST, HELPER, q
+from bench.fleet_report import (
+    SIMULATED_HOUR,
+    Event,
+    FleetResult,
+    Outcome,
+    Plan,
+    render,
+)
 from bench.timing import Command, Stats, Timer, log
 from standins.aws_proxy import AwsProxy
 from standins.environment import endpoint_env, hermetic_env
 from standins.moto_servers import start_moto_server
 
-REAL_MAX_AGE = 300.0  # the helper's default, the one a fleet runs with
 SHARED_REGISTRY = "registry.example.com"
 SHARED_USERNAME = "fleet-puller"
 SHARED_PASSWORD = "fleet-bench-Secret-0"  # noqa: S105 - a throw-away emulator's content
@@ -62,69 +66,6 @@ ENV_RUNTIME_DIR = "DOCKER_CREDENTIAL_CONVOX_RUNTIME_DIR"
 # How the counting proxy names the calls a cold row must make.
 GET_SECRET = "secretsmanager:GetSecretValue"  # noqa: S105 - an operation name
 GET_TOKEN = "ecr:GetAuthorizationToken"  # noqa: S105 - an operation name
-SIMULATED_HOUR = 3600.0
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The simulated fleet: how many machines, how busy, how fast the hour runs."""
-
-    machines: int
-    gets_per_hour: int
-    lists_per_hour: int
-    scale: float
-    seed: int = 12
-    workers: int = 16  # helper processes at once at most: a host's gets rarely overlap more
-
-    @property
-    def window(self) -> float:
-        """Real seconds the simulated hour takes."""
-        return SIMULATED_HOUR / self.scale
-
-    @property
-    def max_age(self) -> float:
-        """The max age the machines run with: the default, compressed like the hour."""
-        return REAL_MAX_AGE / self.scale
-
-
-@dataclass(frozen=True)
-class Event:
-    at: float  # real seconds after the start of the window
-    machine: int
-    action: str  # "get" or "list"
-
-
-@dataclass
-class Outcome:
-    event: Event
-    started: float  # real seconds after the start of the window
-    ok: bool
-    detail: str = ""
-
-
-@dataclass
-class FleetResult:
-    """What the simulated hour produced: calls per operation, outcomes, lateness."""
-
-    plan: Plan
-    calls: dict[str, int]
-    outcomes: list[Outcome]
-    elapsed: float
-    latency: list[tuple[str, Stats, str]] = field(default_factory=list)
-    timer: str = ""
-    load: list[float] = field(default_factory=list)  # 1-minute load average, start and end
-
-    def count(self, action: str) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.event.action == action)
-
-    @property
-    def failures(self) -> list[Outcome]:
-        return [outcome for outcome in self.outcomes if not outcome.ok]
-
-    def lateness(self) -> tuple[float, float]:
-        """Median and largest delay of a start past its schedule, in simulated seconds."""
-        late = [max(0.0, o.started - o.event.at) * self.plan.scale for o in self.outcomes]
-        return (statistics.median(late), max(late)) if late else (0.0, 0.0)
 
 
 def schedule(plan: Plan) -> list[Event]:

@@ -1,4 +1,4 @@
-"""bench/FLEET.md, rendered from a finished simulated fleet (bench/fleet.py).
+"""The fleet's plan and result types, and bench/FLEET.md rendered from a result (fleet.py).
 
 Kept apart from the simulation so that what the numbers mean (per machine, per hour, per day,
 what they cost) is written in one place, from the counts alone.
@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
-from bench.timing import ms
-
-if TYPE_CHECKING:
-    from bench.fleet import FleetResult
+from bench.timing import Stats, ms
 
 # AWS's list prices for Secrets Manager (us-east-1) when this was written; check them before
 # quoting: https://aws.amazon.com/secrets-manager/pricing/
@@ -22,6 +20,71 @@ PRICE_PER_10K_CALLS = 0.05
 PRICE_PER_SECRET_MONTH = 0.40
 JITTER_LOW = 0.75  # a cached value lives between 0.75 and 1.0 times the max age
 FLEET_SIZES = (20, 500)
+
+REAL_MAX_AGE = 300.0  # the helper's default, the one a fleet runs with
+SIMULATED_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The simulated fleet: how many machines, how busy, how fast the hour runs."""
+
+    machines: int
+    gets_per_hour: int
+    lists_per_hour: int
+    scale: float
+    seed: int = 12
+    workers: int = 16  # helper processes at once at most: a host's gets rarely overlap more
+
+    @property
+    def window(self) -> float:
+        """Real seconds the simulated hour takes."""
+        return SIMULATED_HOUR / self.scale
+
+    @property
+    def max_age(self) -> float:
+        """The max age the machines run with: the default, compressed like the hour."""
+        return REAL_MAX_AGE / self.scale
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float  # real seconds after the start of the window
+    machine: int
+    action: str  # "get" or "list"
+
+
+@dataclass
+class Outcome:
+    event: Event
+    started: float  # real seconds after the start of the window
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class FleetResult:
+    """What the simulated hour produced: calls per operation, outcomes, lateness."""
+
+    plan: Plan
+    calls: dict[str, int]
+    outcomes: list[Outcome]
+    elapsed: float
+    latency: list[tuple[str, Stats, str]] = field(default_factory=list)
+    timer: str = ""
+    load: list[float] = field(default_factory=list)  # 1-minute load average, start and end
+
+    def count(self, action: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.event.action == action)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    def lateness(self) -> tuple[float, float]:
+        """Median and largest delay of a start past its schedule, in simulated seconds."""
+        late = [max(0.0, o.started - o.event.at) * self.plan.scale for o in self.outcomes]
+        return (statistics.median(late), max(late)) if late else (0.0, 0.0)
 
 
 def cpu() -> str:

@@ -4,7 +4,7 @@ The floor is `python -I -S -c pass` of the interpreter the form runs on: the lea
 process costs there. Each form's commands and its floor are timed in one group (alternating
 rounds), with Go's `docker-credential-secretservice get` beside the Secret Service `get`:
 - wheel in a venv (pip; pipx is the same venv with the command linked onto PATH): the bench's
-  installed layout (scenarios.make_installed_layout), with the launcher pip installs;
+  installed layout (installed.make_installed_layout), with the launcher pip installs;
 - the .deb on Debian's python3, when it is installed (/usr/bin/docker-credential-convox);
 - the single file (dist/*.pyz, `make zipapp`), with a bare venv of this interpreter as the
   `python3` on PATH, so only what the file carries is there.
@@ -13,14 +13,10 @@ rounds), with Go's `docker-credential-secretservice get` beside the Secret Servi
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
 
-from bench.timing import Command, Stats, ms, ratio, times
-
-if TYPE_CHECKING:
-    from bench.scenarios import Bench
+from bench.base import ECR_HOST, REGISTRY, REGISTRY_SECRET, UNKNOWN_REGISTRY, Bench, Form, q
+from bench.timing import Command, ms, ratio, times
 
 ROOT = Path(__file__).resolve().parent.parent
 DEB_HELPER = Path("/usr/bin/docker-credential-convox")
@@ -40,17 +36,6 @@ TARGETS = {
 }
 
 
-@dataclass
-class Form:
-    name: str
-    helper: Path
-    python: Path
-    path_first: Optional[Path] = None  # a directory put first on PATH (the single file's python3)
-    floor: Optional[Stats] = None
-    stats: dict[str, Stats] = field(default_factory=dict)
-    go: Optional[Stats] = None
-
-
 def available(bench: Bench, installed: tuple[Path, Path]) -> list[Form]:
     """The forms this machine has: the installed layout always, the .deb and the file if built."""
     python, helper = installed
@@ -65,10 +50,13 @@ def available(bench: Bench, installed: tuple[Path, Path]) -> list[Form]:
     return forms
 
 
+def install_forms(bench: Bench) -> None:
+    """The scenario: each form's hot paths beside its floor, after `installed_layout`."""
+    bench.forms = measure(bench, bench.installed)
+
+
 def measure(bench: Bench, installed: tuple[Path, Path]) -> list[Form]:
     """Time each form's hot paths and floor (one group per form)."""
-    from bench.scenarios import ECR_HOST, REGISTRY, REGISTRY_SECRET, UNKNOWN_REGISTRY, q
-
     direct, _ = bench.ecr_envs()
     stdin = {
         "": None,

@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
-from bench.scenarios import BENCH_DIR, HELPER
+from bench.base import BENCH_DIR, HELPER
 from standins.aws_proxy import AwsProxy
 from standins.environment import endpoint_env, hermetic_env
 from standins.kubelet import Kubelet

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench import forms
-from bench.scenarios import HELPER, PYTHON, TARGETS, Bench, Row, run
+from bench.base import HELPER, PYTHON, TARGETS, Bench, Row, run
 from bench.timing import SLOW_COMMAND, ms, ratio, times
 from standins.environment import scrubbed_environ
 

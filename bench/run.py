@@ -45,8 +45,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from bench.base import BENCH_DIR, HELPER, Bench
 from bench.report import Report
-from bench.scenarios import BENCH_DIR, HELPER, Bench
+from bench.scenarios import SCENARIOS
 from bench.timing import log
 
 
@@ -91,7 +92,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         with contextlib.ExitStack() as services:  # stops every service, newest first
             bench = Bench(args, root, services)
-            bench.run_all()
+            bench.start()
+            for scenario in SCENARIOS:
+                scenario(bench)
+            bench.finish()
         report = Report(bench)
         text, section = report.report(), report.performance_section()
     finally:

@@ -8,6 +8,7 @@ built-in timer stands in.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 CHECKOUT = Path(__file__).resolve().parent.parent
+BENCH_FILE_LINES = 700  # issue 19 item 5: no bench file over this
 DURATION_CELL = re.compile(r"^\d+(\.\d+)? ms$")
 
 
@@ -176,3 +178,30 @@ def test_fleet_bench_counts_calls_per_machine_and_stops_its_services(
         "`get`, ECR, cold",
     ]
     assert all(DURATION_CELL.match(row[1]) for row in latency), latency
+
+
+def bench_imports(path: Path) -> set[str]:
+    """The bench modules a bench file imports, anywhere in it (TYPE_CHECKING and functions too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "bench":
+                found |= {f"bench.{alias.name}" for alias in node.names}
+            elif node.module.startswith("bench."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("bench.")}
+    return found
+
+
+def test_bench_files_are_small_and_import_without_loops() -> None:
+    files = {f"bench.{path.stem}": path for path in (CHECKOUT / "bench").glob("*.py")}
+    sizes = {name: len(path.read_text().splitlines()) for name, path in files.items()}
+    assert {name: n for name, n in sizes.items() if n > BENCH_FILE_LINES} == {}
+    graph = {name: bench_imports(path) & files.keys() for name, path in files.items()}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(nxt == goal or reaches(nxt, goal, seen | {nxt}) for nxt in graph[start] - seen)
+
+    assert [name for name in graph if reaches(name, name, set())] == []
+    assert graph["bench.base"] == {"bench.timing"}  # what every scenario family builds on

@@ -1,0 +1,143 @@
+"""The helper as installed: the hot paths again, without the editable-install hook."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+from bench.base import (
+    BENCH_DIR,
+    ECR_HOST,
+    KEYRING_GET,
+    MOTO_PASSWORD,
+    PYTHON,
+    REGISTRY,
+    REGISTRY_SECRET,
+    TARGETS,
+    Bench,
+    Row,
+    run,
+)
+from bench.timing import Command
+
+
+def installed_layout(bench: Bench) -> None:
+    """Time the hot paths again in a venv laid out like a regular (non-editable) install.
+
+    `pip install -e` leaves a .pth hook in .venv that runs on every interpreter start-up
+    (pathlib, re, urllib.parse and importlib.util imported for it); a user's install has
+    none. This venv uses the same interpreter and the same libraries (.venv's site-packages
+    on its path), our package as a plain directory, and the console script pip writes.
+    """
+    python, helper = bench.installed = make_installed_layout(bench.root / "installed")
+    direct, _ = bench.ecr_envs()
+    run([str(helper), "get"], direct, ECR_HOST)
+    bench.require_cache_hit(helper, direct)
+    keyring_env = bench.home("keyring")
+    cache = bench.settings(direct).token_cache_path
+    commands = [
+        Command("installed: python -c pass", bench.python("pass", python), direct),
+        Command(
+            "installed: convox version",
+            bench.helper("version", None, helper),
+            direct,
+            None,
+            "convox",
+        ),
+        Command(
+            "installed: convox get (ECR, cached)",
+            bench.helper("get", bench.stdin(ECR_HOST), helper),
+            direct,
+            expect=MOTO_PASSWORD,
+        ),
+        Command(
+            "installed: convox get (keyring)",
+            bench.helper("get", bench.stdin(REGISTRY), helper),
+            keyring_env,
+            expect=REGISTRY_SECRET,
+        ),
+        Command(
+            "installed: cache-read floor",
+            bench.python(f"import json\njson.load(open({cache!r}))", python),
+            direct,
+        ),
+        Command(
+            "installed: keyring floor",
+            bench.python(KEYRING_GET, python),
+            keyring_env,
+            expect=REGISTRY_SECRET,
+        ),
+    ]
+    passing, version, cached, keyring, cache_floor, keyring_floor = bench.timer.group(commands)
+    bench.floor(
+        "`python -c pass`, installed layout",
+        passing,
+        "the same interpreter in a venv without the editable-install hook",
+    )
+    bench.installed_cached, bench.installed_cache_floor = cached, cache_floor
+    bench.installed_rows = [
+        Row("`version`", version, None, "", passing, "`python -c pass`"),
+        Row(
+            "`get`, ECR, token cached",
+            cached,
+            bench.go_cached,
+            "ecr-login",
+            cache_floor,
+            "Python + json read",
+        ),
+        Row(
+            "`get`, keyring registry",
+            keyring,
+            None,
+            "",
+            keyring_floor,
+            "Python + keyring",
+        ),
+    ]
+    bench.verdict(
+        "ecr-cached",
+        TARGETS["ecr-cached"][0] + ", helper installed without the editable hook",
+        cached,
+        bench.go_cached,
+    )
+
+
+def make_installed_layout(directory: Path) -> tuple[Path, Path]:
+    """A venv sharing .venv's interpreter and libraries, with our package installed plainly.
+
+    Returns its python and its docker-credential-convox script.
+    """
+    import docker_credential_convox
+
+    subprocess.run([str(PYTHON), "-m", "venv", "--without-pip", str(directory)], check=True)
+    python = directory / "bin" / "python"
+    purelib = Path(
+        run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], {}
+        ).strip()
+    )
+    libraries = Path(sysconfig.get_paths()["purelib"])
+    # A path line only adds the directory: .venv's own .pth files (the hook) are not run.
+    (purelib / "00-libraries.pth").write_text(f"{libraries}\n")
+    precedence = libraries / "distutils-precedence.pth"  # what a venv with setuptools has
+    if precedence.exists():
+        shutil.copy(precedence, purelib / precedence.name)
+    package = Path(docker_credential_convox.__file__).parent
+    (purelib / package.name).symlink_to(package, target_is_directory=True)
+    # What pip installs: the launcher (packaging/launchers/) and the console script beside it.
+    site_script = directory / "bin" / "docker-credential-convox-site"
+    site_script.write_text(
+        f"#!{python}\n"
+        "import sys\n"
+        "from docker_credential_convox.cli import main\n"
+        "if __name__ == '__main__':\n"
+        "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n"
+        "    sys.exit(main())\n"
+    )
+    site_script.chmod(0o755)
+    script = directory / "bin" / "docker-credential-convox"
+    shutil.copy(BENCH_DIR.parent / "packaging" / "launchers" / script.name, script)
+    script.chmod(0o755)
+    return python, script
