@@ -17,7 +17,7 @@ from docker_credential_convox import sources
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import RegistryIndex
-from docker_credential_convox.servers import REGISTRY, Server, parse_server
+from docker_credential_convox.servers import REGISTRY, Server, parse_key, parse_server
 from docker_credential_convox.settings import Settings
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -176,7 +176,7 @@ class Helper:
     def _shared_get(self, server: Server) -> Optional[Credentials]:
         """The answer of the shared entry for `server`, None when there is none."""
         shared = self.shared
-        if shared is None:
+        if shared is None or server.opaque:  # `registries add --shared` reads every key it shares
             return None
         found = shared.find(server)
         if found is None:
@@ -201,13 +201,13 @@ class Helper:
         (an ECR registry's AWS credentials mint a token, which is kept; an alias's target
         answers). A login for an ordinary registry is kept unchecked: `docker login` and
         `registries add` ask the registry themselves."""
-        server = parse_server(credentials.server_url)
+        server = parse_key(credentials.server_url)
         source, secret = sources.from_request(server, credentials, self.diagnostics)
         # server.url is the URL as sent without its userinfo: a password in the URL is never kept.
         self.backend(source.backend).store(server, server.url, source, secret, verify=verify)
 
     def get(self, server_url: str) -> Credentials:
-        server = parse_server(server_url)
+        server = parse_key(server_url)
         # One read of the index answers an ordinary registry and an alias (whose target's
         # entry it also holds); an alias never opens the secret store.
         entries = self.index.snapshot()
@@ -222,7 +222,7 @@ class Helper:
 
     def erase(self, server_url: str) -> None:
         """Forget the entry of exactly this server and path (never a shorter path's)."""
-        server = parse_server(server_url)
+        server = parse_key(server_url)
         self._erase_backend(server).erase(server)
 
     def list(self) -> dict[str, str]:

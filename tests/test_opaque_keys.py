@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import NOT_FOUND, RunHelper, helper_listing, run_helper_in, store_as_docker_does
 
-from docker_credential_convox.servers import strip_userinfo
+from docker_credential_convox.servers import parse_key
 
 # Spellings real clients send that no URL parser of ours reads as host[:port][/path].
 OPAQUE_SPELLINGS = [
@@ -119,12 +119,9 @@ def test_any_printable_key_stored_is_found_by_get_and_list(
     assert got.returncode == 0, got
     reply = json.loads(got.stdout)
     # The URL without any userinfo (never kept), otherwise as sent.
-    assert reply == {
-        "ServerURL": strip_userinfo(server) or server,
-        "Username": username,
-        "Secret": "the-secret",
-    }
-    assert listing_of(run_helper).get(strip_userinfo(server) or server) == username
+    kept = parse_key(server).url
+    assert reply == {"ServerURL": kept, "Username": username, "Secret": "the-secret"}
+    assert listing_of(run_helper).get(kept) == username
     assert run_helper("erase", server).returncode == 0
 
 

@@ -246,6 +246,7 @@ OPAQUE_EXAMPLES = [
     ("-registry.example.com", "opaque -registry.example.com"),
     ("registry.example.com:99999", "opaque registry.example.com:99999"),
     ("https://user:pw@::1", "opaque https://::1"),
+    ("https://user:p/w@münchen.example", "opaque https://münchen.example"),
 ]
 
 
