@@ -377,7 +377,7 @@ def opaque_url(text: str) -> str:
 
     scheme = re.match(_SCHEME, text)
     head = scheme.group(0) if scheme else ""
-    return head + text.rpartition("@")[2] or "@"
+    return head + text.rpartition("@")[2]  # may be empty: `list` shows that entry as ""
 
 
 def _registry_key(host: str, port: Optional[int]) -> str:
