@@ -191,7 +191,7 @@ class Helper:
             route.why += f", here or in {self._shared.scope.text}"
         return route
 
-    def _follow(self, server: Server, entries: Mapping[str, Entry], kind: str = LOCAL) -> Route:
+    def _follow(self, server: Server, entries: Mapping[str, Entry]) -> Route:
         """The route within `entries` (the index, or a view of one shared entry)."""
         keys = server.lookup_keys() if server.kind == REGISTRY else [server.key]
         found = next((key for key in keys if key in entries), None)
@@ -220,14 +220,13 @@ class Helper:
             assert source is not None  # an alias's target is an ECR registry: never nothing
             if target.key not in entries:
                 found = None
-        if source.kind == DEFAULT_CHAIN:
-            why = (
-                f"{why}; tokens from the AWS default chain"
-                if found
-                else (f"nothing is recorded for {server.key}: tokens from the AWS default chain")
-            )
-            return Route(DEFAULT_CHAIN, server, source, why, entry_key=found, via=via)
-        return Route(kind, server, source, why, entry_key=found, via=via)
+        if source.kind != DEFAULT_CHAIN:
+            return Route(LOCAL, server, source, why, entry_key=found, via=via)
+        if found is None:
+            why = f"nothing is recorded for {server.key}"
+        return Route(
+            DEFAULT_CHAIN, server, source, f"{why}: tokens from the AWS default chain", via=via
+        )
 
     @staticmethod
     def _has_local(server: Server, entries: Mapping[str, Entry]) -> bool:
@@ -266,8 +265,8 @@ class Helper:
             self.diagnostics.debug(f"no shared entry for {server.key} in {scope}")
             return None
         self.diagnostics.debug(f"{server.key}: answering from {scope}")
-        route = self._follow(server, {found.entry.key: found.entry}, SHARED)
-        if route.kind == NOTHING:  # pragma: no cover - a shared entry always records a source
+        route = self._follow(server, {found.entry.key: found.entry})
+        if route.kind == NOTHING:  # an alias naming no ECR registry: as if none were shared
             return None
         route.kind, route.scope, route.shared = SHARED, scope, found
         route.why = f"{route.why} in {scope}"
