@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import RunHelper, run_helper_in, store_as_docker_does
 from support_registries import get_credentials
+from support_shared import RUNTIME_DIR, SHARED, share
 
 from docker_credential_convox import dockerconfig
 from docker_credential_convox.diagnostics import Diagnostics
@@ -30,8 +31,10 @@ from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registries.doctor import OK, PROBLEM, Doctor
 from docker_credential_convox.servers import parse_server
 from docker_credential_convox.settings import Settings
+from standins.aws_proxy import AwsProxy
+from standins.environment import endpoint_env
 
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["fixtures_aws", "fixtures_shared"]
 
 ECR_HOST = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
 HOSTS = ["registry.example.com", "reg.example:5000", ECR_HOST]
@@ -146,3 +149,32 @@ def test_doctor_verdicts_through_the_installed_helper_match_get(
         answered = get_credentials(helper_env, query) is not None
         line = doctor_lines(helper_env, query)["credentials"]
         assert line.startswith("ok: " if answered else "problem: "), (query, line)
+
+
+def test_doctor_and_get_agree_between_a_local_path_and_a_shared_registry(
+    helper_env: dict[str, str], aws_proxy: AwsProxy, shared_scope: str, tmp_path: Path
+) -> None:
+    # A local entry for a path wins over the registry's shared entry, for that path only.
+    host = f"registry-{uuid.uuid4().hex[:8]}.example.com"
+    env = {
+        **helper_env,
+        **endpoint_env(aws_proxy.url),
+        SHARED: shared_scope,
+        RUNTIME_DIR: str(tmp_path / "run"),
+    }
+    assert share(env, host, "fleet-user", "fleet-secret", "--no-verify").returncode == 0
+    store_as_docker_does(RunHelper(env), f"{host}/team", "local-user", "local-secret")
+    expected = {
+        host: "fleet-user",
+        f"{host}/team/app": "local-user",
+        f"{host}/other": "fleet-user",
+        f"{host}/team": "local-user",
+    }
+    for query, username in expected.items():
+        reply = get_credentials(env, query)
+        assert reply is not None
+        assert reply["Username"] == username, query
+        line = doctor_lines(env, query)["credentials"]
+        assert line.startswith("ok: credentials: "), (query, line)
+        assert username in line, (query, line)
+        assert ("shared" in line) == (username == "fleet-user"), (query, line)
