@@ -284,6 +284,10 @@ class Helper:
         answers). A login for an ordinary registry is kept unchecked: `docker login` and
         `registries add` ask the registry themselves."""
         server = parse_key(credentials.server_url)
+        if "\0" in server.key:  # D-Bus strings (the Secret Service's attributes) cannot hold one
+            from docker_credential_convox.errors import BadRequest
+
+            raise BadRequest("invalid server URL: it contains a NUL character; send it without")
         source, secret = sources.from_request(server, credentials, self.diagnostics)
         # server.url is the URL as sent without its userinfo: a password in the URL is never kept.
         self.backend(source.backend).store(server, server.url, source, secret, verify=verify)

@@ -76,6 +76,18 @@ def test_get_of_an_unreadable_key_with_nothing_stored_is_not_found(
     assert (erased.returncode, erased.stdout) == (0, ""), erased
 
 
+def test_a_nul_in_the_url_is_not_found_erased_and_refused_by_store(run_helper: RunHelper) -> None:
+    # No Secret Service attribute can hold a NUL, so nothing is ever stored under such a key.
+    got = run_helper("get", b"reg\x00istry.example.com")
+    assert (got.returncode, got.stdout) == (1, NOT_FOUND + "\n"), got
+    erased = run_helper("erase", b"reg\x00istry.example.com")
+    assert (erased.returncode, erased.stdout) == (0, ""), erased
+    payload = json.dumps({"ServerURL": "reg\x00istry", "Username": "u", "Secret": "s"})
+    stored = run_helper("store", payload)
+    assert stored.returncode == 1, stored
+    assert stored.stdout.startswith("invalid server URL: it contains a NUL character"), stored
+
+
 def test_opaque_keys_never_meet_normalised_ones_nor_each_other(run_helper: RunHelper) -> None:
     # Each spelling names an entry of its own: the bracketed address is normalised, the bare one
     # kept as sent; a string that looks like an opaque key is itself only a string.

@@ -276,7 +276,7 @@ def test_opaque_and_normalised_keys_never_meet(text: str) -> None:
     try:
         server = parse_key(text)
     except HelperError:
-        assert not text.strip() or "\0" in text
+        assert not text.strip()
         return
     if server.opaque:
         assert server.key.startswith("opaque ")
