@@ -156,3 +156,17 @@ def test_ipv6_without_brackets_is_explained_where_it_is_still_refused(
     assert "bracket" in output, result
     assert "[::1]:5000" in output, result
     assert "not a number" not in output
+
+
+def test_registries_list_shows_an_opaque_entry_and_doctor_explains_the_brackets(
+    run_helper: RunHelper, helper_env: dict[str, str]
+) -> None:
+    store_as_docker_does(run_helper, "::1:5000", "v6-user", "v6-secret")
+    listed = run_helper_in(helper_env, "registries", "list")
+    assert listed.returncode == 0, listed
+    assert "::1:5000  v6-user" in listed.stdout
+    assert "v6-user" in listed.stdout
+    doctor = run_helper_in(helper_env, "registries", "doctor", "::1:5000")
+    assert doctor.returncode != 0
+    assert "brackets" in doctor.stdout + doctor.stderr
+    assert "Traceback" not in doctor.stderr
