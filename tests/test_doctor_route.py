@@ -103,6 +103,24 @@ servers = st.tuples(st.sampled_from(HOSTS), paths).map(
 )
 
 
+def verdicts_and_outcomes(
+    helper: Helper, doctor: Doctor, queries: list[str]
+) -> list[tuple[str, bool, str]]:
+    """For each query: whether `get` answered, and doctor's credentials status."""
+    found = []
+    for query in queries:
+        try:
+            helper.get(query)
+            answered = True
+        except CredentialsNotFound:
+            answered = False
+        findings = doctor.examine(query, parse_server(query))
+        statuses = [f.status for f in findings if f.topic == "credentials"]
+        assert statuses, findings
+        found.append((query, answered, statuses[0]))
+    return found
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -126,17 +144,54 @@ def test_doctors_credentials_verdict_is_gets_outcome(
     doctor = Doctor(
         settings_, helper, load_config=lambda: config, which=lambda name: "/usr/bin/" + name
     )
-    for query in queries:
-        try:
-            helper.get(query)
-            answered = True
-        except CredentialsNotFound:
-            answered = False
-        findings = doctor.examine(query, parse_server(query))
-        verdicts = [f.status for f in findings if f.topic == "credentials"]
-        assert verdicts, findings
-        assert verdicts[0] in (OK, PROBLEM), findings
-        assert (verdicts[0] == OK) == answered, (stored, query, findings)
+    for query, answered, status in verdicts_and_outcomes(helper, doctor, queries):
+        assert status in (OK, PROBLEM), (query, status)
+        assert (status == OK) == answered, (stored, query, status)
+
+
+registries = st.sampled_from(HOSTS)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    local=st.lists(servers, max_size=3),
+    shared=st.lists(registries, max_size=2),
+    queries=st.lists(servers, min_size=1, max_size=3),
+)
+def test_with_a_shared_scope_doctors_verdict_is_still_gets_outcome(
+    environ: dict[str, str],
+    tmp_path: Path,
+    local: list[str],
+    shared: list[str],
+    queries: list[str],
+) -> None:
+    # Shared entries are per registry (`registries add --shared` drops a path); local entries
+    # win, for their key and longer paths.
+    home = tmp_path / uuid.uuid4().hex
+    env = {
+        **environ,
+        "DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR": str(home / "config"),
+        "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR": str(home / "cache"),
+        SHARED: f"secretsmanager:dccx-route/{uuid.uuid4().hex[:12]}",
+        RUNTIME_DIR: str(home / "run"),
+    }
+    settings_ = Settings(env)
+    helper = Helper(settings_, Diagnostics(io.StringIO(), False))
+    for number, url in enumerate(shared):
+        username = ACCESS_KEY_ID if url == ECR_HOST else f"fleet-{number}"
+        helper.store_shared(Credentials(url, username, f"fleet-secret-{number}"), verify=False)
+    for number, url in enumerate(local):
+        username = ACCESS_KEY_ID if url.startswith(ECR_HOST) else f"user-{number}"
+        helper.store(Credentials(url, username, f"secret-{number}"), verify=False)
+    config = dockerconfig.DockerConfig.load(str(home / "docker"))
+    doctor = Doctor(
+        settings_, helper, load_config=lambda: config, which=lambda name: "/usr/bin/" + name
+    )
+    for query, answered, status in verdicts_and_outcomes(helper, doctor, queries):
+        assert status in (OK, PROBLEM), (query, status)
+        assert (status == OK) == answered, (local, shared, query, status)
 
 
 def test_doctor_verdicts_through_the_installed_helper_match_get(
