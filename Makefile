@@ -45,12 +45,14 @@ demo: deps venv
 
 # Whole-process timings beside the Go helpers (about 6 minutes); writes bench/RESULTS.md.
 # Then a simulated fleet sharing one registry (about 5 minutes); writes bench/FLEET.md.
+# Then a Kubernetes node through the kubelet provider (about 3 minutes); writes bench/KUBELET.md.
 # Loopback only, like the tests. BENCH_ARGS passes options, e.g. BENCH_ARGS="--runs 40";
 # FLEET_ARGS those of bench.fleet, e.g. FLEET_ARGS="--machines 50".
 bench: deps venv
 	WITH_BENCH=1 scripts/install-system-deps.sh
 	scripts/isolated.sh $(BIN)/python -m bench.run $(BENCH_ARGS)
 	scripts/isolated.sh $(BIN)/python -m bench.fleet $(FLEET_ARGS)
+	scripts/isolated.sh $(BIN)/python -m bench.kubelet
 
 dist: venv
 	rm -f dist/*.whl dist/*.tar.gz

@@ -11,7 +11,13 @@ Bounds, so that a machine without AWS credentials fails in seconds instead of ha
 - the instance-metadata probe of the default chain: `METADATA_TIMEOUT` s per request and
   `METADATA_ATTEMPTS` attempt (botocore makes two requests, a token PUT and a GET), so about 2 s
   when 169.254.169.254 swallows packets. AWS_METADATA_SERVICE_TIMEOUT and
-  AWS_METADATA_SERVICE_NUM_ATTEMPTS, when set, win; AWS_EC2_METADATA_DISABLED=true skips the probe.
+  AWS_METADATA_SERVICE_NUM_ATTEMPTS, when set, win; AWS_EC2_METADATA_DISABLED=true skips the probe;
+- a total deadline (settings.py, DOCKER_CREDENTIAL_CONVOX_AWS_DEADLINE, default 20 s) over a
+  mint's API calls together (AssumeRole, then GetAuthorizationToken) and over each Secrets Manager
+  call: the read timeout is per read, so an endpoint that trickles its answer a byte at a time
+  would hold a call for ever. `within` runs the call in a daemon thread and stops waiting at the
+  deadline; the thread is abandoned and dies with the process. Resolving credentials is not
+  bounded by it: a credential_process may wait for a person (an MFA code).
 The region calls without a region of their own take (Secrets Manager, STS for a profile's role)
 is AWS_REGION, else AWS_DEFAULT_REGION, else the profile's (settings.aws_region); botocore alone
 would ignore AWS_REGION.
@@ -32,6 +38,8 @@ from docker_credential_convox import APP, __version__
 from docker_credential_convox.errors import AwsError, one_line
 from docker_credential_convox.servers import SERVICE_ECR, Target
 from docker_credential_convox.settings import (
+    DEFAULT_AWS_DEADLINE,
+    ENV_AWS_DEADLINE,
     ENV_AWS_METADATA_SERVICE_NUM_ATTEMPTS,
     ENV_AWS_METADATA_SERVICE_TIMEOUT,
     Settings,
@@ -41,17 +49,21 @@ from docker_credential_convox.settings import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any, Callable, Optional
+    from typing import Any, Callable, Optional, TypeVar
 
     from botocore.session import Session
 
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.sources.ecr import AwsSource
 
+    Answer = TypeVar("Answer")
+
 MAX_ATTEMPTS = 2
 METADATA_TIMEOUT = 1
 METADATA_ATTEMPTS = 1
 ROLE_SESSION_NAME = APP
+# cloud-provider-aws's ecr-credential-provider names its web-identity sessions so.
+WEB_IDENTITY_SESSION_NAME = "ecr-credential-provider"
 ROLE_SESSION_SECONDS = 900  # the minimum: the role's keys serve one GetAuthorizationToken call
 DEFAULT_TOKEN_LIFETIME = 12 * 3600.0  # when a response omits expiresAt
 # ECR tokens live 12 hours. An expiresAt further out than this (clock skew aside) is nonsense
@@ -59,21 +71,95 @@ DEFAULT_TOKEN_LIFETIME = 12 * 3600.0  # when a response omits expiresAt
 MAX_TOKEN_LIFETIME = 24 * 3600.0
 MESSAGE_LIMIT = 400  # characters of an AWS error message kept in the one-line error
 USER_AGENT = f"{APP}/{__version__}"
+DEADLINE_CODE = "DeadlineExceeded"  # the code of an AwsError for a call past its deadline
+
+
+class DeadlineExceeded(Exception):
+    """A call still unanswered at its deadline (its thread is abandoned)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no complete answer within {seconds:g} s")
+        self.seconds = seconds
+
+    def describe(self, endpoint: str) -> str:
+        """One line naming the endpoint and the bound (never anything the endpoint sent)."""
+        return f"no complete answer from {endpoint} within {self.seconds:g} s ({ENV_AWS_DEADLINE})"
+
+
+def within(seconds: float, call: Callable[[], Answer]) -> Answer:
+    """`call()`'s answer, or DeadlineExceeded once `seconds` have passed without one: the call
+    runs in a daemon thread, left behind at the deadline (no drip of bytes can extend it)."""
+    if seconds <= 0:
+        raise DeadlineExceeded(0.0)
+    import threading  # here: a cached `get` never calls AWS
+
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the waiting thread as it came
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name=f"{APP} AWS call", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise DeadlineExceeded(seconds)
+    answered, value = outcome[0]
+    if not answered:
+        raise value
+    answer: Answer = value
+    return answer
 
 
 class Attempt:
     """One mint under way, for the steps that produce credentials: the registry's API, and how
     far it got (the AWS operation, the provider that answered, every secret seen so far, which
-    any error text masks)."""
+    any error text masks), and the deadline its API calls share."""
 
-    __slots__ = ("diagnostics", "method", "operation", "secrets", "target")
+    __slots__ = (
+        "deadline",
+        "deadline_at",
+        "diagnostics",
+        "method",
+        "operation",
+        "secrets",
+        "target",
+    )
 
-    def __init__(self, target: Target, diagnostics: Diagnostics, secret: Optional[str]) -> None:
+    def __init__(
+        self,
+        target: Target,
+        diagnostics: Diagnostics,
+        secret: Optional[str],
+        deadline: float = DEFAULT_AWS_DEADLINE,
+    ) -> None:
         self.target = target
         self.diagnostics = diagnostics
         self.operation = "resolving AWS credentials"
         self.method = ""
         self.secrets: list[str] = [secret or ""]
+        self.deadline = deadline
+        self.deadline_at: Optional[float] = None  # set by the first API call
+
+    def call(self, request: Callable[[], Answer], endpoint: str) -> Answer:
+        """`request()` (an API call to `endpoint`) within what is left of the deadline, which
+        starts with the first call; past it, an AwsError naming the endpoint and the bound."""
+        if self.deadline_at is None:
+            self.deadline_at = time.monotonic() + self.deadline
+        try:
+            return within(self.deadline_at - time.monotonic(), request)
+        except DeadlineExceeded:
+            raise AwsError(
+                self.operation,
+                DEADLINE_CODE,
+                one_line(
+                    DeadlineExceeded(self.deadline).describe(endpoint), MESSAGE_LIMIT, self.secrets
+                ),
+                _HINTS["unreachable"],
+                self.method,
+            ) from None
 
 
 class MintedToken:
@@ -127,6 +213,7 @@ _HINT_GROUPS = {
     "ConnectionClosedError": "unreachable",
     "ProxyConnectionError": "unreachable",
     "SSLError": "unreachable",
+    DEADLINE_CODE: "unreachable",
 }
 _SSO_ERRORS = frozenset({"TokenRetrievalError", "UnauthorizedSSOTokenError", "SSOTokenLoadError"})
 
@@ -154,21 +241,17 @@ def _to_aws_error(
 ) -> AwsError:
     from botocore import exceptions as bx
 
-    if isinstance(exc, bx.ClientError):
-        error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
-        code = str(error.get("Code") or "ClientError")
-        message = str(error.get("Message") or exc)
-    elif isinstance(exc, bx.NoCredentialsError):
+    from docker_credential_convox.awserrors import error_parts
+
+    if isinstance(exc, bx.NoCredentialsError):
         code, message = "NoCredentials", "no AWS credentials were found"
-    else:
-        code, message = type(exc).__name__, str(exc) or type(exc).__name__
-    return AwsError(
-        operation,
-        one_line(code, 80, secrets),
-        one_line(message, MESSAGE_LIMIT, secrets),
-        _hint(code, source, operation),
-        credentials_method,
-    )
+    else:  # AWS's own code and message, never what an endpoint that is not AWS sent
+        code, message, status = error_parts(exc, secrets, MESSAGE_LIMIT)
+        if not message and code.startswith("HTTP "):
+            message = "the endpoint's answer is not an AWS error"
+        elif not message:
+            message = code if status else "not shown, as it may quote what the endpoint sent"
+    return AwsError(operation, code, message, _hint(code, source, operation), credentials_method)
 
 
 def session(settings: Settings, profile: Optional[str] = None, standalone: bool = False) -> Session:
@@ -214,7 +297,11 @@ def client(
     target: Target,
     settings: Settings,
     credentials: dict[str, Optional[str]],
+    *,
+    unsigned: bool = False,
 ) -> Any:
+    """A client for `service` at `target`'s endpoint; `unsigned` for calls whose proof is in the
+    request (AssumeRoleWithWebIdentity), which then resolve no credentials at all."""
     from botocore.config import Config
 
     endpoint = settings.aws_endpoint_url(service)
@@ -228,6 +315,10 @@ def client(
         use_fips_endpoint=target.fips and use_variants,
         use_dualstack_endpoint=target.dualstack and use_variants and service != "sts",
     )
+    if unsigned:
+        from botocore import UNSIGNED
+
+        config = config.merge(Config(signature_version=UNSIGNED))
     return session.create_client(
         service,
         region_name=target.region,
@@ -246,6 +337,11 @@ def endpoint_for(target: Target, settings: Settings) -> str:
         + (" (FIPS)" if target.fips else "")
         + (" (dual-stack)" if target.dualstack else "")
     )
+
+
+def _sts_target(target: Target) -> Target:
+    """The STS endpoint a role is assumed at for a registry's API (dual-stack never applies)."""
+    return Target("sts", target.region, target.fips)
 
 
 def _decode_token(authorization_token: str) -> tuple[str, str]:
@@ -326,10 +422,41 @@ def assume_role(
     }
     if external_id:
         request["ExternalId"] = external_id
-    role = sts.assume_role(**request)["Credentials"]
+    endpoint = endpoint_for(_sts_target(attempt.target), settings)
+    role = attempt.call(lambda: sts.assume_role(**request), endpoint)["Credentials"]
     attempt.secrets += [role["SecretAccessKey"], role["SessionToken"]]
     attempt.method = f"assume-role via {attempt.method or 'default chain'}"
     return {
+        "aws_access_key_id": role["AccessKeyId"],
+        "aws_secret_access_key": role["SecretAccessKey"],
+        "aws_session_token": role["SessionToken"],
+    }
+
+
+def web_identity_credentials(
+    settings: Settings, attempt: Attempt, role_arn: str, token: str
+) -> tuple[Session, dict[str, Optional[str]]]:
+    """A role's session credentials from sts:AssumeRoleWithWebIdentity (an unsigned call: the
+    token is the proof), as cloud-provider-aws's ecr-credential-provider gets them."""
+    attempt.operation = "sts:AssumeRoleWithWebIdentity"
+    attempt.secrets.append(token)
+    chain = session(settings, standalone=True)
+    # Placeholders, never sent (the call is unsigned): they keep botocore from resolving the
+    # node's own credentials, which this call must not need.
+    placeholder: dict[str, Optional[str]] = {
+        "aws_access_key_id": "unsigned",
+        "aws_secret_access_key": "unsigned",
+    }
+    sts = client(chain, "sts", attempt.target, settings, placeholder, unsigned=True)
+    role = sts.assume_role_with_web_identity(
+        RoleArn=role_arn,
+        RoleSessionName=WEB_IDENTITY_SESSION_NAME,
+        WebIdentityToken=token,
+        DurationSeconds=ROLE_SESSION_SECONDS,
+    )["Credentials"]
+    attempt.secrets += [role["SecretAccessKey"], role["SessionToken"]]
+    attempt.method = "assume-role-with-web-identity"
+    return chain, {
         "aws_access_key_id": role["AccessKeyId"],
         "aws_secret_access_key": role["SecretAccessKey"],
         "aws_session_token": role["SessionToken"],
@@ -352,13 +479,13 @@ def mint_token(
     """
     from botocore import exceptions as bx
 
-    attempt = Attempt(target, diagnostics, secret)
+    attempt = Attempt(target, diagnostics, secret, settings.aws_deadline)
     try:
         chain, credentials = source.aws_credentials(settings, attempt, secret)
         attempt.operation = f"{target.service}:GetAuthorizationToken"
         api = client(chain, target.service, target, settings, credentials)
         now = clock()
-        response = api.get_authorization_token()
+        response = attempt.call(api.get_authorization_token, endpoint_for(target, settings))
         data = response["authorizationData"]
         if target.service == SERVICE_ECR:
             data = data[0]
@@ -373,13 +500,9 @@ def mint_token(
             exc, attempt.operation, source, attempt.secrets, attempt.method
         ) from None
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise AwsError(
+        raise AwsError(  # the type only: the text may quote the token it could not read
             attempt.operation,
             "MalformedResponse",
-            one_line(
-                f"unexpected response ({type(exc).__name__}: {exc})",
-                MESSAGE_LIMIT,
-                attempt.secrets,
-            ),
+            f"unexpected response ({type(exc).__name__})",
             credentials_method=attempt.method,
         ) from None

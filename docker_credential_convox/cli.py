@@ -34,6 +34,8 @@ and speak JSON over stdin/stdout:
   version  print the version
 
 To add, remove, list or import registries by hand, run `{NAME} registries --help`.
+As a kubelet image credential provider: `{NAME} kubelet` (one CredentialProviderRequest on
+stdin); `{NAME} kubelet config --help` prints the CredentialProviderConfig entry.
 
 Amazon ECR hosts get registry tokens minted with botocore; every other registry keeps its
 username and secret in the OS keyring. Wire a registry into Docker with
@@ -81,11 +83,32 @@ def _run_action(
         helper.store(protocol.parse_credentials(protocol.read_request(stdin)))
     elif action == "get":
         credentials = helper.get(protocol.parse_server_url(protocol.read_request(stdin)))
-        stdout.write(protocol.render_credentials(credentials))
+        _write_reply(stdout, protocol.render_credentials(credentials))
     elif action == "erase":
         helper.erase(protocol.parse_server_url(protocol.read_request(stdin)))
     else:  # list: stdin is ignored (docker sends "unused", docker-py nothing)
-        stdout.write(protocol.render_listing(helper.list()))
+        _write_reply(stdout, protocol.render_listing(helper.list()))
+
+
+def _utf8(text: str) -> bytes:
+    """`text` in UTF-8; argv's undecodable bytes as they came, any other surrogate as `?`."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
+def _write_reply(stdout: TextIO, reply: bytes) -> None:
+    """`reply` as its UTF-8 bytes, whatever encoding the locale gave the text stream."""
+    if isinstance(stdout, GuardedOutput):
+        stdout.write_bytes(reply)
+        return
+    buffer = getattr(stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (io.StringIO) from a caller in this process
+        stdout.write(reply.decode("utf-8", "surrogateescape"))
+        return
+    stdout.flush()
+    buffer.write(reply)
 
 
 def _debug_enabled(environ: Mapping[str, str]) -> bool:
@@ -109,7 +132,89 @@ def report_internal_error(
     )
 
 
-def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
+class GuardedOutput:
+    """stdout for one run: the first write or flush that fails (closed, full, its reader gone) is
+    remembered and everything after it dropped, so the action still runs exactly once and `main`
+    says so in one line on stderr instead of a traceback."""
+
+    def __init__(self, stream: Optional[TextIO]) -> None:
+        self._stream = stream
+        self.failure = ""
+
+    def write(self, text: str) -> int:
+        if self.failure or not text:
+            return len(text)
+        if self._stream is None:  # nothing to write to: only output that matters fails
+            self.failure = "it is closed"
+            return len(text)
+        try:
+            self._stream.write(text)
+        except (OSError, ValueError) as exc:
+            self.failure = _why_unwritable(exc)
+        return len(text)
+
+    def write_bytes(self, data: bytes) -> None:
+        """`data` as it is, through the stream's binary buffer when it has one (a reply's
+        UTF-8 must not depend on the locale's encoding of the text stream)."""
+        if self.failure or not data:
+            return
+        if self._stream is None:
+            self.failure = "it is closed"
+            return
+        try:
+            buffer = getattr(self._stream, "buffer", None)
+            if buffer is None:  # a text-only stream (io.StringIO) from a caller in this process
+                self._stream.write(data.decode("utf-8", "surrogateescape"))
+            else:
+                self._stream.flush()
+                buffer.write(data)
+        except (OSError, ValueError) as exc:
+            self.failure = _why_unwritable(exc)
+
+    def flush(self) -> None:
+        if not self.failure and self._stream is not None:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError) as exc:
+                self.failure = _why_unwritable(exc)
+
+    def isatty(self) -> bool:
+        try:
+            return not self.failure and self._stream is not None and self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+
+def _why_unwritable(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return "it is closed"  # ValueError: I/O operation on closed file
+
+
+def _writes_to_fd_1(stream: Optional[TextIO]) -> bool:
+    """Whether `stream` is the process's own stdout, not a replacement (a test's capture)."""
+    try:
+        return stream is not None and stream.fileno() == 1
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null (or reserve it when closed): Python's own flush at
+    exit must not fail a second time, and no file the helper opens may become its stdout."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    if devnull != 1:
+        try:  # noqa: SIM105 - contextlib is not worth importing on the hot path for this
+            os.dup2(devnull, 1)
+        except OSError:
+            pass
+        os.close(devnull)
+
+
+def main(
     argv: Optional[Sequence[str]] = None,
     stdin: Optional[IO[bytes]] = None,
     stdout: Optional[TextIO] = None,
@@ -118,9 +223,31 @@ def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
 ) -> int:
     """Run one helper invocation and return its exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    own_stdout = stdout is None
+    if own_stdout and sys.stdout is None:  # started with stdout closed (`>&-`)
+        _silence_stdout()
+    guarded = GuardedOutput(sys.stdout if own_stdout else stdout)
+    err: TextIO = stderr or sys.stderr or GuardedOutput(None)  # type: ignore[assignment]
     env = os.environ if environ is None else environ
+    out: TextIO = guarded  # type: ignore[assignment]
+    code = _dispatch(args, stdin, out, err, env)
+    guarded.flush()
+    if not guarded.failure:
+        return code
+    err.write(f"{NAME}: cannot write its output to stdout ({guarded.failure})\n")
+    if own_stdout and _writes_to_fd_1(sys.stdout):
+        _silence_stdout()
+    return code or 1
+
+
+def _dispatch(  # noqa: PLR0911, PLR0912 - one return per outcome keeps the exit codes in view
+    args: list[str],
+    stdin: Optional[IO[bytes]],
+    out: TextIO,
+    err: TextIO,
+    env: Mapping[str, str],
+) -> int:
+    """The action `args` names, its output on `out`; its exit code."""
     try:
         if len(args) == 1 and args[0] in ("--version", "-v", "version"):
             out.write(protocol.render_version(__version__, DISTRIBUTION, NAME))
@@ -132,6 +259,10 @@ def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
             from docker_credential_convox.registries import main as registries_main
 
             return registries_main(args[1:], out, err, env)
+        if args and args[0] == "kubelet":
+            from docker_credential_convox.kubelet import main as kubelet_main
+
+            return kubelet_main(args[1:], stdin or sys.stdin.buffer, out, err, env)
         if len(args) != 1:
             out.write(protocol.usage(NAME) + "\n")
             return 1
@@ -145,7 +276,7 @@ def main(  # noqa: PLR0911 - one return per outcome keeps the exit codes in view
         out.flush()
         return 0
     except HelperError as exc:
-        out.write(exc.message + "\n")
+        _write_reply(out, _utf8(exc.message + "\n"))
         if exc.hint:
             err.write(exc.hint.rstrip("\n") + "\n")
         return 1

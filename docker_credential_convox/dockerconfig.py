@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from docker_credential_convox import fileio, jsontext
 from docker_credential_convox.errors import DockerConfigError, HelperError, StateError
 from docker_credential_convox.jsontext import JsonObject, Scalar, string_value
+from docker_credential_convox.protocol import is_valid_unicode
 from docker_credential_convox.servers import DOCKER_HUB_KEY, parse_server
 
 HELPER_NAME = "convox"  # docker runs docker-credential-<name>
@@ -151,11 +152,16 @@ class DockerConfig:
     @classmethod
     def load(cls, config_dir: str) -> DockerConfig:
         """Read `config_dir/config.json` (a missing file is an empty config)."""
-        path = os.path.join(config_dir, CONFIG_FILE)
-        text = _read(path)
+        return cls.load_file(os.path.join(config_dir, CONFIG_FILE))
+
+    @classmethod
+    def load_file(cls, path: str, what: str = "Docker config") -> DockerConfig:
+        """Read a file in config.json's format at `path` (podman's auth.json is one); `what`
+        names it in errors."""
+        text = _read(path, what)
         if text is None or not text.strip():
             return cls(path, text, JsonObject())
-        return cls(path, text, parse_document(text, f"Docker config {path}"))
+        return cls(path, text, parse_document(text, f"{what} {path}"))
 
     # -- credHelpers -----------------------------------------------------------------------
 
@@ -287,7 +293,11 @@ class DockerConfig:
                     continue
                 username, password = decoded
             token = string_value(entry.get("identitytoken"))
-            if token:
+            fields = (("identitytoken", token), ("username", username), ("password", password))
+            broken = next((name for name, value in fields if not is_valid_unicode(value)), None)
+            if broken:  # no keyring can keep it, and its encoder's error would quote it
+                found.append(UnreadableLogin(key, f"its `{broken}` field is not valid Unicode"))
+            elif token:
                 found.append(PlaintextLogin(key, IDENTITY_TOKEN_USERNAME, token))
             elif username and password:
                 found.append(PlaintextLogin(key, username, password))
@@ -309,18 +319,18 @@ class DockerConfig:
         write_config(self.path, self.render())
 
 
-def _read(path: str) -> Optional[str]:
+def _read(path: str, what: str = "Docker config") -> Optional[str]:
     try:  # never blocks: a FIFO or device in the file's place is refused in one line
         data = fileio.read_regular(path)
     except HelperError as exc:
-        raise DockerConfigError(f"Docker config: {exc.message}") from None
+        raise DockerConfigError(f"{what}: {exc.message}") from None
     if data is None:
         return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DockerConfigError(
-            f"Docker config {path} is not UTF-8 text; fix it or move it aside"
+            f"{what} {path} is not UTF-8 text; fix it or move it aside"
         ) from None
 
 
@@ -396,21 +406,25 @@ def update(config_dir: str, change: Callable[[DockerConfig], T]) -> T:
     re-reading just before the rename and re-applying `change` to a file that changed keeps a
     concurrent `docker login` from being lost too.
     """
-    path = os.path.join(config_dir, CONFIG_FILE)
-    config = DockerConfig.load(config_dir)
+    return update_file(os.path.join(config_dir, CONFIG_FILE), change)
+
+
+def update_file(path: str, change: Callable[[DockerConfig], T], what: str = "Docker config") -> T:
+    """`update` of a file in config.json's format at `path` (podman's auth.json is one)."""
+    config = DockerConfig.load_file(path, what)
     result = change(config)
     if not config.changed():  # nothing to write: no lock, no directory created
         return result
     with _locked(path):
         for _ in range(UPDATE_ATTEMPTS):
-            config = DockerConfig.load(config_dir)
+            config = DockerConfig.load_file(path, what)
             result = change(config)
             if not config.changed():
                 return result
-            if _read(config.path) != config.text:
+            if _read(config.path, what) != config.text:
                 continue
             config.save()
             return result
     raise DockerConfigError(
-        f"Docker config {path} kept changing while it was being updated; run this again"
+        f"{what} {path} kept changing while it was being updated; run this again"
     )

@@ -19,14 +19,44 @@ MISSING_USERNAME_MESSAGE = "no credentials username"
 
 
 def one_line(text: str, limit: int, secrets: Sequence[str] = ()) -> str:
-    """`text` collapsed to one line of at most `limit` characters, each of `secrets` masked.
+    """`text` collapsed to one line of at most `limit` characters, each of `secrets` masked in
+    every encoding it may take in an echo (`secret_forms`).
 
     For the text of a library's exception, which may span lines and, rarely, echo a value.
     """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    if text and any(secrets):
+        forms = {form for secret in secrets if secret for form in secret_forms(secret)}
+        for form in sorted(forms, key=len, reverse=True):  # a longer form holds shorter ones
+            text = text.replace(form, "***")
     return " ".join(text.split())[:limit]
+
+
+def secret_forms(secret: str) -> list[str]:
+    """`secret` as it may appear in text that echoes a request: raw, JSON-escaped (once or
+    twice, ASCII-only or not), Python-escaped, URL-encoded and base64-encoded. To mask the
+    basic-auth form, pass `user:secret` as a secret too."""
+    import base64
+    import json
+    import urllib.parse
+
+    escaped = [json.dumps(secret, ensure_ascii=flag)[1:-1] for flag in (True, False)]
+    twice = [
+        json.dumps(text, ensure_ascii=flag)[1:-1] for text in escaped for flag in (True, False)
+    ]
+    data = secret.encode("utf-8", "surrogatepass")
+    encoded = [base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()]
+    return [
+        secret,
+        *escaped,
+        *twice,
+        secret.encode("unicode_escape").decode("ascii"),
+        ascii(secret)[1:-1],
+        urllib.parse.quote(data, safe=""),
+        urllib.parse.quote(data),
+        urllib.parse.quote_plus(data),
+        *encoded,
+        *(text.rstrip("=") for text in encoded),
+    ]
 
 
 class HelperError(Exception):

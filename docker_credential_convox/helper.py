@@ -311,7 +311,9 @@ class Helper:
             )
         if credentials.server_url == server.url:
             return credentials
-        return Credentials(server.url, credentials.username, credentials.secret)  # an alias
+        return Credentials(  # an alias
+            server.url, credentials.username, credentials.secret, credentials.expires_at
+        )
 
     def erase(self, server_url: str) -> None:
         """Forget the entry of exactly this server and path (never a shorter path's)."""
@@ -326,9 +328,7 @@ class Helper:
         listing = self._local_listing(entries)
         for shared in self._shared_listing():
             if shared.entry.key not in entries:
-                from docker_credential_convox.servers import strip_userinfo
-
-                listing.setdefault(strip_userinfo(shared.entry.server_url), shared.entry.username)
+                listing.setdefault(sources.listed_url(shared.entry), shared.entry.username)
         return listing
 
     def _local_listing(self, entries: Mapping[str, Entry]) -> dict[str, str]:
@@ -354,6 +354,26 @@ class Helper:
     def lookup(self, server: Server) -> Optional[Entry]:
         """The index entry recorded for exactly `server`'s key."""
         return self.index.lookup(server.key)
+
+    def stored_under(self, server: Server) -> Sequence[Entry]:
+        """What `registries remove` forgets for `server`: its own index entry and, when it names
+        a registry (no path), every path entry under it (Docker Hub's web-login tokens, a team's
+        login), ordered by key."""
+        entries = self.index.snapshot()
+        if server.key != server.registry:
+            return [entries[server.key]] if server.key in entries else []
+        prefix = server.key + "/"
+        return [
+            entries[key] for key in sorted(entries) if key == server.key or key.startswith(prefix)
+        ]
+
+    def erase_all(self, server: Server, entries: Sequence[Entry]) -> None:
+        """Erase `server` (its cached tokens and orphans too, as `erase` does) and each of
+        `entries` (from `stored_under`), key by key."""
+        keys = [server.key, *(entry.key for entry in entries if entry.key != server.key)]
+        for key in keys:
+            answered = server.with_key(key)
+            self._erase_backend(answered).erase(answered)
 
     def source_of(self, server: Server, entry: Optional[Entry]) -> Optional[Source]:
         """The source an entry records (an ECR registry's default chain without one)."""

@@ -1,12 +1,13 @@
 """Pending markers: which registries may have a secret that no index entry points to.
 
-`store` writes a secret, then the index entry; `erase` removes the entry, then the secret. A
-kill between the two leaves an orphaned secret, and finding one means opening the secret store
-(importing keyring costs several cached `get`s), which an `erase` of a registry the helper never
-knew must not pay: podman and skopeo `logout` call it for any registry. So before the first of
-the two writes the writer records a marker for the registry's key, and removes it once both are
-done; an `erase` of a key with neither an index entry nor a marker has nothing to sweep and
-returns without opening the store or taking a lock (backends/__init__.py, `Records`).
+`store` writes a secret, then the index entry. A kill between the two leaves an orphaned
+secret, and finding one means opening the secret store (importing keyring costs several cached
+`get`s), which an `erase` of a registry the helper never knew must not pay: podman and skopeo
+`logout` call it for any registry. So before its first write a store records a marker for the
+registry's key, and removes it once both are done; an `erase` of a key with neither an index
+entry nor a marker has nothing to sweep and returns without opening the store or taking a lock
+(backends/__init__.py, `Records`). An erase writes no marker: it deletes the secret before the
+entry, so it leaves no orphan, and it must work on a full disk.
 
 A marker is a file in `pending/` beside the index (0700 directory, 0600 file, written
 atomically), named by the key's UTF-8 bytes in hex (no hashlib: the check is on `erase`'s fast

@@ -13,7 +13,7 @@ from docker_credential_convox.errors import BadRequest, MissingServerURL, Missin
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import IO
+    from typing import IO, Optional
 
 # The Go helpers read stdin with a line scanner capped at 64 KiB; we cap the whole request there.
 MAX_REQUEST_BYTES = 64 * 1024
@@ -23,14 +23,20 @@ STORE_SHAPE = '{"ServerURL": "...", "Username": "...", "Secret": "..."}'
 
 
 class Credentials:
-    """A server URL with the username and secret stored for it. The secret never shows in repr."""
+    """A server URL with the username and secret stored for it. The secret never shows in repr.
 
-    __slots__ = ("secret", "server_url", "username")
+    `expires_at` (epoch seconds) is set for a minted registry token, None for a stored login.
+    """
 
-    def __init__(self, server_url: str, username: str, secret: str) -> None:
+    __slots__ = ("expires_at", "secret", "server_url", "username")
+
+    def __init__(
+        self, server_url: str, username: str, secret: str, expires_at: Optional[float] = None
+    ) -> None:
         self.server_url = server_url
         self.username = username
         self.secret = secret
+        self.expires_at = expires_at
 
     def __repr__(self) -> str:
         return (
@@ -86,7 +92,24 @@ def _field(fields: Mapping[str, object], name: str) -> str:
             f'invalid store request: "{name}" must be a JSON string, not {_json_type(value)}; '
             f"expected {STORE_SHAPE}"
         )
+    if not is_valid_unicode(value):  # no store can keep it, and its encoder's error quotes it
+        raise BadRequest(
+            f'invalid store request: "{name}" is not valid Unicode (a lone surrogate); '
+            "send it as UTF-8 text, with \\u escapes only for whole characters"
+        )
     return value
+
+
+def is_valid_unicode(text: str) -> bool:
+    """Whether `text` has no lone surrogate: JSON's "\\ud800", or bytes that were not UTF-8 on
+    stdin or in argv (Python decodes those to surrogates); errors name the field, never this."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_type(value: object) -> str:
@@ -141,27 +164,26 @@ def parse_credentials(data: bytes) -> Credentials:
     return Credentials(server_url.strip(), username, secret)
 
 
-def render_credentials(credentials: Credentials) -> str:
-    """The reply to get."""
-    from docker_credential_convox import jsonlite
+def render_credentials(credentials: Credentials) -> bytes:
+    """The reply to get: the Go helpers' bytes (gojson), UTF-8, one line."""
+    from docker_credential_convox import gojson
 
-    return (
-        jsonlite.dumps(
-            {
-                "ServerURL": credentials.server_url,
-                "Username": credentials.username,
-                "Secret": credentials.secret,
-            }
+    reply = gojson.object_of_strings(
+        (
+            ("ServerURL", credentials.server_url),
+            ("Username", credentials.username),
+            ("Secret", credentials.secret),
         )
-        + "\n"
     )
+    return (reply + "\n").encode("utf-8")
 
 
-def render_listing(listing: Mapping[str, str]) -> str:
-    """The reply to list: server URL -> username."""
-    from docker_credential_convox import jsonlite
+def render_listing(listing: Mapping[str, str]) -> bytes:
+    """The reply to list: server URL -> username, keys in a Go map's (byte) order."""
+    from docker_credential_convox import gojson
 
-    return jsonlite.dumps(dict(sorted(listing.items()))) + "\n"
+    # Code point order is UTF-8 byte order, the order Go sorts a map's keys in.
+    return (gojson.object_of_strings(sorted(listing.items())) + "\n").encode("utf-8")
 
 
 def render_version(version: str, distribution: str, name: str = APP) -> str:

@@ -173,13 +173,7 @@ class RegistryIndex:
         )
 
     def _save(self, entries: Mapping[str, Entry]) -> None:
-        document = {
-            "version": FORMAT_VERSION,
-            "registries": {key: entries[key].to_json() for key in sorted(entries)},
-        }
-        import json
-
-        fileio.atomic_write(self.path, json.dumps(document, indent=2) + "\n")
+        fileio.atomic_write(self.path, _text(entries))
 
     def lookup(self, key: str) -> Optional[Entry]:
         """The entry for a canonical key, or None."""
@@ -228,5 +222,50 @@ class RegistryIndex:
             if old is not None:
                 removed.append(old)
 
-        self.update(change)
+        try:
+            self.update(change)
+        except StateError:
+            # A full disk has no room for the new file of an atomic rewrite: erase must still
+            # remove the entry (its secret is gone already), so overwrite the file in place.
+            if not self._remove_in_place(key):
+                raise
         return removed[0] if removed else None
+
+    def _remove_in_place(self, key: str) -> bool:
+        """Remove `key`'s entry by overwriting the index in place, padded with spaces to its old
+        length, so no new block is needed (on a full disk); False if it cannot be done.
+
+        Only when the atomic rewrite failed: a crash during the one write, or a reader (they take
+        no lock) in the microseconds it lasts, could see a mix of the two versions.
+        """
+        with fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT):
+            entries = self._load()
+            if entries.pop(key, None) is None:
+                return True
+            data = _text(entries).encode("utf-8")
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW)
+            except OSError:
+                return False
+            try:
+                size = os.fstat(fd).st_size
+                if len(data) > size:
+                    return False
+                os.pwrite(fd, data + b" " * (size - len(data)), 0)
+                os.fsync(fd)
+            except OSError:
+                return False
+            finally:
+                os.close(fd)
+        return True
+
+
+def _text(entries: Mapping[str, Entry]) -> str:
+    """The index file's text for `entries`."""
+    import json
+
+    document = {
+        "version": FORMAT_VERSION,
+        "registries": {key: entries[key].to_json() for key in sorted(entries)},
+    }
+    return json.dumps(document, indent=2) + "\n"

@@ -30,6 +30,7 @@ ENV_SECRET_SERVICE_SESSION = "DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION"  
 SECRET_SERVICE_SESSIONS = ("plain", "encrypted")
 ENV_AWS_CONNECT_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_CONNECT_TIMEOUT"
 ENV_AWS_READ_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_READ_TIMEOUT"
+ENV_AWS_DEADLINE = "DOCKER_CREDENTIAL_CONVOX_AWS_DEADLINE"
 # Registries shared by a fleet (shared/): the scope, how long a machine serves a shared value
 # from its cache, how long past that it may serve one while Secrets Manager cannot answer, and
 # the per-machine cache directory (a runtime directory: it must not outlive the boot).
@@ -54,6 +55,11 @@ DEFAULT_KEYRING_TIMEOUT = 5.0
 # botocore's connect and read timeouts for every AWS API call (at most two attempts each).
 DEFAULT_AWS_CONNECT_TIMEOUT = 2.0
 DEFAULT_AWS_READ_TIMEOUT = 10.0
+# The whole of a mint's AWS calls (AssumeRole and GetAuthorizationToken), or of one Secrets
+# Manager call, however the endpoint trickles its answer: the read timeout is per read, so an
+# endpoint sending a byte a second would hold a call for ever. Below the bound of two attempts
+# at a silent endpoint (2 x (2 + 10) s), which the README promises.
+DEFAULT_AWS_DEADLINE = 20.0
 
 # AWS variables read by the helper itself. Debian 12's botocore 1.29 predates the per-service
 # endpoint variables, so the helper reads them and passes endpoint_url explicitly.
@@ -376,6 +382,11 @@ class Settings:
     def aws_read_timeout(self) -> float:
         """Seconds botocore may wait for an AWS endpoint's answer."""
         return seconds(self.environ, ENV_AWS_READ_TIMEOUT, DEFAULT_AWS_READ_TIMEOUT)
+
+    @property
+    def aws_deadline(self) -> float:
+        """Seconds a mint's AWS calls, or one Secrets Manager call, may take in all."""
+        return seconds(self.environ, ENV_AWS_DEADLINE, DEFAULT_AWS_DEADLINE)
 
     @property
     def keyring_backend(self) -> Optional[str]:

@@ -174,8 +174,10 @@ def _describe_network_error(exc: BaseException) -> str:  # noqa: PLR0911 - one p
         return "connection refused"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
-    text = " ".join(str(exc).split())[:200]
-    return text or type(exc).__name__
+    if isinstance(exc, http.client.HTTPException):  # its text quotes what the server sent
+        return f"the answer is not HTTP ({type(exc).__name__})"
+    # Never the exception's text: it may quote the request (a URL with the account, a header).
+    return type(exc).__name__
 
 
 # What a request can raise short of an HTTP status: no connection, TLS, timeouts, and replies

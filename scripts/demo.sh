@@ -171,7 +171,7 @@ ok "docker ran docker-credential-convox get (the debug lines above), then stoppe
 show "printf %s $ECR_HOST | docker-credential-convox get"
 reply=$(printf %s "$ECR_HOST" | docker-credential-convox get) || fail "get $ECR_HOST"
 printf %s "$reply" | masked
-printf %s "$reply" | grep -q '"Username": "AWS"' || fail "get did not answer an ECR token"
+printf %s "$reply" | grep -q '"Username":"AWS"' || fail "get did not answer an ECR token"
 ok "the helper answers with an ECR registry token"
 
 step "List what the helper knows (never a secret)"
@@ -308,3 +308,68 @@ cat "$WORK/denied"
 show "machine 1: printf %s $REGISTRY | docker-credential-convox get"
 machine 1 docker-credential-convox get <<<"$REGISTRY" && fail "machine 1 still gets credentials"
 ok "the machines are refused: nothing shared is left for $REGISTRY"
+
+
+# --- a Kubernetes node: kubelet asks the helper, as its image credential provider ---------------
+
+# Run a command on the node: root's kubelet under systemd has no D-Bus, no keyring and no
+# XDG_RUNTIME_DIR; the provider's caches live in its own runtime directory (a tmpfs on a node).
+node() {
+  env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR HOME="$WORK/node" \
+    AWS_ACCESS_KEY_ID="$MACHINE_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$MACHINE_SECRET_ACCESS_KEY" \
+    DOCKER_CREDENTIAL_CONVOX_RUNTIME_DIR="$WORK/node/run" "$@"
+}
+# kubelet (the stand-in) resolves credentials for an image; skopeo pulls with exactly those.
+kubelet_pull() {
+  local image=$1
+  show "kubelet: credentials for $image (exec docker-credential-convox kubelet)"
+  node env PYTHONPATH="$ROOT" "$BIN/python" -m standins kubelet \
+    "$WORK/node/credential-provider.json" "$WORK/node/bin" "$image" --auth-file "$WORK/node/auth.json" \
+    || fail "step $STEP: the kubelet stand-in failed"
+}
+
+step "A Kubernetes node: the operator shares the registry, kubelet pulls through the helper"
+mkdir -p "$WORK/node/bin"
+ln -s "$HELPER" "$WORK/node/bin/docker-credential-convox"
+printf %s "$REGISTRY_PASSWORD" | standins registry-password "$WORK/standins" "$REGISTRY_USER" \
+  || fail "restoring the registry's password"
+printf %s "$REGISTRY_PASSWORD" \
+  | docker-credential-convox registries add "$REGISTRY" --shared --username "$REGISTRY_USER" \
+      --password-stdin >/dev/null \
+  || fail "registries add $REGISTRY --shared"
+ok "shared $REGISTRY in ${SHARED_SCOPE#secretsmanager:}/ again"
+show "docker-credential-convox kubelet config --shared-registries   # the entry for kubelet's config"
+node env DOCKER_CREDENTIAL_CONVOX_SHARED="$SHARED_SCOPE" DOCKER_CREDENTIAL_CONVOX_SHARED_MAX_AGE="$SHARED_MAX_AGE" \
+  "$HELPER" kubelet config --shared-registries >"$WORK/node/provider.json" \
+  || fail "kubelet config"
+"$BIN/python" - "$WORK/node/provider.json" "$WORK/node/credential-provider.json" "$SHARED_MAX_AGE" <<'PY'
+import json, sys
+entry = json.load(open(sys.argv[1]))
+entry["env"].append({"name": "DOCKER_CREDENTIAL_CONVOX_SHARED_MAX_AGE", "value": sys.argv[3]})
+json.dump({"apiVersion": "kubelet.config.k8s.io/v1", "kind": "CredentialProviderConfig",
+           "providers": [entry]}, open(sys.argv[2], "w"), indent=2)
+PY
+"$BIN/python" -c 'import json,sys; e=json.load(open(sys.argv[1]))["providers"][0]; print(json.dumps({k: e[k] for k in ("name","args","env","defaultCacheDuration")})); print("matchImages:", len(e["matchImages"]), "patterns, the registry among them:", sys.argv[2] in e["matchImages"])' \
+  "$WORK/node/credential-provider.json" "$REGISTRY"
+kubelet_pull "$REGISTRY/$IMAGE_REPOSITORY"
+run skopeo --policy "$WORK/policy.json" copy --quiet --src-tls-verify=false \
+  --src-authfile "$WORK/node/auth.json" "docker://$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG" \
+  "oci:$WORK/node/image:$IMAGE_TAG"
+ok "the node pulled from the shared registry: no pull secret, no keyring"
+
+step "The same node pulls from ECR: a token minted with the node's own AWS credentials"
+kubelet_pull "$ECR_HOST/$IMAGE_REPOSITORY"
+grep -q "$ECR_HOST" "$WORK/node/auth.json" || fail "no ECR credentials for the node"
+ok "an ECR token for $ECR_HOST, cached for half its life (kubelet's cacheDuration)"
+
+step "The operator removes the shared entry; after the cache duration kubelet gets nothing"
+run docker-credential-convox registries remove "$REGISTRY" --shared
+show "sleep $((SHARED_MAX_AGE + 1))   # the provider answered with cacheDuration = the shared max age"
+sleep $((SHARED_MAX_AGE + 1))
+kubelet_pull "$REGISTRY/$IMAGE_REPOSITORY"
+if skopeo --policy "$WORK/policy.json" inspect --tls-verify=false --authfile "$WORK/node/auth.json" \
+     "docker://$REGISTRY/$IMAGE_REPOSITORY:$IMAGE_TAG" >/dev/null 2>"$WORK/denied"; then
+  fail "the node still got in"
+fi
+cat "$WORK/denied"
+ok "the node is refused: nothing is shared for $REGISTRY any more"

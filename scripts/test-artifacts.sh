@@ -28,7 +28,9 @@ read -r -a test_files <<<"${ARTIFACT_TESTS:-tests/test_conformance.py \
 tests/test_conformance_keyring.py tests/test_conformance_ecr.py tests/test_keyring_store.py \
 tests/test_clients.py tests/test_ecr.py tests/test_ecr_concurrency.py tests/test_ecr_clients.py \
 tests/test_registries.py tests/test_registries_clients.py tests/test_registries_tty.py \
-tests/test_faults_edges.py tests/test_conformance_shared.py tests/test_shared.py}"
+tests/test_faults_edges.py tests/test_conformance_shared.py tests/test_shared.py \
+tests/test_output_failures.py tests/test_error_text.py tests/test_shared_documents.py \
+tests/test_shared_depth.py tests/test_kubelet.py tests/test_kubelet_aws_cases.py}"
 deselect=${ARTIFACT_DESELECT:-not killed_between and not interrupted_store}
 # On the other interpreters: the round trip, and twelve concurrent first runs (each unpacks).
 smoke=(tests/test_conformance.py tests/test_conformance_keyring.py tests/test_keyring_store.py

@@ -11,6 +11,11 @@ python -m standins oci-layout DIR TAG
 python -m standins registry-password DIR USER
     Rotate the password of the registry `serve` started under DIR to the one on stdin (its
     htpasswd file; the registry rereads it at once, so the old password is refused).
+python -m standins kubelet CONFIG BIN_DIR IMAGE --auth-file FILE
+    Do what kubelet does before a pull (standins/kubelet.py): run the providers CONFIG names
+    from BIN_DIR for IMAGE and write the credentials it would pull with to FILE (0600, an
+    auth.json for skopeo; empty when there are none). Prints the provider's answer, without
+    any password, and kubelet's log lines.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Optional
 
 from standins import StandInError
 from standins.environment import scrubbed_environ
+from standins.kubelet import Kubelet
 from standins.moto_servers import start_moto_server
 from standins.registry import build_oci_layout, start_registry, write_htpasswd
 from standins.secret_service import SecretService
@@ -73,7 +79,38 @@ def serve(root: Path, registry_user: str) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def kubelet_pull(config: Path, bin_dir: Path, image: str, auth_file: Path) -> int:
+    """What kubelet would pull `image` with, as an auth.json; a summary without secrets."""
+    import base64
+    import json
+    import time
+
+    log: list[str] = []
+    kubelet = Kubelet.from_config(config, bin_dir, log=log)
+    credentials = kubelet.credentials(image)
+    for line in log:
+        print(f"kubelet: {line.strip()}")
+    registry = image.split("/", 1)[0]
+    auths = {}
+    if credentials:
+        first = credentials[0]  # kubelet tries them in order; the first one pulls here
+        token = base64.b64encode(f"{first.username}:{first.password}".encode()).decode()
+        auths[registry] = {"auth": token}
+        print(f"kubelet: credentials for {registry} (user {first.username}, password not shown)")
+    else:
+        print(f"kubelet: no credentials for {registry}: pulling anonymously")
+    now = time.monotonic()  # the stand-in's clock
+    for provider in kubelet.providers:
+        for key, entry in provider.cache.items():
+            left = entry.expires_at - now
+            print(f"kubelet: keeps the answer for {json.loads(key)[0]} about {left:.0f} s")
+    descriptor = os.open(auth_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump({"auths": auths}, file)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:  # noqa: PLR0911 - one per command
     parser = argparse.ArgumentParser(prog="python -m standins", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serving = commands.add_parser("serve", help="start every stand-in under DIR and wait")
@@ -86,6 +123,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rotate = commands.add_parser("registry-password", help="new registry password from stdin")
     rotate.add_argument("directory", type=Path)
     rotate.add_argument("username")
+    pulling = commands.add_parser("kubelet", help="the credentials kubelet would pull with")
+    pulling.add_argument("config", type=Path)
+    pulling.add_argument("bin_dir", type=Path)
+    pulling.add_argument("image")
+    pulling.add_argument("--auth-file", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -94,6 +136,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             kept = scrubbed_environ()
             print("\n".join(sorted(name for name in os.environ if name not in kept)))
             return 0
+        if args.command == "kubelet":
+            return kubelet_pull(args.config, args.bin_dir, args.image, args.auth_file)
         if args.command == "registry-password":
             password = sys.stdin.read()
             if not password:

@@ -8,7 +8,8 @@ Every AWS call a helper makes goes through it (point the endpoints at `AwsProxy.
   and it numbers each token (`AWS:<moto password>-<n>`) so that two mints never look alike;
 * answer ECR Public's GetAuthorizationToken itself. STAND-IN: moto 5.2 does not implement
   `ecr-public`, so this is a local imitation of the service's JSON reply, not an emulator;
-* inject faults (an AWS error reply for an operation) and delays.
+* inject faults (an AWS error reply for an operation), delays, and drips (headers at once,
+  then the body one byte per second: no read ever waits long enough for a per-read timeout).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib.parse import parse_qs
 from standins.http_server import BackgroundHttpServer
 
 TOKEN_LIFETIME_SECONDS = 12 * 3600.0
+DRIP_PROMISED_BYTES = 3600  # a dripped reply's Content-Length: an hour at one byte a second
 
 ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921"
 ECR_PUBLIC_TARGET_PREFIX = "SpencerFrontendService"
@@ -83,6 +85,7 @@ class AwsProxy:
         self.calls: list[Call] = []
         self.faults: dict[str, Fault] = {}
         self.delays: dict[str, float] = {}
+        self.drips: dict[str, int] = {}  # operation -> bytes dripped so far
         self.expires_in: Optional[float] = TOKEN_LIFETIME_SECONDS
         self._minted = 0
         self._http = BackgroundHttpServer(self._handler_class())
@@ -95,6 +98,7 @@ class AwsProxy:
             self.calls.clear()
             self.faults.clear()
             self.delays.clear()
+            self.drips.clear()
             self.expires_in = TOKEN_LIFETIME_SECONDS
 
     def count(self, operation: str) -> int:
@@ -124,6 +128,25 @@ class AwsProxy:
     def delay(self, operation: str, seconds: float) -> None:
         with self._lock:
             self.delays[operation] = seconds
+
+    def drip(self, operation: str) -> None:
+        """FAULT INJECTION (no AWS stand-in does this on demand): answer `operation` with a 200
+        and its headers at once, then the body one byte per second, until reset or the client
+        hangs up. `dripped(operation)` counts the bytes sent."""
+        with self._lock:
+            self.drips[operation] = 0
+
+    def dripped(self, operation: str) -> int:
+        with self._lock:
+            return self.drips.get(operation, 0)
+
+    def _dripping(self, operation: str, sent: int) -> bool:
+        """Whether `operation` still drips, counting `sent` more bytes."""
+        with self._lock:
+            if operation not in self.drips:
+                return False
+            self.drips[operation] += sent
+            return True
 
     def start(self) -> AwsProxy:
         self._http.start()
@@ -213,6 +236,24 @@ class AwsProxy:
                     body = json.dumps({"__type": fault.code, "message": fault.message}).encode()
                     self._reply(fault.status, body, "application/x-amz-json-1.1")
 
+            def _drip(self, operation: str) -> None:
+                # Far more bytes promised than are ever sent: the reply never completes.
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(DRIP_PROMISED_BYTES))
+                self.end_headers()
+                self.wfile.flush()
+                for _ in range(DRIP_PROMISED_BYTES):
+                    time.sleep(1.0)
+                    if not proxy._dripping(operation, 1):
+                        break
+                    try:
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                    except OSError:  # the client hung up
+                        break
+                self.close_connection = True
+
             def do_GET(self) -> None:
                 self._forward(b"")
 
@@ -227,6 +268,9 @@ class AwsProxy:
                     delay = proxy.delays.get(operation, 0.0)
                 if delay:
                     time.sleep(delay)
+                if proxy._dripping(operation, 0):
+                    self._drip(operation)
+                    return
                 fault = proxy._take_fault(operation)
                 if fault is not None:
                     self._fault_reply(operation, fault)

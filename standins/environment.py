@@ -100,3 +100,24 @@ def tool_environ(home: Path) -> dict[str, str]:
     runtime = home / "run"
     runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     return {**minimal_environ(home), "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(home)}
+
+
+# What a new user's shell has not set: every client falls back to its defaults under HOME.
+DEFAULT_UNSET = ("DOCKER_CONFIG", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME")
+
+
+def default_env(
+    home: Path,
+    runtime_dir: Path,
+    extra: Optional[Mapping[str, str]] = None,
+    path_first: Optional[Path] = None,
+) -> dict[str, str]:
+    """`hermetic_env` as a new user has it: no DOCKER_CONFIG, no XDG_CONFIG_HOME and friends,
+    no REGISTRY_AUTH_FILE or CONTAINERS_* (scrubbed), and a private runtime directory
+    (`runtime_dir`, created 0700), so podman, skopeo and buildah use their default files."""
+    env = hermetic_env(home, extra, path_first)
+    for name in DEFAULT_UNSET:
+        env.pop(name, None)
+    runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    env["XDG_RUNTIME_DIR"] = str(runtime_dir)
+    return env

@@ -56,13 +56,13 @@ SPELLINGS: dict[str, Callable[[str], str]] = {
 }
 KILLED = 137  # what the crash point exits with: os._exit, as SIGKILL leaves a process
 # The crash points of a route that keeps its secret in the OS keyring and its entry in the
-# registry index: store writes the keyring, then the index; erase the index, then the keyring.
+# registry index: store writes the keyring, then the index; erase the keyring, then the index.
 # "store, before its secret" is after the pending marker (pending.py), before the keyring write.
 KEYRING_THEN_INDEX: Mapping[str, str] = MappingProxyType(
     {
         "store": "docker_credential_convox.registry_index:RegistryIndex.put",
         "store, before its secret": "docker_credential_convox.stores.keyring:KeyringStore.put",
-        "erase": "docker_credential_convox.stores.keyring:KeyringStore.delete",
+        "erase": "docker_credential_convox.registry_index:RegistryIndex.remove",
     }
 )
 
@@ -477,15 +477,20 @@ class CredentialHelperContract:
         assert self.listing() == {self.server: self.logins[1].username}
 
     @needs("crash_points")
-    def test_erase_killed_between_its_writes_looks_erased_and_erase_again_succeeds(
+    def test_erase_killed_between_its_writes_leaves_no_secret_and_erase_again_succeeds(
         self,
     ) -> None:
         self.store(self.server, self.logins[0])
 
         self.run_killed("erase", self.server)
 
-        self.assert_nothing_stored(self.server)
-        assert self.listing() == {}
+        # The secret went first: it is never answered again and no orphan is left; the entry
+        # (still listed) points at nothing until the next erase removes it.
+        assert self.secrets_filed_under(self.server) == []
+        result = self.run("get", stdin=self.server)
+        assert result.returncode == 1, result
+        assert self.logins[0].secret not in result.stdout + result.stderr
         self.erase(self.server)
+        assert self.listing() == {}
         self.assert_nothing_stored(self.server)
         assert self.secrets_filed_under(self.server) == []

@@ -102,6 +102,8 @@ def killed(*args, **kwargs):
 target = {target!r}
 if target == "index.put":
     registry_index.RegistryIndex.put = killed
+elif target == "index.remove":
+    registry_index.RegistryIndex.remove = killed
 elif target == "keychain.put":
     keyring.KeyringStore.put = killed
 else:
@@ -209,17 +211,26 @@ def test_store_after_an_interrupted_store_works(
     assert keyring_usernames(helper_env, host) == ["alice"]
 
 
-def test_erase_killed_between_index_and_keyring_looks_erased_and_is_swept(
+def test_erase_killed_between_keyring_and_index_leaves_no_secret_and_is_finished_by_erase(
+    run_helper: RunHelper, helper_env: dict[str, str], host: str
+) -> None:
+    assert run_helper("store", store_request(host)).returncode == 0
+    run_killed_between_writes(helper_env, "erase", host, "index.remove")
+    assert keyring_usernames(helper_env, host) == []  # the secret went first: no orphan...
+    assert pending_markers(helper_env) == []  # ...so no marker was written
+    assert run_helper("get", host).stdout == NOT_FOUND + "\n"
+    assert json.loads(run_helper("list").stdout) == {host: "alice"}  # until the next erase
+    assert run_helper("erase", host).returncode == 0
+    assert json.loads(run_helper("list").stdout) == {}
+
+
+def test_erase_killed_before_its_keyring_delete_leaves_the_registry_as_it_was(
     run_helper: RunHelper, helper_env: dict[str, str], host: str
 ) -> None:
     assert run_helper("store", store_request(host)).returncode == 0
     run_killed_between_writes(helper_env, "erase", host, "keychain.delete")
-    assert run_helper("get", host).stdout == NOT_FOUND + "\n"
-    assert json.loads(run_helper("list").stdout) == {}
-    assert keyring_usernames(helper_env, host) == ["alice"]
-    assert pending_markers(helper_env) == [host]
-    assert run_helper("erase", host).returncode == 0
-    assert keyring_usernames(helper_env, host) == []
+    assert json.loads(run_helper("get", host).stdout)["Secret"] == "pw"
+    assert json.loads(run_helper("list").stdout) == {host: "alice"}
     assert pending_markers(helper_env) == []
 
 

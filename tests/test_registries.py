@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from support import docker_config_path, helper_listing, run_helper_in
+from support import docker_config_path, helper_listing, keyring_usernames, run_helper_in
 from support_registries import (
     REAL_WORLD_CONFIG,
     add,
@@ -30,6 +30,8 @@ from standins.processes import free_loopback_port
 from standins.registry import Registry
 
 DOCKER_HUB_URL = "https://index.docker.io/v1/"
+HUB_ACCESS = DOCKER_HUB_URL + "access-token"
+HUB_REFRESH = DOCKER_HUB_URL + "refresh-token"
 
 # --- add -------------------------------------------------------------------------------------
 
@@ -282,7 +284,8 @@ def test_remove_forgets_the_secret_the_index_entry_and_the_route_only(
 
     result = registries(helper_env, "remove", registry.host)
 
-    assert (result.returncode, result.stdout, result.stderr) == (0, "Done.\n", ""), result
+    assert (result.returncode, result.stdout) == (0, "Done.\n"), result
+    assert result.stderr == f"Removed 1 entry for {registry.host}.\n"
     assert_nothing_stored(helper_env, registry.host)
     assert read_config(helper_env) == {"credHelpers": {"gcr.io": "gcloud"}, "psFormat": "table"}
     assert docker_config_path(helper_env).read_text().startswith('{\n    "credHelpers"')
@@ -328,9 +331,82 @@ def test_remove_of_a_path_forgets_that_entry_only_and_keeps_the_route(
 
     result = registries(helper_env, "remove", "https://registry.example.com/v2/team-a/")
 
-    assert (result.returncode, result.stdout, result.stderr) == (0, "Done.\n", ""), result
+    assert (result.returncode, result.stdout) == (0, "Done.\n"), result
+    assert result.stderr == "Removed 1 entry for registry.example.com/team-a.\n"
     assert helper_listing(helper_env) == {"registry.example.com": "alice"}
     assert read_config(helper_env) == {"credHelpers": {"registry.example.com": "convox"}}
+
+
+def store_login(env: dict[str, str], server: str, username: str, secret: str) -> None:
+    """`store` through the protocol, as a client does."""
+    request = json.dumps({"ServerURL": server, "Username": username, "Secret": secret})
+    assert run_helper_in(env, "store", stdin=request).returncode == 0
+
+
+def test_remove_of_docker_hub_forgets_the_web_logins_token_entries_too(
+    helper_env: dict[str, str],
+) -> None:
+    # What Docker CLI 27+ web-based `docker login` stores, in its order: three entries.
+    stored = {
+        HUB_ACCESS: ("bob", "ACCESS-TOKEN"),
+        HUB_REFRESH: ("bob", "REFRESH-TOKEN..client"),
+        DOCKER_HUB_URL: ("bob", "PAT"),
+    }
+    for server, (username, secret) in stored.items():
+        store_login(helper_env, server, username, secret)
+    keys = ("docker.io", "docker.io/access-token", "docker.io/refresh-token")
+    assert all(keyring_usernames(helper_env, key) == ["bob"] for key in keys)
+
+    result = registries(helper_env, "remove", "docker.io")
+
+    assert (result.returncode, result.stdout) == (0, "Done.\n"), result
+    assert result.stderr == "Removed 3 entries for docker.io.\n"
+    assert helper_listing(helper_env) == {}
+    for server in stored:
+        assert get_credentials(helper_env, server) is None, server
+    for key in keys:  # straight from the Secret Service: the refresh token is gone too
+        assert keyring_usernames(helper_env, key) == [], key
+
+
+def test_remove_of_a_registry_forgets_its_path_entries_too(helper_env: dict[str, str]) -> None:
+    assert add(helper_env, "registry.example.com", "alice", "pw", "--no-verify").returncode == 0
+    store_login(helper_env, "registry.example.com/team-a", "bot", "bot-pw")
+    store_login(helper_env, "https://registry.example.com/v2/team-b/app", "ci", "ci-pw")
+    store_login(helper_env, "registry.example.com:5000/team-a", "other", "other-pw")
+
+    result = registries(helper_env, "remove", "registry.example.com")
+
+    assert (result.returncode, result.stdout) == (0, "Done.\n"), result
+    assert result.stderr == "Removed 3 entries for registry.example.com.\n"
+    # Another port is another registry: kept.
+    assert helper_listing(helper_env) == {"registry.example.com:5000/team-a": "other"}
+    for key in ("registry.example.com", "registry.example.com/team-a"):
+        assert keyring_usernames(helper_env, key) == [], key
+    assert keyring_usernames(helper_env, "registry.example.com/team-b/app") == []
+    assert read_config(helper_env) == {"credHelpers": {}}
+
+
+def test_remove_of_a_registry_with_path_entries_only_forgets_them(
+    helper_env: dict[str, str],
+) -> None:
+    store_login(helper_env, HUB_ACCESS, "bob", "ACCESS-TOKEN")
+    store_login(helper_env, HUB_REFRESH, "bob", "REFRESH-TOKEN..client")
+
+    result = registries(helper_env, "remove", "docker.io")
+
+    assert (result.returncode, result.stdout) == (0, "Done.\n"), result
+    assert result.stderr == "Removed 2 entries for docker.io.\n"
+    assert helper_listing(helper_env) == {}
+
+
+def test_erase_of_a_registry_keeps_its_path_entries(helper_env: dict[str, str]) -> None:
+    # The protocol's erase keeps its per-key meaning: Docker's logout erases each entry itself.
+    store_login(helper_env, DOCKER_HUB_URL, "bob", "PAT")
+    store_login(helper_env, HUB_REFRESH, "bob", "REFRESH-TOKEN..client")
+
+    assert run_helper_in(helper_env, "erase", stdin=DOCKER_HUB_URL).returncode == 0
+
+    assert helper_listing(helper_env) == {HUB_REFRESH: "bob"}
 
 
 def test_add_with_a_path_stores_and_routes_the_registry_itself(helper_env: dict[str, str]) -> None:

@@ -184,7 +184,7 @@ def test_a_cached_ecr_get_loads_neither_json_nor_re(ecr_env: dict[str, str]) -> 
     host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
     assert run_helper_in(ecr_env, "get", stdin=host).returncode == 0  # mints, fills the cache
     stdout, loaded = imported_without_site(ecr_env, "get", host.encode())
-    assert b'"Username": "AWS"' in stdout
+    assert b'"Username":"AWS"' in stdout
     assert loaded == "LOADED="
 
 
@@ -352,6 +352,6 @@ def test_a_cached_shared_get_and_miss_load_neither_json_nor_re(machine: dict[str
     hit, loaded_by_hit = imported_without_site(machine, "get", b"lean.example:5000")
     miss, loaded_by_miss = imported_without_site(machine, "get", b"not-shared.example")
 
-    assert b'"Secret": "fleet-secret"' in hit
+    assert b'"Secret":"fleet-secret"' in hit
     assert miss == b"credentials not found in native keychain\n"
     assert (loaded_by_hit, loaded_by_miss) == ("LOADED=", "LOADED=")

@@ -17,11 +17,12 @@ Write order, chosen so that an interrupted process never leaves a visible half-s
   then the marker is removed. Killed before the marker's removal, the index has no entry (or the
   previous one), so `get`/`list` behave as if the store never happened; the orphaned secret is
   overwritten by the next store or swept by the next erase, which the marker sends to the store.
-- erase: a pending marker (when there is a secret to delete), the index entry, the secret, then
-  the marker. Killed in between, `get`/`list` already behave as if erased (get answers from the
-  index first); the marker sends the next erase to sweep the orphan.
-  If the store refuses the delete (locked, hung), the entry is put back and the erase fails:
-  the registry stays as it was, not half-erased with its secret left behind.
+- erase: the secret, then the index entry, and nothing new written (a user whose disk is full
+  must still be able to log out): no marker, and where the index cannot be rewritten for lack of
+  space the entry is removed in place (RegistryIndex.remove). Killed in between, the entry
+  points at no secret: `get` answers not found (with a warning), `list` still names the registry
+  until the next erase removes the entry, and no orphan can be left behind. If the store refuses
+  the delete (locked, hung), the erase fails with the registry as it was.
 - An erase of a key with no index entry and no marker returns at once: no lock, no secret store.
   A marker left by a killed process stays until an erase has swept its key (a store that finds
   one keeps it), so such an erase can never miss an orphan this release made. An orphan left
@@ -131,20 +132,17 @@ class Records:
             self.diagnostics.debug(f"cannot mark {key} as pending: {exc.message}")
 
     def erase(self, key: str) -> Optional[Entry]:
-        """Remove the entry of `key` and its secret (or sweep orphans when there is no entry);
-        the removed entry, or None."""
+        """Remove the secret of `key` and its entry (or sweep orphans when there is no entry);
+        the removed entry, or None. Writes no new file (see the module's docstring)."""
         if not self.may_hold(key):
             return None
         with self.index.registry_lock(key, for_erase=True):
-            leftover = self.pending.may_exist(key)  # left by a killed store or erase
-            # (No index file, or none possible (remove reads none then): nothing to mark.)
+            leftover = self.pending.may_exist(key)  # left by a killed store
             entry = self.index.lookup(key) if os.path.exists(self.index.path) else None
             kept = sources.kept_secret(entry) if entry is not None else None
-            if kept is not None and not leftover:
-                self.pending.mark(key)
-            removed = self.index.remove(key)
-            if removed is not None and kept is not None:
-                self._delete_or_restore(removed, kept)
+            if kept is not None:
+                self.store.delete(key, kept)  # refused: the registry stays as it was
+            removed = self.index.remove(key) if entry is not None else None
             if (removed is None or leftover) and not self.sweep_orphans(key):
                 return removed  # the marker stays for the next erase
             self.pending.clear(key)
@@ -160,15 +158,6 @@ class Records:
         except StateError:
             return True  # the locked path reports it as before
         return self.pending.may_exist(key)
-
-    def _delete_or_restore(self, removed: Entry, username: str) -> None:
-        """Delete the secret of an index entry just removed; if the store refuses, put the
-        entry back (the caller holds the registry's lock) and fail."""
-        try:
-            self.store.delete(removed.key, username)
-        except StoreUnavailable:
-            self.index.put(removed)
-            raise
 
     def sweep_orphans(self, key: str) -> bool:
         """Delete secrets filed under `key` that no index entry points to (best effort); True

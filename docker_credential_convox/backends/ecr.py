@@ -132,7 +132,7 @@ class EcrBackend:
             if login_note:
                 exc.hint = f"{login_note}\n{exc.hint}" if exc.hint else login_note
             raise
-        return Credentials(server.url, token.username, token.secret)
+        return Credentials(server.url, token.username, token.secret, token.expires_at)
 
     def mint(
         self,

@@ -9,7 +9,8 @@ from typing import Optional
 
 from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError, UsageError
-from docker_credential_convox.protocol import Credentials
+from docker_credential_convox.protocol import Credentials, is_valid_unicode
+from docker_credential_convox.registries import containers
 from docker_credential_convox.registries.context import (
     Context,
     config_path,
@@ -112,7 +113,16 @@ def _ask_login(ctx: Context, args: argparse.Namespace, what: str) -> tuple[str, 
         raise UsageError(f"no {'username' if username is None else what} given") from None
     if not password:
         raise UsageError(f"the {what} must not be blank")
+    _require_unicode("username", username)
+    _require_unicode(what, password)
     return username, password
+
+
+def _require_unicode(what: str, value: str) -> None:
+    """A one-line UsageError naming `what` when `value` holds bytes that were not UTF-8: no store
+    can keep it, and the encoder's own error would quote the byte and its position."""
+    if not is_valid_unicode(value):
+        raise UsageError(f"the {what} is not valid UTF-8 text; give it as UTF-8")
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -158,6 +168,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         ctx.note(f"note: {key} was routed to docker-credential-{helper}; now to {NAME}")
     for key in stripped:
         ctx.note(f"Removed the plaintext password for {key} from {config_path(ctx)}.")
+    # podman, skopeo and buildah: their own auth files and registries.conf (issue 18).
+    for line in containers.wire_registry(ctx.settings.environ, config_path(ctx), server.key):
+        ctx.note(line)
     ctx.done()
     return 0
 
@@ -239,6 +252,8 @@ def _ask_access_keys(ctx: Context, store_url: str) -> Optional[Credentials]:
         raise UsageError("no access key ID or secret access key given") from None
     if not secret:
         raise UsageError("the secret access key must not be blank")
+    _require_unicode("access key ID", access_key_id)
+    _require_unicode("secret access key", secret)
     return Credentials(store_url, access_key_id, secret)
 
 

@@ -626,5 +626,30 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     typed, server = server_from(args.server, "doctor")
     doctor = Doctor(ctx.settings, ctx.helper)
     findings = doctor.examine(typed, server)
+    findings[1:1] = _containers_findings(ctx, typed, server)
     ctx.out.write(render_report(doctor.heading(typed, server), findings))
     return exit_code(findings)
+
+
+def _containers_findings(ctx: Context, typed: str, server: Server) -> list[Finding]:
+    """podman, skopeo and buildah's side (issue 18): the checks of registries/containers.py."""
+    from docker_credential_convox.registries import containers
+    from docker_credential_convox.registries.context import config_path
+
+    try:
+        held = ctx.helper.lookup(server) is not None
+    except HelperError:
+        held = True  # the lines above already say what is unreadable
+    try:
+        routed = bool(dockerconfig.DockerConfig.load(ctx.docker_config_dir).routed(server.key))
+    except HelperError:
+        routed = False
+    checks = containers.check(
+        ctx.settings.environ,
+        config_path(ctx),
+        server.key,
+        f"{NAME} registries add {typed}",
+        held=held,
+        routed=routed,
+    )
+    return [Finding(status, "containers", text, fix) for status, text, fix in checks]

@@ -30,6 +30,7 @@ commands:
   remove SERVER  forget SERVER's credentials and its route in Docker's config.json
   list           the registries the helper knows: server, username, kind (the default command)
   import         move plaintext passwords out of Docker's config.json into the OS keyring
+                 (--from-helper NAME: copy another credential helper's entries)
   doctor SERVER  say why docker gets no credentials for SERVER, one check per line
 
 Docker's config is $DOCKER_CONFIG/config.json (default ~/.docker/config.json).
@@ -45,7 +46,11 @@ ADD_DESCRIPTION = """\
 Check credentials for SERVER against the registry, store them through the helper (the secret in
 the OS keyring) and write "credHelpers": {"SERVER": "convox"} into Docker's config.json, so
 that docker, BuildKit, skopeo and docker-py use the helper for SERVER. A plaintext password
-that config.json holds for SERVER is removed from it.
+that config.json holds for SERVER is removed from it. podman, skopeo and buildah are wired too:
+~/.config/containers/registries.conf.d/docker-credential-convox.conf puts "convox" first in
+their credential-helpers (their login then stores through the helper, also after a reboot), and
+SERVER's plaintext copies in their auth files ($XDG_RUNTIME_DIR/containers/auth.json,
+~/.config/containers/auth.json, $REGISTRY_AUTH_FILE) are removed.
 
 On a terminal it prompts for the username and the password (not echoed). Without one, give
 --username and pipe the password into --password-stdin; a password is never taken from the
@@ -89,7 +94,9 @@ examples:
 """
 REMOVE_DESCRIPTION = """\
 Forget SERVER: its stored secret, its entry in the helper's registry index, its cached ECR
-tokens, and the credHelpers entries that route it to the helper in Docker's config.json.
+tokens, and the credHelpers entries that route it to the helper in Docker's config.json and in
+the auth files of podman, skopeo and buildah; with the last registry gone, their registries.conf
+drop-in too.
 
 --shared deletes SERVER's secret from the shared scope instead (at once, without a recovery
 window, so it can be added again right away); machines stop answering it within
@@ -116,15 +123,24 @@ examples:
 """
 IMPORT_DESCRIPTION = """\
 Move every plaintext login in Docker's config.json ("auths" entries with an "auth" field, or a
-username and password, or an identity token) into the OS keyring through the helper, then route
-those registries to the helper with credHelpers and remove the secrets from config.json.
-Everything is stored before config.json is rewritten, so an interrupted import loses nothing
-and can simply be run again. ECR logins (12-hour tokens) and registries routed to another
-helper are left as they are.
+username and password, or an identity token) and in the auth files of podman, skopeo and buildah
+($XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, $REGISTRY_AUTH_FILE)
+into the OS keyring through the helper, then route those registries to the helper (credHelpers
+in config.json; podman, skopeo and buildah as `add` does) and remove the secrets from the files.
+Everything is stored before any file is rewritten, so an interrupted import loses nothing and
+can simply be run again. ECR logins (12-hour tokens) and registries routed to another helper are
+left as they are.
+
+--from-helper NAME copies every entry of another credential helper, docker-credential-NAME
+(say secretservice, pass, osxkeychain), instead: its `list`, then `get` of each server, all read
+before anything is stored (any failure: one line, nothing changed); then each entry is stored
+through this helper and its registry routed here, as above. The entries stay in the other helper:
+nothing is erased there.
 """
 IMPORT_EXAMPLES = f"""\
 examples:
   {PROG} import
+  {PROG} import --from-helper secretservice
 """
 DOCTOR_DESCRIPTION = """\
 Check, for SERVER, everything between `docker pull` and the credentials: which credential helper
@@ -267,11 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("server", metavar="SERVER", help="the registry, as in image names")
 
-    _subcommand(
+    importing = _subcommand(
         commands,
         "import",
         "move plaintext passwords from Docker's config into the keyring",
         IMPORT_DESCRIPTION,
         IMPORT_EXAMPLES,
+    )
+    importing.add_argument(
+        "--from-helper",
+        metavar="NAME",
+        help="copy every entry of docker-credential-NAME instead (its entries stay there)",
     )
     return parser

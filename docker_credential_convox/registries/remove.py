@@ -7,21 +7,28 @@ import argparse
 
 from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError
-from docker_credential_convox.registries.context import Context, server_from
+from docker_credential_convox.registries import containers
+from docker_credential_convox.registries.context import Context, config_path, server_from
 from docker_credential_convox.servers import Server
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    """Forget a registry: secret, index entry, cached tokens and its credHelpers route."""
+    """Forget a registry: secrets, index entries (its paths' too), cached tokens and its
+    credHelpers route."""
     _, server = server_from(args.server, "remove")
     config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config
     entry = ctx.helper.lookup(server)
     if args.shared:
         return _remove_shared(ctx, server, keep_route=entry is not None)
     routed = config.routed(server.key)
-    if entry is None and not routed:
+    # Everything stored for it: a registry's path entries too (unlike the protocol's `erase`).
+    stored = ctx.helper.stored_under(server)
+    if not stored and not routed:
         raise HelperError(f"no such registry: {server.url}")
-    ctx.helper.erase(entry.server_url if entry is not None else server.url)
+    ctx.helper.erase_all(server, stored)
+    if stored:
+        count = f"{len(stored)} entries" if len(stored) > 1 else "1 entry"
+        ctx.note(f"Removed {count} for {server.key}.")
     _unroute(ctx, server)
     ctx.done()
     return 0
@@ -47,3 +54,9 @@ def _unroute(ctx: Context, server: Server) -> None:
             config.drop_empty_auths(server.key)
 
     dockerconfig.update(ctx.docker_config_dir, unroute)
+    # podman, skopeo and buildah too; the last registry gone, their drop-in goes (issue 18).
+    last = (
+        not ctx.helper.index.snapshot()
+        and not dockerconfig.DockerConfig.load(ctx.docker_config_dir).routed()
+    )
+    containers.unwire_registry(ctx.settings.environ, config_path(ctx), server.key, last)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from docker_credential_convox import APP, jsonlite
-from docker_credential_convox.errors import BadRequest, SharedStoreError, SourceError
+from docker_credential_convox.errors import BadRequest, SharedStoreError, SourceError, one_line
 from docker_credential_convox.servers import REGISTRY
 from docker_credential_convox.shared.cache import SharedCache
 from docker_credential_convox.shared.document import SharedEntry, parse_optional
@@ -33,6 +33,7 @@ TAG_REGISTRY = f"{APP}:registry"
 TAG_SOURCE = f"{APP}:source"
 LIST_SLOT = "list"
 ENTRY_SLOT = "entry:"
+REFUSED = "refused"  # the listing slot's record of a refused ListSecrets: [cause, detail, hint]
 
 
 class SharedRegistries:
@@ -86,17 +87,35 @@ class SharedRegistries:
     # -- reads -------------------------------------------------------------------------------
 
     def find(self, server: Server) -> Optional[SharedEntry]:
-        """The shared entry answering `server` (its key, then shorter paths), or None."""
+        """The shared entry answering `server` (its key, then the longest shorter path that is
+        shared), or None. At most two reads whatever the depth: the key itself, then the path
+        the scope's cached listing names (the registry's own key where the listing cannot be
+        had), never one read per prefix."""
         keys = server.lookup_keys() if server.kind == REGISTRY else [server.key]
-        for key in keys:
-            found = self.entry(key)
-            if found is not None:
-                if key != server.key:
-                    self.diagnostics.debug(
-                        f"no shared entry for {server.key}; answering from {key}"
-                    )
-                return found
-        return None
+        found = self.entry(keys[0])
+        if found is not None or len(keys) == 1:
+            return found
+        shorter = self._shared_prefix(keys[1:])
+        if shorter is None:
+            return None
+        found = self.entry(shorter)
+        if found is not None:
+            self.diagnostics.debug(f"no shared entry for {server.key}; answering from {shorter}")
+        return found
+
+    def _shared_prefix(self, keys: list[str]) -> Optional[str]:
+        """The first of `keys` (shorter paths, longest first) the listing holds; the last (the
+        registry's own) when the scope cannot be listed; None when it holds none of them."""
+        from docker_credential_convox.errors import HelperError
+
+        try:
+            listed = set(self.keys())
+        except HelperError as exc:
+            self.diagnostics.debug(
+                f"{exc.message}; asking for the registry's own entry {keys[-1]} only"
+            )
+            return keys[-1]
+        return next((key for key in keys if key in listed), None)
 
     def entry(self, key: str) -> Optional[SharedEntry]:
         """The shared entry of exactly `key`, or None."""
@@ -113,11 +132,19 @@ class SharedRegistries:
         return parse_optional(key, name, text)
 
     def keys(self) -> list[str]:
-        """The registry keys shared in the scope (one cached ListSecrets per max age)."""
+        """The registry keys shared in the scope (one cached ListSecrets per max age). A refusal
+        (a fleet role without secretsmanager:ListSecrets) is cached for the max age too, so a
+        `get` does not ask again each time; it raises as any other failure."""
 
         def ask() -> str:
             found = set()
-            for name, tags in self.api.list_names(self.scope.prefix + "/"):
+            try:
+                names = self.api.list_names(self.scope.prefix + "/")
+            except SharedStoreError as exc:
+                if exc.transient:
+                    raise
+                return jsonlite.dumps({REFUSED: [exc.cause, exc.detail, exc.hint or ""]})
+            for name, tags in names:
                 key = self.scope.key_of(name)
                 if key is not None and tags.get(TAG_REGISTRY, key) == key:
                     found.add(key)
@@ -131,6 +158,15 @@ class SharedRegistries:
             keys = jsonlite.loads(text or "[]")
         except ValueError:
             keys = []
+        refused = keys.get(REFUSED) if isinstance(keys, dict) else None
+        if (
+            isinstance(refused, list)
+            and len(refused) == 3
+            and all(isinstance(part, str) for part in refused)
+        ):
+            cause, detail, hint = (one_line(part, 400) for part in refused)
+            error = SharedStoreError(cause, detail, transient=False, hint=hint or None)
+            raise self._failed("cannot list the shared registries", error)
         return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
 
     def listing(self) -> list[SharedEntry]:

@@ -15,7 +15,7 @@ login, which every index entry was before sources had names, is here, the ECR on
 from __future__ import annotations
 
 from docker_credential_convox.registry_index import Entry
-from docker_credential_convox.servers import REGISTRY
+from docker_credential_convox.servers import DOCKER_HUB_KEY, REGISTRY
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -191,11 +191,23 @@ def backend_of(entry: Entry) -> str:
 
 def listing(entries: Mapping[str, Entry], backend: str) -> dict[str, str]:
     """Server URL -> username of the index entries `backend` answers (its part of `list`)."""
-    from docker_credential_convox.servers import strip_userinfo
-
-    # strip_userinfo: an earlier release kept a password sent in the URL.
     return {
-        strip_userinfo(entry.server_url): entry.username
+        listed_url(entry): entry.username
         for entry in entries.values()
         if backend_of(entry) == backend
     }
+
+
+# The key Docker files the Hub's own login under, and the only one its legacy build looks up
+# in `list`'s answer (GetAllCredentials), whichever alias stored the entry.
+DOCKER_HUB_URL = "https://index.docker.io/v1/"
+
+
+def listed_url(entry: Entry) -> str:
+    """The server URL `list` shows for an entry: as stored, Docker Hub's as Docker keys it."""
+    if entry.key == DOCKER_HUB_KEY:
+        return DOCKER_HUB_URL
+    from docker_credential_convox.servers import strip_userinfo
+
+    # strip_userinfo: an earlier release kept a password sent in the URL.
+    return strip_userinfo(entry.server_url)

@@ -283,6 +283,43 @@ class EcrRole(AwsSource):
         )
 
 
+class EcrWebIdentity(AwsSource):
+    """A workload's IAM role, assumed with its Kubernetes service-account token through
+    sts:AssumeRoleWithWebIdentity (the `kubelet` provider only; never stored, never indexed).
+
+    Its cache identity is the role and the token's subject (the service account), never the
+    token: a token minted for one workload's role answers only that workload's requests."""
+
+    kind = "ecr-web-identity"
+
+    def __init__(self, role_arn: str, token: str, subject: str) -> None:
+        super().__init__("", {"role_arn": role_arn})
+        self.role_arn = role_arn
+        self.token = token
+        self.subject = subject
+
+    def __repr__(self) -> str:
+        return f"EcrWebIdentity(role_arn={self.role_arn!r}, subject={self.subject!r}, token=***)"
+
+    def describe(self) -> str:
+        return (
+            f"the role {self.role_arn} (assumed with the service account token of {self.subject})"
+        )
+
+    def detail(self) -> str:
+        return f"role {self.role_arn} with a service account token"
+
+    def identity(self, settings: Settings) -> dict[str, object]:
+        return {"web_identity_role": self.role_arn, "subject": self.subject}
+
+    def aws_credentials(
+        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
+    ) -> tuple[Any, dict[str, Optional[str]]]:
+        from docker_credential_convox import aws
+
+        return aws.web_identity_credentials(settings, attempt, self.role_arn, self.token)
+
+
 class EcrLoginToken(Source):
     """A registry token from `aws ecr get-login-password`, stored with Username `AWS` and
     returned until `LOGIN_TOKEN_LIFETIME` after it was stored; the default chain after that."""

@@ -312,7 +312,11 @@ class KeyringStore:
         except kerrors.PasswordDeleteError:
             raise
         except Exception as exc:
-            text = one_line(str(exc), MESSAGE_LIMIT) or type(exc).__name__
+            # A UnicodeError's text quotes a character of what it could not encode, and a
+            # backend's may echo the secret it was given: the type alone, or the text masked.
+            secret = [arg or "" for arg in args[-1:]] if method == "set_password" else []
+            text = "" if isinstance(exc, UnicodeError) else str(exc)
+            text = one_line(text, MESSAGE_LIMIT, secret) or type(exc).__name__
             if "locked" in text.lower() or "prompt" in text.lower():
                 raise StoreUnavailable(f"{LOCKED_MESSAGE} ({text})") from None
             if type(exc).__name__ == "SecretServiceNotAvailableException":

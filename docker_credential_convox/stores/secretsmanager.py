@@ -1,7 +1,8 @@
 """AWS Secrets Manager, the store of registries shared by a fleet: the calls and their errors.
 
 Each call is one botocore request through aws.py's client construction (timeouts, retries,
-endpoint override, the machine's own region and default credential chain). botocore is imported
+endpoint override, the machine's own region and default credential chain), bounded as a whole
+by the AWS deadline (aws.within): past it, a transient "endpoint unreachable". botocore is imported
 inside the calls only: a `get` answered from the machine's cache never loads it.
 
 Every failure becomes a SharedStoreError whose `cause` is a short phrase (not found is not a
@@ -19,7 +20,7 @@ from docker_credential_convox.errors import SharedStoreError, one_line
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
     from docker_credential_convox.settings import Settings
 
@@ -27,6 +28,7 @@ SERVICE = "secretsmanager"
 MESSAGE_LIMIT = 300
 LIST_PAGE = 100
 MAX_LIST_PAGES = 50  # 5,000 shared registries; past that a scope is not one fleet's
+WRITE_ATTEMPTS = 2  # a create after a concurrent delete is tried again once
 # Secrets Manager error codes, by the cause users are told.
 _NOT_FOUND = frozenset({"ResourceNotFoundException"})
 _DENIED = frozenset(
@@ -81,14 +83,9 @@ def _error(  # noqa: PLR0911 - one return per cause
     """The SharedStoreError for a botocore exception raised by `operation`."""
     from botocore import exceptions as bx
 
-    status = 0
-    if isinstance(exc, bx.ClientError):
-        error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
-        code = str(error.get("Code") or "ClientError")
-        message = str(error.get("Message") or "")
-        meta = exc.response.get("ResponseMetadata", {}) if isinstance(exc.response, dict) else {}
-        status = int(meta.get("HTTPStatusCode") or 0)
-    elif isinstance(exc, bx.NoCredentialsError):
+    from docker_credential_convox.awserrors import error_parts
+
+    if isinstance(exc, bx.NoCredentialsError):
         return SharedStoreError(
             "no AWS credentials",
             "",
@@ -104,8 +101,8 @@ def _error(  # noqa: PLR0911 - one return per cause
             hint="hint: set AWS_REGION (or a region in the AWS profile) to the shared "
             "scope's region",
         )
-    else:
-        code, message = type(exc).__name__, str(exc)
+    # AWS's own code and message, never what an endpoint that is not AWS sent (error_parts).
+    code, message, status = error_parts(exc, secrets, MESSAGE_LIMIT)
     detail = one_line(f"{operation}: {code}: {message}".rstrip(": "), MESSAGE_LIMIT, secrets)
     if code in _DENIED:
         return SharedStoreError(
@@ -173,11 +170,30 @@ class SecretsManager:
         from botocore import exceptions as bx
 
         try:
-            return getattr(self._api(), _method(operation))(**request)
+            return self._within_deadline(
+                operation, getattr(self._api(), _method(operation)), request
+            )
         except (bx.BotoCoreError, bx.ClientError) as exc:
             if _is_not_found(exc):
                 raise _NotFound() from None
             raise _error(exc, operation, secrets) from None
+
+    def _within_deadline(
+        self, operation: str, method: Callable[..., Any], request: Mapping[str, Any]
+    ) -> Any:
+        """`method(**request)`, abandoned at the AWS deadline with a transient SharedStoreError
+        naming the endpoint and the bound (botocore's own errors escape as they came)."""
+        from docker_credential_convox import aws
+
+        try:
+            return aws.within(self.settings.aws_deadline, lambda: method(**request))
+        except aws.DeadlineExceeded as exc:
+            raise SharedStoreError(
+                "Secrets Manager endpoint unreachable",
+                one_line(f"{operation}: {exc.describe(self.endpoint)}", MESSAGE_LIMIT),
+                transient=True,
+                hint="hint: check the network, HTTPS_PROXY and AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            ) from None
 
     def read(self, name: str) -> Optional[str]:
         """The SecretString of `name`, None when there is no such secret."""
@@ -202,30 +218,69 @@ class SecretsManager:
     ) -> bool:
         """Create `name` with `value` (tagged, under `kms_key_id`), or put `value` as its new
         version when it exists; True if it was created. `secrets` (the password in `value`)
-        are masked in any error text."""
+        are masked in any error text.
+
+        Another writer may delete the secret between the calls (a concurrent `remove
+        --shared`): then it is created again, once; a second such race is a one-line error."""
         masked = (*secrets, value)
         tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        for _ in range(WRITE_ATTEMPTS):
+            if self._create(name, value, tag_list, kms_key_id, masked):
+                return True
+            try:
+                self._replace(name, value, tag_list, kms_key_id, masked)
+            except _NotFound:
+                continue  # deleted since CreateSecret said it exists: create it again
+            return False
+        raise SharedStoreError(
+            "another writer deleted the secret each time it was written; try again",
+            f"PutSecretValue of {name}",
+            transient=True,
+        )
+
+    def _create(
+        self,
+        name: str,
+        value: str,
+        tag_list: list[dict[str, str]],
+        kms_key_id: Optional[str],
+        masked: Sequence[str],
+    ) -> bool:
+        """CreateSecret; False if a secret of that name exists."""
         request: dict[str, Any] = {"Name": name, "SecretString": value, "Tags": tag_list}
         if kms_key_id:
             request["KmsKeyId"] = kms_key_id
         from botocore import exceptions as bx
 
         try:
-            self._api().create_secret(**request)
-            return True
+            self._within_deadline("CreateSecret", self._api().create_secret, request)
         except bx.ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code") or "")
-            if code != "ResourceExistsException":
-                raise _error(exc, "CreateSecret", masked) from None
+            if code == "ResourceExistsException":
+                return False
+            if _is_not_found(exc):  # "already scheduled for deletion"
+                raise _scheduled(name) from None
+            raise _error(exc, "CreateSecret", masked) from None
         except bx.BotoCoreError as exc:
             raise _error(exc, "CreateSecret", masked) from None
-        if kms_key_id:
-            current = self._call("DescribeSecret", (), SecretId=name).get("KmsKeyId")
-            if current != kms_key_id:
-                self._call("UpdateSecret", (), SecretId=name, KmsKeyId=kms_key_id)
+        return True
+
+    def _replace(
+        self,
+        name: str,
+        value: str,
+        tag_list: list[dict[str, str]],
+        kms_key_id: Optional[str],
+        masked: Sequence[str],
+    ) -> None:
+        """Put `value` as the new version of the existing `name`; _NotFound if it is gone."""
+        described = self._call("DescribeSecret", (), SecretId=name)
+        if described.get("DeletedDate"):  # a value put now would be deleted with it
+            raise _scheduled(name)
+        if kms_key_id and described.get("KmsKeyId") != kms_key_id:
+            self._call("UpdateSecret", (), SecretId=name, KmsKeyId=kms_key_id)
         self._call("PutSecretValue", masked, SecretId=name, SecretString=value)
         self._call("TagResource", (), SecretId=name, Tags=tag_list)
-        return False
 
     def delete(self, name: str) -> bool:
         """Delete `name` at once (no recovery window, so it can be created again); False if
@@ -269,6 +324,15 @@ class SecretsManager:
                 break
             request["NextToken"] = token
         return found
+
+
+def _scheduled(name: str) -> SharedStoreError:
+    return SharedStoreError(
+        f"its secret {name} is scheduled for deletion: restore it (aws secretsmanager "
+        "restore-secret) or wait until it is deleted, then add again",
+        "",
+        transient=False,
+    )
 
 
 class _NotFound(Exception):
