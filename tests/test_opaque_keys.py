@@ -137,6 +137,41 @@ def test_any_printable_key_stored_is_found_by_get_and_list(
     assert run_helper("erase", server).returncode == 0
 
 
+# Server URLs as clients spell them, odd parts included: schemes, userinfo, IPv6 with and without
+# brackets, IDN and dashed hosts, ports out of range, paths with spaces.
+url_like = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["", "http://", "https://", "HTTPS://"]),
+        st.sampled_from(["", "user@", "user:pw@", "u:p/w@", "@"]),
+        st.sampled_from(
+            ["registry.example.com", "::1", "[::1]", "fe80::1", "münchen.example", "-x.example"]
+        ),
+        st.sampled_from(["", ":5000", ":443", ":0", ":99999", ":port"]),
+        st.sampled_from(["", "/", "/v2/", "/team", "/a b", "/../x", "/%2F"]),
+    ),
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(server=url_like)
+def test_any_url_a_client_spells_is_found_by_get_and_list_and_never_keeps_a_password(
+    run_helper: RunHelper, server: str
+) -> None:
+    username = f"user-{abs(hash(server))}"
+    store_as_docker_does(run_helper, server, username, "the-secret")
+    got = run_helper("get", server)
+    assert got.returncode == 0, got
+    assert json.loads(got.stdout)["Username"] == username
+    listing = listing_of(run_helper)
+    assert listing.get(parse_key(server).url) == username
+    assert not any("pw" in key or "p/w" in key for key in listing), listing
+    assert run_helper("erase", server).returncode == 0
+    assert run_helper("get", server).stdout == NOT_FOUND + "\n"
+
+
 def test_ipv6_without_brackets_is_explained_where_it_is_still_refused(
     helper_env: dict[str, str],
 ) -> None:
