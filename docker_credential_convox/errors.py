@@ -16,6 +16,23 @@ if TYPE_CHECKING:
 NOT_FOUND_MESSAGE = "credentials not found in native keychain"
 MISSING_SERVER_URL_MESSAGE = "no credentials server URL"
 MISSING_USERNAME_MESSAGE = "no credentials username"
+# No keyring backend answers: the three ways out, each with what sets it up.
+NO_KEYRING_MESSAGE = (
+    "no usable OS keyring: no Secret Service answers on the D-Bus session bus; "
+    "start one (gnome-keyring-daemon or KeePassXC), "
+    "or keep secrets in pass (gpg-encrypted files: `pass init GPG-ID`, then "
+    "DOCKER_CREDENTIAL_CONVOX_SECRET_STORE=pass), "
+    "or, on a machine of a fleet, use the registries an operator shared: "
+    "DOCKER_CREDENTIAL_CONVOX_SHARED=secretsmanager:PREFIX"
+)
+NO_KEYRING_HINT = (
+    "hint: on a headless machine run the client inside a D-Bus session with an unlocked keyring:\n"
+    '  dbus-run-session -- sh -c \'printf %s "$KEYRING_PASSWORD" | '
+    "gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec docker login ...'\n"
+    "or, without a Secret Service, use pass (as docker-credential-pass does): make a gpg key "
+    "(gpg --quick-gen-key), run `pass init KEY-ID`, and set "
+    'DOCKER_CREDENTIAL_CONVOX_SECRET_STORE=pass (the README\'s "The pass store").'
+)
 
 
 def one_line(text: str, limit: int, secrets: Sequence[str] = ()) -> str:

@@ -1,10 +1,21 @@
-"""Private, atomic, locked files: the only way the helper writes its own state."""
+"""Private, atomic, locked files: the only way the helper writes its own state, and the one
+rule for trusting what it reads back (trusted_dir, read_regular(private=True), exclusive_lock).
+
+A directory the helper did not create is used only if the user owns it and no one else may
+write in it, or if it is sticky and world-writable like /tmp: then the helper keeps its files in
+a private subdirectory of its own (APP-UID, 0700). A file is believed only if it is a regular
+file the user owns that no one else may write, opened without following a link and checked on
+the open descriptor. Anything else raises Untrusted; callers say so once (report_untrusted)
+and do without the file: a cache runs uncached, a pin is ignored, the index is refused.
+"""
 
 from __future__ import annotations
 
+import errno  # built in: no file to load
 import os
 import stat
 
+from docker_credential_convox import APP
 from docker_credential_convox.errors import StateError
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -12,39 +23,137 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
+    from docker_credential_convox.diagnostics import Diagnostics
+
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 LOCK_POLL_SECONDS = 0.02
-# Group- or world-writable, or sticky (/tmp): others may add, rename or replace entries there.
-SHARED_DIR_BITS = stat.S_IWGRP | stat.S_IWOTH | stat.S_ISVTX
+# Others may write in (or replace) what has these bits: never trusted, never used.
+OTHERS_WRITE_BITS = stat.S_IWGRP | stat.S_IWOTH
+# Refusals already reported in this process, so one cause is one warning line however many
+# files it touches (the token cache and the keyring pin share the cache directory).
+_reported: set[str] = set()
 
 
-def ensure_private_dir(path: str) -> None:
-    """Create `path` and any missing parents 0700; refuse an existing one others can use.
+class Untrusted(StateError):
+    """A file or directory someone other than the user may have written: never read or used."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+    def first_report(self) -> bool:
+        """True the first time this path is refused in this process (then: warn once)."""
+        if self.path in _reported:
+            return False
+        _reported.add(self.path)
+        return True
+
+
+def mark_reported(path: str) -> None:
+    """Count `path` as refused and said so already (by the single file's bootstrap, which
+    would not run its libraries from it): the one warning line has been written."""
+    _reported.add(path)
+
+
+def report_untrusted(diagnostics: Diagnostics, refusal: Untrusted, consequence: str) -> None:
+    """`CONSEQUENCE: WHY` as one warning line, the first time this path is refused; later
+    refusals of it in the same process are debug lines."""
+    line = f"{consequence}: {refusal.message}"
+    if refusal.first_report():
+        diagnostics.warn(line)
+    else:
+        diagnostics.debug(line)
+
+
+def private_subdir_name() -> str:
+    """The helper's own directory inside a sticky world-writable one, like /tmp."""
+    return f"{APP}-{os.getuid()}"
+
+
+def _is_sticky_shared(info: os.stat_result) -> bool:
+    """A /tmp-like directory: anyone may add entries, only their owner may rename or remove
+    them, and it belongs to root or to the user (its owner could remove anything in it)."""
+    mode = info.st_mode
+    return (
+        stat.S_ISDIR(mode)
+        and mode & stat.S_ISVTX != 0
+        and mode & stat.S_IWOTH != 0
+        and info.st_uid in (0, os.getuid())
+    )
+
+
+def _untrusted_dir(path: str, info: os.stat_result) -> Optional[Untrusted]:
+    """Why the directory `path` (as stat or lstat saw it) may not hold the helper's files."""
+    fix = "choose a directory of your own"
+    if stat.S_ISLNK(info.st_mode):
+        return Untrusted(path, f"{path} is a symbolic link, not a directory: remove it")
+    if not stat.S_ISDIR(info.st_mode):
+        return Untrusted(path, f"{path} is not a directory: move it aside")
+    if info.st_uid != os.getuid():
+        return Untrusted(
+            path, f"directory {path} belongs to another user (uid {info.st_uid}): {fix}"
+        )
+    if info.st_mode & OTHERS_WRITE_BITS:
+        mode = stat.S_IMODE(info.st_mode)
+        return Untrusted(
+            path,
+            f"directory {path} is shared with other users (mode {mode:04o}): "
+            f"make it yours alone (chmod go-w {path}) or {fix}",
+        )
+    return None
+
+
+def trusted_dir(path: str) -> Optional[str]:
+    """Where the helper's files meant for directory `path` are: None while there is none yet.
+
+    `path` itself when the user owns it and no one else may write in it; for a sticky
+    world-writable directory (/tmp), the helper's private subdirectory of it (APP-UID, 0700,
+    not a link). Anything else raises Untrusted: files there may have been planted or replaced.
+    One stat (two for a sticky directory); parents are not examined.
+    """
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):  # none, or none possible (under a file)
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot use directory {path}: {exc.strerror}") from None
+    if _is_sticky_shared(info):
+        path = os.path.join(path, private_subdir_name())
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot use directory {path}: {exc.strerror}") from None
+    refusal = _untrusted_dir(path, info)
+    if refusal is not None:
+        raise refusal
+    return path
+
+
+def ensure_private_dir(path: str) -> str:
+    """trusted_dir(path), creating what is missing (parents included) 0700; never None.
 
     Only directories created here are ours to chmod: an existing one (a home directory, /tmp
-    named in a setting) is left exactly as it is, and refused if another user owns it or may
-    write in it, since files there could be replaced or planted.
+    named in a setting) is left exactly as it is, and refused (Untrusted) unless trusted_dir's
+    rule allows it.
     """
     try:
         _make_private_dirs(path)
-        info = os.stat(path)
+        found = trusted_dir(path)
+        if found is None:  # a sticky directory without the helper's subdirectory yet
+            subdir = os.path.join(path, private_subdir_name())
+            _make_private_dirs(subdir)
+            found = trusted_dir(path)
     except OSError as exc:
         raise StateError(
             f"cannot create directory {path}: {exc.strerror}; "
             "check its permissions or choose another location"
         ) from None
-    if info.st_uid != os.getuid():
-        raise StateError(
-            f"directory {path} belongs to another user; refusing to keep credentials there: "
-            "remove it or choose another location"
-        )
-    if info.st_mode & SHARED_DIR_BITS:
-        raise StateError(
-            f"directory {path} is shared with other users (mode {stat.S_IMODE(info.st_mode):04o});"
-            " refusing to keep credentials there: choose a directory of your own, "
-            "such as a new subdirectory of it"
-        )
+    if found is None:  # removed meanwhile: never write where nothing was checked
+        raise StateError(f"directory {path} vanished while it was being made; try again")
+    return found
 
 
 def _make_private_dirs(path: str) -> None:
@@ -65,23 +174,50 @@ def _make_private_dirs(path: str) -> None:
         os.chmod(directory, PRIVATE_DIR_MODE)  # a umask can take bits from mkdir's mode
 
 
-def read_regular(path: str, limit: Optional[int] = None) -> Optional[bytes]:
+def _untrusted_file(path: str, info: os.stat_result) -> Optional[Untrusted]:
+    """Why the open file `path` (fstat's `info`) may not be believed: not the user's alone."""
+    if info.st_uid != os.getuid():
+        return Untrusted(
+            path,
+            f"{path} belongs to another user (uid {info.st_uid}): remove it, or make it yours "
+            "if you trust what it holds",
+        )
+    if info.st_mode & OTHERS_WRITE_BITS:
+        mode = stat.S_IMODE(info.st_mode)
+        return Untrusted(
+            path,
+            f"{path} may be written by other users (mode {mode:04o}): remove it, or "
+            f"chmod go-w {path} if you trust what it holds",
+        )
+    return None
+
+
+def read_regular(path: str, limit: Optional[int] = None, private: bool = False) -> Optional[bytes]:
     """The bytes of the regular file at `path` (at most `limit` + 1), or None if there is none.
 
     Opened without blocking and checked before reading: a FIFO, device or socket in the file's
     place is refused with a StateError instead of hanging the client that runs the helper.
+    `private`: one of the helper's own files, which it reads back and believes. Then a link in
+    its place is not followed, and a file another user owns or may write raises Untrusted (all
+    checked on the open descriptor, so nothing can be swapped in between).
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_NOFOLLOW if private else 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return None
     except OSError as exc:
+        if private and exc.errno == errno.ELOOP:
+            raise Untrusted(path, f"{path} is a symbolic link: remove it") from None
         raise StateError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        file_mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(file_mode):
-            what = "a directory, not a file" if stat.S_ISDIR(file_mode) else "not a regular file"
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = "a directory, not a file" if stat.S_ISDIR(info.st_mode) else "not a regular file"
             raise StateError(f"cannot read {path}: {what}; move it aside")
+        refusal = _untrusted_file(path, info) if private else None
+        if refusal is not None:
+            raise refusal
         with os.fdopen(fd, "rb") as handle:
             fd = -1
             return handle.read(-1 if limit is None else limit + 1)
@@ -92,9 +228,10 @@ def read_regular(path: str, limit: Optional[int] = None) -> Optional[bytes]:
             os.close(fd)
 
 
-def read_text(path: str) -> Optional[str]:
-    """The file's UTF-8 text, or None if it does not exist; StateError if it is not a file."""
-    data = read_regular(path)
+def read_text(path: str, private: bool = False) -> Optional[str]:
+    """The file's UTF-8 text, or None if it does not exist; StateError if it is not a file
+    (`private`: as read_regular's)."""
+    data = read_regular(path, private=private)
     if data is None:
         return None
     try:
@@ -144,6 +281,10 @@ def atomic_write(path: str, text: str, mode: int = PRIVATE_FILE_MODE) -> None:
 class exclusive_lock:  # used as `with exclusive_lock(path):`, like a function
     """Hold an exclusive advisory lock on `path` (created 0600) for the block's duration.
 
+    The lock file is opened without following a link (a link would let whoever placed it make
+    the helper create files elsewhere) and refused (Untrusted) unless it is a regular file the
+    user owns that no one else may write.
+
     With a `timeout`, give up with a StateError after that many seconds instead of waiting on a
     holder that hangs. The kernel drops the lock when its holder dies, so no lock is ever stale.
     (A class, not a contextlib.contextmanager: contextlib costs a cached `get` milliseconds.)
@@ -155,11 +296,22 @@ class exclusive_lock:  # used as `with exclusive_lock(path):`, like a function
         self.fd = -1
 
     def __enter__(self) -> None:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+            self.fd = os.open(self.path, flags, PRIVATE_FILE_MODE)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise Untrusted(self.path, f"{self.path} is a symbolic link: remove it") from None
             raise StateError(f"cannot open lock file {self.path}: {exc.strerror}") from None
         try:
+            info = os.fstat(self.fd)
+            refusal = (
+                _untrusted_file(self.path, info)
+                if stat.S_ISREG(info.st_mode)
+                else Untrusted(self.path, f"{self.path} is not a regular file: move it aside")
+            )
+            if refusal is not None:
+                raise refusal
             _acquire(self.fd, self.path, self.timeout)
         except BaseException:
             os.close(self.fd)

@@ -20,7 +20,7 @@ from docker_credential_convox.errors import CredentialsNotFound  # loaded by ser
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import RegistryIndex
 from docker_credential_convox.servers import REGISTRY, Server, parse_key, parse_server
-from docker_credential_convox.settings import Settings
+from docker_credential_convox.settings import PASS_STORE, Settings
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from docker_credential_convox.sources import Source
     from docker_credential_convox.sources.ecr import AwsSource
     from docker_credential_convox.stores import SecretStore
+    from docker_credential_convox.stores.pass_store import PassStore
     from docker_credential_convox.tokencache import CachedToken
 
 
@@ -130,10 +131,35 @@ class Helper:
     def secret_store(self) -> SecretStore:
         """Where secrets live (the OS keyring), made on first use (importing nothing before)."""
         if self._secret_store is None:
-            from docker_credential_convox.stores.keyring import KeyringStore
+            if self.settings.secret_store == PASS_STORE:  # no keyring library loaded at all
+                from docker_credential_convox.stores.pass_store import PassStore
 
-            self._secret_store = KeyringStore.from_settings(self.settings)
+                self._secret_store = PassStore.from_settings(self.settings)
+            else:
+                from docker_credential_convox.stores.keyring import KeyringStore
+
+                self._secret_store = KeyringStore.from_settings(self.settings)
         return self._secret_store
+
+    def _pass_store(self) -> Optional[PassStore]:
+        """The pass store when it is the secret store (it lists what it holds), else None."""
+        if self._secret_store is None and self.settings.secret_store != PASS_STORE:
+            return None  # the keyring: nothing is opened to find that out
+        from docker_credential_convox.stores.pass_store import PassStore
+
+        store = self.secret_store
+        return store if isinstance(store, PassStore) else None
+
+    def _snapshot(self) -> Mapping[str, Entry]:
+        """The registry index as `get` and `list` read it: with the pass store, as its logins
+        make it (stores/pass_index.py)."""
+        entries = self.index.snapshot()
+        store = self._pass_store()
+        if store is None:
+            return entries
+        from docker_credential_convox.stores.pass_index import entries_with_logins
+
+        return entries_with_logins(entries, store, self.records.pending)
 
     @property
     def records(self) -> Records:
@@ -177,7 +203,7 @@ class Helper:
 
     def route(self, server: Server) -> Route:
         """What answers a `get` of `server`, and why (`get` follows it; `doctor` explains it)."""
-        return self._route_in(server, self.index.snapshot())
+        return self._route_in(server, self._snapshot())
 
     def _route_in(self, server: Server, entries: Mapping[str, Entry]) -> Route:
         """The route of `server` given the index's entries: a local entry (its key, then shorter
@@ -291,12 +317,17 @@ class Helper:
         source, secret = sources.from_request(server, credentials, self.diagnostics)
         # server.url is the URL as sent without its userinfo: a password in the URL is never kept.
         self.backend(source.backend).store(server, server.url, source, secret, verify=verify)
+        store = self._pass_store()
+        if store is not None and source.secret_username is not None:
+            from docker_credential_convox.stores.pass_index import keep_only
+
+            keep_only(store, self.index, server.key, source.secret_username)
 
     def get(self, server_url: str) -> Credentials:
         server = parse_key(server_url)
         # One read of the index answers an ordinary registry and an alias (whose target's
         # entry it also holds); an alias never opens the secret store.
-        entries = self.index.snapshot()
+        entries = self._snapshot()
         route = self._route_in(server, entries)
         if route.source is None:
             self.diagnostics.debug(f"{route.why} in {self.index.path}")
@@ -319,12 +350,18 @@ class Helper:
         """Forget the entry of exactly this server and path (never a shorter path's)."""
         server = parse_key(server_url)
         self._erase_backend(server).erase(server)
+        store = self._pass_store()
+        if store is not None:
+            from docker_credential_convox.stores.pass_index import erase_outside_index
+
+            erase_outside_index(store, self.index, server.key, self.diagnostics)
 
     def list(self) -> dict[str, str]:
         """Server URL -> username for every registry in the index, plus the ECR registries with
         a usable cached token (minted from the default chain, say), plus the shared registries
-        without a local entry (listed through the machine's cache); no secret store call."""
-        entries = self.index.snapshot()
+        without a local entry (listed through the machine's cache); no secret store call
+        (the pass store's folder is read, never a secret in it)."""
+        entries = self._snapshot()
         listing = self._local_listing(entries)
         for shared in self._shared_listing():
             if shared.entry.key not in entries:
@@ -352,7 +389,10 @@ class Helper:
     # -- operations for `registries` and `doctor` ----------------------------------------
 
     def lookup(self, server: Server) -> Optional[Entry]:
-        """The index entry recorded for exactly `server`'s key."""
+        """The index entry recorded for exactly `server`'s key (with the pass store, also a
+        login it holds outside the index, as `get` reads it)."""
+        if self._pass_store() is not None:
+            return self._snapshot().get(server.key)
         return self.index.lookup(server.key)
 
     def stored_under(self, server: Server) -> Sequence[Entry]:
@@ -397,7 +437,7 @@ class Helper:
         from docker_credential_convox.errors import HelperError
         from docker_credential_convox.rows import Row
 
-        entries = self.index.snapshot()
+        entries = self._snapshot()
         shared_entries = self._shared_listing()
         rows: list[Row] = []
         for key in sorted(entries):

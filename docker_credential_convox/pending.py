@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 
 from docker_credential_convox import fileio
+from docker_credential_convox.errors import StateError
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -32,31 +33,58 @@ MAX_KEY_BYTES = 120
 
 
 class PendingMarkers:
-    """The markers in `directory`, one per key whose two writes may be half done."""
+    """The markers in `directory`, one per key whose two writes may be half done.
+
+    `directory`'s parent (the index's directory) is used by fileio's rule: the helper's private
+    subdirectory of a sticky one, and none at all if others may write it.
+    """
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
+        self._parent, self._name = os.path.split(directory)
 
     @classmethod
     def beside(cls, index_path: str) -> PendingMarkers:
         """The markers of the registry index at `index_path`."""
         return cls(os.path.join(os.path.dirname(index_path), PENDING_DIR))
 
-    def path(self, key: str) -> Optional[str]:
-        """The marker file of `key`, or None for a key too long to name one."""
+    def _file_name(self, key: str) -> Optional[str]:
         name = key.encode("utf-8")
         if len(name) > MAX_KEY_BYTES:
             return None
-        return os.path.join(self.directory, name.hex())
+        return name.hex()
+
+    def _located(self, create: bool = False) -> Optional[str]:
+        """The markers' directory where fileio's rule puts it (made if `create`); None: there
+        is none yet. StateError (Untrusted) where others may write."""
+        if create:
+            parent: Optional[str] = fileio.ensure_private_dir(self._parent)
+        else:
+            parent = fileio.trusted_dir(self._parent)
+        if parent is None:
+            return None
+        return os.path.join(parent, self._name)
+
+    def path(self, key: str) -> Optional[str]:
+        """The marker file of `key` as configured, or None for a key too long to name one."""
+        name = self._file_name(key)
+        return os.path.join(self.directory, name) if name is not None else None
 
     def may_exist(self, key: str) -> bool:
-        """Whether `key` has a marker, or one cannot be ruled out (no name, an unreadable
-        directory): only False means there is nothing to sweep."""
-        path = self.path(key)
-        if path is None:
+        """Whether `key` has a marker, or one cannot be ruled out (no name, an unreadable or
+        untrusted directory): only False means there is nothing to sweep. A marker is never
+        read, only looked for: one planted by someone else costs a sweep, nothing more."""
+        name = self._file_name(key)
+        if name is None:
             return True
         try:
-            os.lstat(path)
+            directory = self._located()
+        except StateError:
+            return True
+        if directory is None:
+            return False
+        try:
+            os.lstat(os.path.join(directory, name))
         except FileNotFoundError:
             return False
         except OSError:
@@ -67,19 +95,30 @@ class PendingMarkers:
         """Record `key` as pending; True if this call made the marker (False: one was there
         already, left by a process killed mid-write, or the key has no marker name). The
         caller holds the registry's lock. StateError if it cannot be written."""
-        path = self.path(key)
-        if path is None or os.path.lexists(path):
+        name = self._file_name(key)
+        if name is None:
             return False
-        fileio.ensure_private_dir(self.directory)
+        directory = self._located(create=True)
+        assert directory is not None
+        path = os.path.join(directory, name)
+        if os.path.lexists(path):
+            return False
+        fileio.ensure_private_dir(directory)
         fileio.atomic_write(path, key)
         return True
 
     def clear(self, key: str) -> None:
         """Remove `key`'s marker (best effort: one left behind costs the next erase a sweep)."""
-        path = self.path(key)
-        if path is None:
+        name = self._file_name(key)
+        if name is None:
+            return
+        try:
+            directory = self._located()
+        except StateError:
+            return
+        if directory is None:
             return
         try:  # noqa: SIM105 - contextlib costs milliseconds at start-up
-            os.unlink(path)
+            os.unlink(os.path.join(directory, name))
         except OSError:
             pass

@@ -96,18 +96,52 @@ class Entry:
 
 
 class RegistryIndex:
-    """The index file at `path`, with an exclusive lock beside it for updates."""
+    """The index file at `path`, with an exclusive lock beside it for updates.
+
+    Its directory is used by fileio's rule (the helper's private subdirectory of a sticky one);
+    one others may write, or an index file that is not the user's alone, is refused in one line
+    naming the file: the index is not a cache, so it is never read past a refusal.
+    """
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.lock_path = path + ".lock"
+        self._configured = path
+
+    @property
+    def path(self) -> str:
+        """The index file: in the helper's private subdirectory when the configured directory
+        is a sticky one like /tmp (once that exists), else where it was configured."""
+        try:
+            return self._located() or self._configured
+        except StateError:  # refused: said when the index is read
+            return self._configured
+
+    def _located(self, create: bool = False) -> Optional[str]:
+        """The index file where fileio's rule puts it (its directory made if `create`); None:
+        the directory does not exist yet. StateError when it is refused."""
+        directory, name = os.path.split(self._configured)
+        try:
+            if create:
+                found: Optional[str] = fileio.ensure_private_dir(directory)
+            else:
+                found = fileio.trusted_dir(directory)
+        except fileio.Untrusted as exc:
+            raise StateError(self._refusal(exc)) from None
+        if found is None:
+            return None
+        return os.path.join(found, name)
+
+    def _refusal(self, refusal: fileio.Untrusted) -> str:
+        return (
+            f"refusing the registry index {self._configured}, which others may have written: "
+            f"{refusal.message}"
+        )
 
     def registry_lock_path(self, key: str) -> str:
         """The lock file of one registry key (named by a hash: keys may hold any character)."""
         import hashlib
 
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-        return os.path.join(os.path.dirname(self.path), LOCKS_DIR, digest + ".lock")
+        return os.path.join(os.path.dirname(self._configured), LOCKS_DIR, digest + ".lock")
 
     def registry_lock(self, key: str, for_erase: bool = False) -> AbstractContextManager[None]:
         """Hold the lock of registry `key` for the block (see _registry_lock)."""
@@ -131,14 +165,16 @@ class RegistryIndex:
                 _held_registry_locks[path] -= 1
             return
         try:
-            fileio.ensure_private_dir(os.path.dirname(self.path))
-            fileio.ensure_private_dir(os.path.dirname(path))
+            index_path = self._located(create=True)
+            assert index_path is not None
+            locks = fileio.ensure_private_dir(os.path.join(os.path.dirname(index_path), LOCKS_DIR))
         except StateError:
             if not for_erase:
                 raise
             yield
             return
-        with fileio.exclusive_lock(path, REGISTRY_LOCK_TIMEOUT):
+        lock_path = os.path.join(locks, os.path.basename(path))
+        with fileio.exclusive_lock(lock_path, REGISTRY_LOCK_TIMEOUT):
             _held_registry_locks[path] = 1
             try:
                 yield
@@ -146,7 +182,11 @@ class RegistryIndex:
                 del _held_registry_locks[path]
 
     def _load(self) -> dict[str, Entry]:
-        text = fileio.read_text(self.path)
+        path = self._located()
+        try:
+            text = fileio.read_text(path, private=True) if path is not None else None
+        except fileio.Untrusted as exc:
+            raise StateError(self._refusal(exc)) from None
         if text is None:
             return {}
         try:
@@ -172,8 +212,8 @@ class RegistryIndex:
             "repair it or move it aside and store the credentials again"
         )
 
-    def _save(self, entries: Mapping[str, Entry]) -> None:
-        fileio.atomic_write(self.path, _text(entries))
+    def _save(self, path: str, entries: Mapping[str, Entry]) -> None:
+        fileio.atomic_write(path, _text(entries))
 
     def lookup(self, key: str) -> Optional[Entry]:
         """The entry for a canonical key, or None."""
@@ -190,13 +230,15 @@ class RegistryIndex:
 
     def update(self, change: Callable[[dict[str, Entry]], None]) -> None:
         """Apply `change` to the entries under the lock and save the result atomically."""
-        fileio.ensure_private_dir(os.path.dirname(self.path))
-        with fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT):
+        path = self._located(create=True)
+        assert path is not None
+        # A lock file that is a link or not the user's alone is refused in one line (Untrusted).
+        with fileio.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
             entries = self._load()
             before = {key: entry.to_json() for key, entry in entries.items()}
             change(entries)
             if {key: entry.to_json() for key, entry in entries.items()} != before:
-                self._save(entries)
+                self._save(path, entries)
 
     def put(self, entry: Entry) -> Optional[Entry]:
         """Record `entry`, returning the one it replaced."""
@@ -213,7 +255,8 @@ class RegistryIndex:
 
     def remove(self, key: str) -> Optional[Entry]:
         """Forget the entry for `key`, returning it (None if there was none)."""
-        if not os.path.exists(self.path):
+        path = self._located()
+        if path is None or not os.path.exists(path):
             return None
         removed: list[Entry] = []
 
@@ -238,13 +281,16 @@ class RegistryIndex:
         Only when the atomic rewrite failed: a crash during the one write, or a reader (they take
         no lock) in the microseconds it lasts, could see a mix of the two versions.
         """
-        with fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT):
+        path = self._located()
+        if path is None:
+            return True
+        with fileio.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
             entries = self._load()
             if entries.pop(key, None) is None:
                 return True
             data = _text(entries).encode("utf-8")
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW)
+                fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
             except OSError:
                 return False
             try:

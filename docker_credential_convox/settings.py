@@ -28,6 +28,14 @@ ENV_KEYRING_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_KEYRING_TIMEOUT"
 # or `encrypted` (secretstorage, which imports cryptography); stores/secretservice.py says why.
 ENV_SECRET_SERVICE_SESSION = "DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION"  # noqa: S105
 SECRET_SERVICE_SESSIONS = ("plain", "encrypted")
+# Where stored logins keep their secrets: the OS keyring (the default) or `pass`, in
+# docker-credential-pass's layout (stores/pass_store.py); also "secret_store" in config.json.
+ENV_SECRET_STORE = "DOCKER_CREDENTIAL_CONVOX_SECRET_STORE"  # noqa: S105 - a variable's name
+CONFIG_SECRET_STORE = "secret_store"  # noqa: S105 - a setting's name
+KEYRING_STORE = "keyring"
+PASS_STORE = "pass"  # noqa: S105 - a store's name
+SECRET_STORES = (KEYRING_STORE, PASS_STORE)
+ENV_PASSWORD_STORE_DIR = "PASSWORD_STORE_DIR"  # noqa: S105 - pass's own setting, as pass reads it
 ENV_AWS_CONNECT_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_CONNECT_TIMEOUT"
 ENV_AWS_READ_TIMEOUT = "DOCKER_CREDENTIAL_CONVOX_AWS_READ_TIMEOUT"
 ENV_AWS_DEADLINE = "DOCKER_CREDENTIAL_CONVOX_AWS_DEADLINE"
@@ -210,7 +218,7 @@ class Settings:
 
     @property
     def config_path(self) -> str:
-        """The helper's own settings file (config.json; today only the shared scope)."""
+        """The helper's own settings file (config.json: the shared scope, the secret store)."""
         return os.path.join(self.config_dir, CONFIG_FILE)
 
     def _config_file(self) -> dict[str, object]:
@@ -372,6 +380,32 @@ class Settings:
                 f"{ENV_SECRET_SERVICE_SESSION} must be plain or encrypted, not {text!r}"
             )
         return text
+
+    @property
+    def secret_store(self) -> str:
+        """Where stored logins keep their secrets: `keyring` (the default) or `pass`.
+
+        The environment wins over `secret_store` in config.json; one-line error for another name.
+        """
+        text = self.environ.get(ENV_SECRET_STORE)
+        origin = ENV_SECRET_STORE
+        if text is None or not text.strip():
+            text = self._config_text(CONFIG_SECRET_STORE)
+            origin = f"{CONFIG_SECRET_STORE} in {self.config_path}"
+        name = (text or "").strip().lower() or KEYRING_STORE
+        if name not in SECRET_STORES:
+            from docker_credential_convox.errors import BadRequest
+
+            raise BadRequest(f"{origin} must be keyring or pass, not {text!r}")
+        return name
+
+    @property
+    def password_store_dir(self) -> str:
+        """The `pass` store: $PASSWORD_STORE_DIR, else ~/.password-store (as pass decides)."""
+        explicit = self.environ.get(ENV_PASSWORD_STORE_DIR)
+        if explicit:
+            return explicit
+        return os.path.join(_home(self.environ) or ".", ".password-store")
 
     @property
     def aws_connect_timeout(self) -> float:

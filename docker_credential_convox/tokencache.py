@@ -18,7 +18,8 @@ A token is *fresh* until half its lifetime has passed (then it is refreshed) and
 more than `USABLE_MARGIN` seconds remain; an unusable token is never returned. When a mint fails
 and the cached token is still usable, it is returned with a warning. A cache file that cannot be
 read, parsed or written is ignored (and rewritten when possible), never a failure of the request:
-the cache only saves time.
+the cache only saves time. One that others may have written (fileio's rule: a directory or file
+not the user's alone, a link) is neither read nor written: one warning, and the call mints.
 """
 
 from __future__ import annotations
@@ -174,9 +175,11 @@ class TokenCache:
         clock: Callable[[], float] = time.time,
         memory: bool = False,
     ) -> None:
-        self.path = path
-        self.lock_path = path + ".lock"
-        self.failures_path = os.path.join(os.path.dirname(path), FAILURES_FILE)
+        # The directory as configured; the files live where fileio's rule puts them (itself,
+        # or the helper's private subdirectory of a sticky /tmp), found on first use.
+        self._configured_dir, self._file_name = os.path.split(path)
+        self._use(self._configured_dir)
+        self._refused = False  # a file or directory here is not the user's alone
         self.diagnostics = diagnostics
         self.clock = clock
         self._memory: Optional[TLRUCache[str, CachedToken]] = None
@@ -209,17 +212,61 @@ class TokenCache:
 
     # -- the file level ----------------------------------------------------------------------
 
-    def _read_file(self) -> dict[str, CachedToken]:
-        """Every token in the file; a missing, unreadable, corrupt or foreign file is empty."""
+    def _use(self, directory: str) -> None:
+        self.path = os.path.join(directory, self._file_name)
+        self.lock_path = self.path + ".lock"
+        self.failures_path = os.path.join(directory, FAILURES_FILE)
+
+    def _refuse(self, refusal: fileio.Untrusted) -> None:
+        """Run uncached from now on: one warning line says which file or directory, and why."""
+        self._refused = True
+        fileio.report_untrusted(self.diagnostics, refusal, "token cache disabled for this call")
+
+    def _locate(self, create: bool = False) -> bool:
+        """Point the paths at the directory fileio's rule allows (made if `create`); False when
+        there is none yet or it is refused."""
+        if self._refused:
+            return False
         try:
-            data = fileio.read_regular(self.path, MAX_FILE_BYTES)
+            if create:
+                directory: Optional[str] = fileio.ensure_private_dir(self._configured_dir)
+            else:
+                directory = fileio.trusted_dir(self._configured_dir)
+        except fileio.Untrusted as exc:
+            self._refuse(exc)
+            return False
+        except StateError as exc:
+            if create:
+                self.diagnostics.warn(f"token cache disabled for this call: {exc.message}")
+            else:
+                self.diagnostics.debug(f"ignoring token cache: {exc.message}")
+            return False
+        if directory is None:
+            return False
+        self._use(directory)
+        return True
+
+    def _read_bytes(self) -> Optional[bytes]:
+        """The file's bytes if it is there and may be believed (fileio's rule), else None."""
+        if not self._locate():
+            return None
+        try:
+            data = fileio.read_regular(self.path, MAX_FILE_BYTES, private=True)
+        except fileio.Untrusted as exc:
+            self._refuse(exc)
+            return None
         except StateError as exc:  # a FIFO in its place, say: never wait on it
             self.diagnostics.debug(f"ignoring token cache: {exc.message}")
-            return {}
-        if data is None:
-            return {}
-        if len(data) > MAX_FILE_BYTES:
+            return None
+        if data is not None and len(data) > MAX_FILE_BYTES:
             self.diagnostics.debug(f"ignoring token cache {self.path}: too large to be ours")
+            return None
+        return data
+
+    def _read_file(self) -> dict[str, CachedToken]:
+        """Every token in the file; a missing, unreadable, corrupt or foreign file is empty."""
+        data = self._read_bytes()
+        if data is None:
             return {}
         try:
             document = jsonlite.loads(data.decode("utf-8"))
@@ -243,6 +290,8 @@ class TokenCache:
 
     def _write_file(self, tokens: dict[str, CachedToken]) -> None:
         """Replace the file with `tokens`, dropping unusable ones; failures only warn."""
+        if self._refused:
+            return
         now = self.clock()
         document = {
             "format": FORMAT,
@@ -259,12 +308,7 @@ class TokenCache:
             self.diagnostics.warn(f"token cache not saved: {exc.message}")
 
     def _prepare_directory(self) -> bool:
-        try:
-            fileio.ensure_private_dir(os.path.dirname(self.path))
-        except StateError as exc:
-            self.diagnostics.warn(f"token cache disabled for this call: {exc.message}")
-            return False
-        return True
+        return self._locate(create=True)
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -299,6 +343,9 @@ class TokenCache:
         with contextlib.ExitStack() as stack:
             try:
                 stack.enter_context(fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT))
+            except fileio.Untrusted as exc:
+                self._refuse(exc)
+                return mint()
             except StateError as exc:
                 self.diagnostics.warn(f"token cache not shared for this call: {exc.message}")
                 return mint()
@@ -342,9 +389,14 @@ class TokenCache:
 
     def _read_failures(self) -> dict[str, dict[str, object]]:
         """Failures by cache key; a missing or damaged file holds none."""
-        try:
-            data = fileio.read_regular(self.failures_path, MAX_FILE_BYTES)  # a FIFO never hangs
+        if self._refused:
+            return {}
+        try:  # a FIFO never hangs
+            data = fileio.read_regular(self.failures_path, MAX_FILE_BYTES, private=True)
             document = jsonlite.loads(data.decode("utf-8")) if data else None
+        except fileio.Untrusted as exc:
+            self._refuse(exc)
+            return {}
         except (StateError, UnicodeDecodeError, ValueError, RecursionError):
             return {}
         failures = document.get("failures") if isinstance(document, dict) else None
@@ -354,6 +406,8 @@ class TokenCache:
 
     def _write_failures(self, failures: dict[str, dict[str, object]]) -> None:
         """Replace the failures file, dropping the old ones; failures only warn."""
+        if self._refused:
+            return
         now = self.clock()
         kept = {k: v for k, v in failures.items() if _failure_age(v, now) is not None}
         try:
@@ -409,6 +463,8 @@ class TokenCache:
         if self._memory is not None:
             for key in [k for k, t in self._memory.items() if t.registry == registry]:
                 self._memory.pop(key, None)
+        if not self._locate():
+            return 0
         if not os.path.exists(self.path) and not os.path.exists(self.failures_path):
             return 0
         dropped: list[str] = []
@@ -430,6 +486,8 @@ class TokenCache:
                 tokens = self._read_file()
                 change(tokens)
                 self._write_file(tokens)
+        except fileio.Untrusted as exc:
+            self._refuse(exc)
         except StateError as exc:
             self.diagnostics.warn(f"token cache not updated: {exc.message}")
 

@@ -10,9 +10,9 @@ packages=(
   skopeo                                # a real client that uses credHelpers
   docker.io                             # a real daemon (dockerd 20.10, built-in BuildKit) and its 20.10 client
   podman buildah                        # daemonless clients that read credHelpers
-  golang-docker-credential-helpers pass gnupg  # the Go helpers (secretservice, pass): import --from-helper sources
+  golang-docker-credential-helpers      # the Go reference helpers: compared byte for byte, import sources
+  pass gnupg                            # the pass store, beside docker-credential-pass
   docker-compose                        # compose 1.29 (Python, on Debian's docker-py)
-  golang-docker-credential-helpers      # the Go reference helpers, compared byte for byte
   iproute2 util-linux                   # `unshare -n` and `ip` for a loopback-only namespace
   ca-certificates
 )

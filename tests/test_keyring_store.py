@@ -43,8 +43,14 @@ def test_no_secret_service_gives_one_line_that_says_what_to_do(tmp_path: Path, h
     assert result.returncode == 1
     assert result.stdout.count("\n") == 1
     assert result.stdout.startswith("no usable OS keyring")
-    assert "PYTHON_KEYRING_BACKEND" in result.stdout
+    # The three ways out: a Secret Service, the pass store, a fleet's shared scope.
+    assert "gnome-keyring-daemon" in result.stdout
+    assert "DOCKER_CREDENTIAL_CONVOX_SECRET_STORE=pass" in result.stdout
+    assert "pass init" in result.stdout + result.stderr
+    assert "DOCKER_CREDENTIAL_CONVOX_SHARED=" in result.stdout
     assert "gnome-keyring-daemon" in result.stderr
+    # keyrings.alt asks for a password on every `get` (and fails under Docker): never advised.
+    assert "keyrings.alt" not in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert json.loads(run_helper_in(env, "list").stdout) == {}
 

@@ -20,7 +20,10 @@ listing. Every machine asks Secrets Manager about a slot at most once per its ji
 Files live only in the runtime directory (a tmpfs that does not outlive the boot): 0700
 directory, 0600 files written atomically. Without a runtime directory nothing is cached and
 every request asks (a debug line says so). A file that cannot be read or parsed is a miss,
-never a failure: the cache only saves calls. Time and randomness are injectable.
+never a failure: the cache only saves calls. Nothing is read before the directory passes
+fileio's rule (a directory others may write is not used; a sticky one gets a private
+subdirectory), and an entry that is not the user's alone is never served: one warning, and the
+call asks Secrets Manager. Time and randomness are injectable.
 """
 
 from __future__ import annotations
@@ -83,7 +86,11 @@ class SharedCache:
         clock: Callable[[], float],
         rand: Optional[Callable[[], float]] = None,
     ) -> None:
+        # The runtime directory as configured; the entries live where fileio's rule puts them
+        # (itself, or the helper's private subdirectory of a sticky one), found on each use.
+        self._configured_dir = directory
         self.directory = os.path.join(directory, SUBDIR) if directory else None
+        self._refused = False  # a file or directory here is not the user's alone
         self.scope = scope
         self.diagnostics = diagnostics
         self.max_age = max_age
@@ -114,9 +121,45 @@ class SharedCache:
 
     # -- files -------------------------------------------------------------------------------
 
-    def _read(self, path: str, slot: str) -> Optional[Cached]:  # noqa: PLR0911 - one per check
+    def _refuse(self, refusal: fileio.Untrusted) -> None:
+        """Run uncached from now on: one warning line says which file or directory, and why."""
+        self._refused = True
+        fileio.report_untrusted(self.diagnostics, refusal, "shared cache disabled for this call")
+
+    def _locate(self, create: bool = False) -> bool:
+        """Point `directory` where fileio's rule allows (made if `create`); False when there is
+        none yet or it is refused."""
+        if self._refused or self._configured_dir is None:
+            return False
         try:
-            data = fileio.read_regular(path, MAX_FILE_BYTES)
+            if create:
+                root: Optional[str] = fileio.ensure_private_dir(self._configured_dir)
+            else:
+                root = fileio.trusted_dir(self._configured_dir)
+        except fileio.Untrusted as exc:
+            self._refuse(exc)
+            return False
+        except StateError as exc:
+            if create:
+                self.diagnostics.warn(f"shared cache disabled for this call: {exc.message}")
+            else:
+                self.diagnostics.debug(f"ignoring the shared cache: {exc.message}")
+            return False
+        if root is None:
+            return False
+        self.directory = os.path.join(root, SUBDIR)
+        if create:
+            fileio.ensure_private_dir(self.directory)  # inside the user's own: nothing to refuse
+        return True
+
+    def _read(self, path: str, slot: str) -> Optional[Cached]:  # noqa: PLR0911 - one per check
+        if self._refused:
+            return None
+        try:
+            data = fileio.read_regular(path, MAX_FILE_BYTES, private=True)
+        except fileio.Untrusted as exc:
+            self._refuse(exc)
+            return None
         except StateError as exc:
             self.diagnostics.debug(f"ignoring shared cache entry: {exc.message}")
             return None
@@ -145,6 +188,8 @@ class SharedCache:
         return Cached(value, fetched, fresh_until, min(retry_at, fresh_until + self.stale_for))
 
     def _write(self, path: str, slot: str, cached: Cached) -> None:
+        if self._refused:
+            return
         document = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -161,28 +206,35 @@ class SharedCache:
             self.diagnostics.warn(f"shared cache not saved: {exc.message}")
 
     def _prepare(self) -> bool:
-        assert self.directory is not None
         try:
-            fileio.ensure_private_dir(self.directory)
-        except StateError as exc:
+            return self._locate(create=True)
+        except StateError as exc:  # the `shared` subdirectory could not be made
             self.diagnostics.warn(f"shared cache disabled for this call: {exc.message}")
             return False
-        return True
 
     # -- what callers use --------------------------------------------------------------------
 
-    def fetch(self, slot: str, what: str, ask: Callable[[], Optional[str]]) -> Optional[str]:
+    def _cached(self, slot: str) -> Optional[Cached]:
+        """The entry of `slot` as the file holds it, read only once its directory is checked:
+        an entry planted where others may write is never served."""
+        if not self._locate():
+            return None
+        path = self.path(slot)
+        return self._read(path, slot) if path is not None else None
+
+    def fetch(  # noqa: PLR0911 - one return per outcome
+        self, slot: str, what: str, ask: Callable[[], Optional[str]]
+    ) -> Optional[str]:
         """The value of `slot` (`what` names it in messages): the cached one while fresh, else
         `ask()`'s (once across processes), or a stale one within the bound when asking fails
         for a transient cause. `ask` raises SharedStoreError."""
-        path = self.path(slot)
-        if path is None:
+        if self._configured_dir is None:
             self.diagnostics.debug(
                 "no runtime directory (XDG_RUNTIME_DIR, /run/user/UID): shared values are not "
                 "cached, every request asks Secrets Manager"
             )
             return ask()
-        cached = self._read(path, slot)
+        cached = self._cached(slot)
         if cached is not None and cached.is_fresh(self.clock()):
             self.diagnostics.debug(f"shared cache hit for {what}")
             return cached.value
@@ -190,9 +242,14 @@ class SharedCache:
             return cached.value
         if not self._prepare():
             return ask()
+        path = self.path(slot)
+        assert path is not None
         try:
             with fileio.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
                 return self._fetch_locked(path, slot, what, ask)
+        except fileio.Untrusted as exc:
+            self._refuse(exc)
+            return ask()
         except StateError as exc:
             self.diagnostics.warn(f"shared cache not shared for this call: {exc.message}")
             return ask()
@@ -230,6 +287,8 @@ class SharedCache:
             "transient": exc.transient,
             "hint": exc.hint,
         }
+        if self._refused:
+            return
         try:
             fileio.atomic_write(path, jsonlite.dumps(record) + "\n")
         except StateError as exc_state:
@@ -237,9 +296,14 @@ class SharedCache:
 
     def _raise_recent_failure(self, path: str, what: str) -> None:
         """Raise again the failure remembered at `path` if it is recent (see the docstring)."""
+        if self._refused:
+            return
         try:
-            data = fileio.read_regular(path, MAX_FILE_BYTES)
+            data = fileio.read_regular(path, MAX_FILE_BYTES, private=True)
             record = jsonlite.loads(data.decode("utf-8")) if data else None
+        except fileio.Untrusted as exc:
+            self._refuse(exc)
+            return
         except (StateError, UnicodeDecodeError, ValueError, RecursionError):
             return
         if not isinstance(record, dict):
@@ -297,6 +361,8 @@ class SharedCache:
 
     def forget(self, slot: str) -> None:
         """Drop `slot` (after this machine changed the secret itself)."""
+        if not self._locate():
+            return
         path = self.path(slot)
         if path is None:
             return

@@ -2,7 +2,10 @@
 
 A secret store files one secret per (registry key, username). It knows nothing of registries,
 credential sources or the protocol; backends ask it to put, get and delete, and messages ask it
-to say where a secret lives. The OS keyring (`stores/keyring.py`) is the one writable store.
+to say where a secret lives. The writable stores: the OS keyring (`stores/keyring.py`, the
+default) and `pass` in docker-credential-pass's layout (`stores/pass_store.py`, with
+DOCKER_CREDENTIAL_CONVOX_SECRET_STORE=pass; not `pass.py`, a keyword no import can name), which
+can also list what it holds, so the router answers its logins outside the index (helper.py).
 Registries shared by a fleet live in AWS Secrets Manager (`stores/secretsmanager.py`, the calls;
 shared/, the rest), one whole entry per secret: a backend answering a shared entry is handed a
 read-only store over that entry (shared/view.py), so it never learns the entry is shared.

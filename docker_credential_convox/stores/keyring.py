@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from docker_credential_convox import APP
 from docker_credential_convox.errors import (
+    NO_KEYRING_HINT,
+    NO_KEYRING_MESSAGE,
     StateError,
     StoreNotAnswering,
     StoreUnavailable,
@@ -30,25 +32,13 @@ from docker_credential_convox.settings import DEFAULT_KEYRING_TIMEOUT
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
+    from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.settings import Settings
 
 SERVICE_PREFIX = APP + ":"
 MESSAGE_LIMIT = 300  # characters of a keyring error kept in the one-line error
 PIN_MAX_BYTES = 1024  # the pin is one dotted class path
 
-NO_KEYRING_MESSAGE = (
-    "no usable OS keyring: no Secret Service answers on the D-Bus session bus; "
-    "start one (gnome-keyring-daemon or KeePassXC) or choose a backend with PYTHON_KEYRING_BACKEND"
-    "; or, on a machine of a fleet, use the registries an operator shared: "
-    "DOCKER_CREDENTIAL_CONVOX_SHARED=secretsmanager:PREFIX"
-)
-NO_KEYRING_HINT = (
-    "hint: on a headless machine run the client inside a D-Bus session with an unlocked keyring:\n"
-    '  dbus-run-session -- sh -c \'printf %s "$KEYRING_PASSWORD" | '
-    "gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec docker login ...'\n"
-    "or pick any keyring backend explicitly, e.g. "
-    "PYTHON_KEYRING_BACKEND=keyrings.alt.file.EncryptedKeyring (pip install keyrings.alt)."
-)
 LOCKED_MESSAGE = (
     "the OS keyring is locked: unlock it (log in to the desktop, or "
     "`gnome-keyring-daemon --replace --unlock` with its password on stdin) and try again"
@@ -182,6 +172,7 @@ class KeyringStore:
         properties_set: bool = False,
         *,
         session: str = "plain",
+        diagnostics: Optional[Diagnostics] = None,
     ) -> None:
         self._timeout = timeout
         self._session = session
@@ -191,9 +182,12 @@ class KeyringStore:
         self._properties_set = properties_set
         self._backend: Optional[KeyringBackend] = None
         self._pinned = False
+        self._diagnostics = diagnostics  # None: warnings go straight to stderr
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> KeyringStore:
+    def from_settings(
+        cls, settings: Settings, diagnostics: Optional[Diagnostics] = None
+    ) -> KeyringStore:
         """The store the environment chooses (nothing is opened until a secret is needed)."""
         return cls(
             settings.keyring_backend,
@@ -202,6 +196,7 @@ class KeyringStore:
             config_path=settings.keyring_config_path,
             properties_set=settings.keyring_properties_set,
             session=settings.secret_service_session,
+            diagnostics=diagnostics,
         )
 
     def _keyring(self) -> KeyringBackend:
@@ -248,13 +243,47 @@ class KeyringStore:
             ) from None
         return backend
 
+    def _trusted_pin_path(self) -> Optional[str]:
+        """Where the pin is, by fileio's rule for the cache directory; None: no pin to read
+        (none yet, or a directory others may write, which one warning line names)."""
+        if not self._pin_path:
+            return None
+        from docker_credential_convox import fileio
+
+        directory, name = os.path.split(self._pin_path)
+        try:
+            found = fileio.trusted_dir(directory)
+        except fileio.Untrusted as exc:
+            self._refuse_pin(exc)
+            return None
+        except StateError:
+            return None
+        return os.path.join(found, name) if found is not None else None
+
+    def _refuse_pin(self, refusal: Any) -> None:
+        """Ignore the pin (keyring chooses, as without one), saying why in one warning line."""
+        from docker_credential_convox import fileio
+        from docker_credential_convox.diagnostics import Diagnostics
+
+        if self._diagnostics is None:
+            import sys
+
+            self._diagnostics = Diagnostics(sys.stderr)
+        fileio.report_untrusted(self._diagnostics, refusal, "keyring backend pin ignored")
+
     def _read_pin(self) -> Optional[str]:
         if not self._pin_path or _keyring_config_exists(self._config_path):
+            return None
+        path = self._trusted_pin_path()
+        if path is None:
             return None
         from docker_credential_convox import fileio
 
         try:  # only a speed-up: anything odd in its place (a FIFO, say) is ignored, never waited on
-            data = fileio.read_regular(self._pin_path, PIN_MAX_BYTES)
+            data = fileio.read_regular(path, PIN_MAX_BYTES, private=True)
+        except fileio.Untrusted as exc:  # a pin naming the null backend would lose every secret
+            self._refuse_pin(exc)
+            return None
         except StateError:
             return None
         name = (data or b"").decode("utf-8", "replace").strip()
@@ -270,14 +299,16 @@ class KeyringStore:
         name = f"{type(backend).__module__}.{type(backend).__qualname__}"
         from docker_credential_convox import fileio
 
+        directory, file_name = os.path.split(self._pin_path)
         with contextlib.suppress(Exception):  # only a speed-up: never fail a request over it
-            fileio.ensure_private_dir(os.path.dirname(self._pin_path))
-            fileio.atomic_write(self._pin_path, name + "\n")
+            found = fileio.ensure_private_dir(directory)  # refuses what others may write
+            fileio.atomic_write(os.path.join(found, file_name), name + "\n")
 
     def _forget_pin(self) -> None:
-        if self._pin_path:
+        path = self._trusted_pin_path()
+        if path:
             with contextlib.suppress(OSError):
-                os.unlink(self._pin_path)
+                os.unlink(path)
         self._backend = None
         self._pinned = False
 

@@ -25,6 +25,10 @@ APP = "docker-credential-convox"
 MEMBERS = "site-packages/"
 
 
+class SharedWithOthers(OSError):
+    """A directory another user owns or may write: code unpacked there could be theirs."""
+
+
 def unpack_root() -> str:
     """`zipapp/` in the helper's cache directory, resolved as the helper resolves it."""
     base = os.environ.get("DOCKER_CREDENTIAL_CONVOX_CACHE_DIR", "")
@@ -81,7 +85,36 @@ def private_dirs(path: str) -> None:
         os.chmod(directory, 0o700)  # a umask can take bits from mkdir's mode
     info = os.stat(path)
     if info.st_uid != os.getuid() or info.st_mode & 0o1022:  # sticky, group or world-writable
-        raise OSError(0, "the directory is shared with other users", path)
+        raise SharedWithOthers(0, "the directory is shared with other users", path)
+
+
+def ours_alone(path: str, sticky_ok: bool = False) -> bool:
+    """Whether the directory `path` is this user's and no one else may write in it (with
+    `sticky_ok`, or it is sticky and world-writable like /tmp, of root or this user)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    if info.st_uid not in (0, os.getuid()):
+        return False
+    if sticky_ok and info.st_mode & 0o1002 == 0o1002:
+        return True
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def untrusted_part(target: str) -> "str | None":
+    """The directory that lets someone else put code in `target`, if any: `target` and
+    `zipapp/` above it must be this user's alone, and the cache directory above that too, or
+    sticky (then no one else can rename `zipapp/` away). start.py checks the same (`trusted`)
+    before it runs the unpacked copy."""
+    root = os.path.dirname(target)
+    base = os.path.dirname(root)
+    if not ours_alone(base, sticky_ok=True):
+        return base
+    for path in (root, target):
+        if not ours_alone(path):
+            return path
+    return None
 
 
 def prepare(archive: str, target: str, compiled: str) -> None:
@@ -103,14 +136,47 @@ def prepare(archive: str, target: str, compiled: str) -> None:
             pass
 
 
+def unpacked_copy(archive: str) -> str:
+    """This build's copy in the cache directory, unpacked and compiled on first use; refused
+    (SharedWithOthers) where another user could have put code."""
+    target = os.path.join(unpack_root(), BUILD_ID)
+    compiled = os.path.join(target, ".compiled-" + sys.implementation.cache_tag)
+    if not os.path.exists(compiled):
+        prepare(archive, target, compiled)
+    refused = untrusted_part(target)
+    if refused is not None:  # another user could have planted code there: never run it
+        raise SharedWithOthers(0, "another user owns it or may write in it", refused)
+    return target
+
+
+def copy_for_this_run(archive: str, refused: OSError) -> str:
+    """A copy in a private temporary directory, removed when the helper exits: slower (about a
+    second), but the helper still runs, and never code another user planted."""
+    import atexit
+    import shutil
+    import tempfile
+
+    sys.stderr.write(
+        f"{APP}: warning: not running its libraries from {refused.filename}: "
+        f"{refused.strerror}; unpacked them for this run only (slower): set "
+        "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR to a directory of your own\n"
+    )
+    temp = tempfile.mkdtemp(prefix=f"{APP}-zipapp-")  # 0700, a new name: no one else's
+    atexit.register(shutil.rmtree, temp, True)
+    target = os.path.join(temp, BUILD_ID)
+    unpack(archive, target)
+    return target
+
+
 def main() -> int:
     archive = os.path.dirname(os.path.abspath(__file__))
+    refused_path = None
     try:
-        target = os.path.join(unpack_root(), BUILD_ID)
-        site_packages = os.path.join(target, MEMBERS)
-        compiled = os.path.join(target, ".compiled-" + sys.implementation.cache_tag)
-        if not os.path.exists(compiled):
-            prepare(archive, target, compiled)
+        try:
+            target = unpacked_copy(archive)
+        except SharedWithOthers as refused:
+            target = copy_for_this_run(archive, refused)
+            refused_path = refused.filename
     except OSError as exc:  # one line on stdout, exit 1: what credential clients expect
         sys.stdout.write(
             f"{APP}: cannot unpack its libraries: {exc.strerror or exc}"
@@ -118,11 +184,19 @@ def main() -> int:
             "set DOCKER_CREDENTIAL_CONVOX_CACHE_DIR to a writable directory\n"
         )
         return 1
+    site_packages = os.path.join(target, MEMBERS)
     # The unpacked libraries replace the archive at the front of sys.path: they win over any
     # copy in the interpreter's own site-packages, which stay reachable for keyring plugins.
     sys.path[:] = [site_packages.rstrip("/")] + [
         entry for entry in sys.path if os.path.abspath(entry or ".") != archive
     ]
+    if refused_path:  # one warning line per refused directory: the helper says no more
+        try:
+            from docker_credential_convox import fileio
+
+            fileio.mark_reported(refused_path)
+        except Exception:  # noqa: S110 - only spares a second warning line
+            pass
     try:  # without `site` until something needs it (docker_credential_convox/launcher.py)
         from docker_credential_convox.launcher import run
     except Exception:  # noqa: S110 - a broken launcher: start as the usual console script does

@@ -27,10 +27,37 @@ def unpacked() -> str:
     return os.path.join(base, "zipapp", "@BUILD_ID@")
 
 
+def ours_alone(path: str, sticky_ok: bool = False) -> bool:
+    """Whether the directory `path` belongs to this user and no one else may write in it (with
+    `sticky_ok`, or it is sticky and world-writable like /tmp, of root or this user)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    if info.st_uid not in (0, os.getuid()):
+        return False
+    if sticky_ok and info.st_mode & 0o1002 == 0o1002:
+        return True
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def trusted(target: str) -> bool:
+    """Whether only this user can have put the code in `target`: it and `zipapp/` above it are
+    theirs alone, and the cache directory above that is too, or sticky (then no one else can
+    rename `zipapp/` away). The bootstrap (__main__.trusted) checks the same."""
+    root = os.path.dirname(target)
+    return (
+        ours_alone(os.path.dirname(root), sticky_ok=True)
+        and ours_alone(root)
+        and ours_alone(target)
+    )
+
+
 def start() -> int:
     target = unpacked()
     marker = os.path.join(target, ".compiled-" + sys.implementation.cache_tag)
-    if os.path.isabs(target) and os.path.exists(marker):
+    # Code another user could have planted never runs: the bootstrap then says so in one line.
+    if os.path.isabs(target) and os.path.exists(marker) and trusted(target):
         sys.path.insert(0, os.path.join(target, "site-packages"))
         try:
             from docker_credential_convox.launcher import run
