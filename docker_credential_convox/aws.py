@@ -18,6 +18,9 @@ Bounds, so that a machine without AWS credentials fails in seconds instead of ha
   would hold a call for ever. `within` runs the call in a daemon thread and stops waiting at the
   deadline; the thread is abandoned and dies with the process. Resolving credentials is not
   bounded by it: a credential_process may wait for a person (an MFA code).
+The region calls without a region of their own take (Secrets Manager, STS for a profile's role)
+is AWS_REGION, else AWS_DEFAULT_REGION, else the profile's (settings.aws_region); botocore alone
+would ignore AWS_REGION.
 Endpoint overrides come from AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC,
 AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL (see settings.py), read here because Debian 12's
 botocore predates them. With an override, the FIPS and dual-stack switches are not applied
@@ -261,6 +264,9 @@ def session(settings: Settings, profile: Optional[str] = None, standalone: bool 
     # (config file key, environment variables, default, conversion): no way to name a profile.
     session_vars = {"profile": (None, None, None, None)} if standalone else None
     session = botocore.session.Session(session_vars=session_vars, profile=profile)
+    region = settings.aws_region
+    if region is not None:  # AWS_REGION, which botocore ignores, wins over AWS_DEFAULT_REGION
+        session.set_config_variable("region", region)
     if not settings.environ.get(ENV_AWS_METADATA_SERVICE_TIMEOUT):
         session.set_config_variable("metadata_service_timeout", METADATA_TIMEOUT)
     if not settings.environ.get(ENV_AWS_METADATA_SERVICE_NUM_ATTEMPTS):

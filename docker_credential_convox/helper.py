@@ -1,8 +1,9 @@
 """The router: parse the server once, find its source, pick the backend that serves it.
 
-`_route` is the one place that decides: the index entry a server's lookup keys find (a shorter
-path's entry answers a longer path), the source it records (sources/), and for an alias the
-registry it is another name for. A registry without a local entry is looked up in the shared
+`route` is the one place that decides, and says why (a `Route`; `get` follows it, `registries
+doctor` explains it): the index entry a server's lookup keys find (a shorter path's entry answers
+a longer path), the source it records (sources/), and for an alias the registry it is another
+name for. A registry without a local entry is looked up in the shared
 scope, if one is configured (shared/): its shared entry is routed the same way, and its backend
 reads the secret from a read-only view of the shared document instead of the OS keyring, so
 backends never learn that an entry is shared. Local entries win; `store` and `erase` on the
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 from docker_credential_convox import sources
 from docker_credential_convox.diagnostics import Diagnostics
+from docker_credential_convox.errors import CredentialsNotFound  # loaded by servers already
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import RegistryIndex
-from docker_credential_convox.servers import REGISTRY, Server, parse_server
+from docker_credential_convox.servers import REGISTRY, Server, parse_key, parse_server
 from docker_credential_convox.settings import PASS_STORE, Settings
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -44,6 +46,50 @@ def _now() -> float:
     import time
 
     return time.time()
+
+
+# What answers a `get` (Route.kind).
+LOCAL = "local"
+SHARED = "shared"
+DEFAULT_CHAIN = "default-chain"
+NOTHING = "nothing"
+
+
+class Route:
+    """What answers a `get` of one server, and why: the router's one decision (`Helper.route`).
+
+    `kind`: LOCAL (an index entry), SHARED (the shared scope's entry), DEFAULT_CHAIN (an ECR
+    registry with no usable entry: AWS's default chain) or NOTHING (credentials not found).
+    `server` is the server answered (a shorter path's key, or an alias's target) and `source` its
+    credential source; `entry_key` is the key of the entry whose source answers, `via` the key of
+    the alias entry that led there, `scope` the shared scope's text and `shared` its entry.
+    """
+
+    __slots__ = ("entry_key", "kind", "scope", "server", "shared", "source", "via", "why")
+
+    def __init__(
+        self,
+        kind: str,
+        server: Server,
+        source: Optional[Source],
+        why: str,
+        *,
+        entry_key: Optional[str] = None,
+        via: Optional[str] = None,
+        scope: Optional[str] = None,
+        shared: Optional[SharedEntry] = None,
+    ) -> None:
+        self.kind = kind
+        self.server = server
+        self.source = source
+        self.why = why
+        self.entry_key = entry_key
+        self.via = via
+        self.scope = scope
+        self.shared = shared
+
+    def __repr__(self) -> str:
+        return f"Route({self.kind}, {self.server.key!r}: {self.why})"
 
 
 class Helper:
@@ -155,23 +201,58 @@ class Helper:
 
     # -- the route ----------------------------------------------------------------------
 
-    def _route(
-        self, server: Server, entries: Mapping[str, Entry]
-    ) -> tuple[Server, Optional[Source]]:
-        """The server to answer (a shorter path's key, or an alias's target) and its source."""
+    def route(self, server: Server) -> Route:
+        """What answers a `get` of `server`, and why (`get` follows it; `doctor` explains it)."""
+        return self._route_in(server, self._snapshot())
+
+    def _route_in(self, server: Server, entries: Mapping[str, Entry]) -> Route:
+        """The route of `server` given the index's entries: a local entry (its key, then shorter
+        paths'), else the shared scope's, else an ECR registry's default chain, else nothing."""
+        if not server.opaque and not self._has_local(server, entries):
+            shared = self._shared_route(server)
+            if shared is not None:
+                return shared
+        route = self._follow(server, entries)
+        if route.kind == NOTHING and self._shared is not None and not server.opaque:
+            route.why += f", here or in {self._shared.scope.text}"
+        return route
+
+    def _follow(self, server: Server, entries: Mapping[str, Entry]) -> Route:
+        """The route within `entries` (the index, or a view of one shared entry)."""
         keys = server.lookup_keys() if server.kind == REGISTRY else [server.key]
         found = next((key for key in keys if key in entries), None)
-        if found is not None and found != server.key:
+        if found is None:
+            why = f"no entry for {server.key}" + (" nor any shorter path" if len(keys) > 1 else "")
+        elif found != server.key:
             self.diagnostics.debug(f"no entry for {server.key}; answering from {found}")
+            why = f"the entry of {found}, the longest stored prefix of {server.key}"
             server = server.with_key(found)
+        else:
+            why = f"the entry of {found}"
         source = sources.from_entry(server.kind, entries.get(found) if found else None)
         if source is None:
-            return server, None
-        target = source.answered_as(server, self.diagnostics)
-        if target is server:
-            return server, source
-        self.diagnostics.debug(f"{server.key} is an alias of {target.key}")
-        return target, sources.from_entry(target.kind, entries.get(target.key))
+            return Route(NOTHING, server, None, why)
+        via = None
+        try:
+            target = source.answered_as(server, self.diagnostics)
+        except CredentialsNotFound:  # an alias naming no ECR registry (it has warned)
+            why = f"{why}, recorded as an ECR alias without a valid ECR registry"
+            return Route(NOTHING, server, None, why, entry_key=found)
+        if target is not server:
+            self.diagnostics.debug(f"{server.key} is an alias of {target.key}")
+            via, found, server = found, target.key, target
+            why = f"{why}, another name of the ECR registry {target.key}"
+            source = sources.from_entry(target.kind, entries.get(target.key))
+            assert source is not None  # an alias's target is an ECR registry: never nothing
+            if target.key not in entries:
+                found = None
+        if source.kind != DEFAULT_CHAIN:
+            return Route(LOCAL, server, source, why, entry_key=found, via=via)
+        if found is None:
+            why = f"nothing is recorded for {server.key}"
+        return Route(
+            DEFAULT_CHAIN, server, source, f"{why}: tokens from the AWS default chain", via=via
+        )
 
     @staticmethod
     def _has_local(server: Server, entries: Mapping[str, Entry]) -> bool:
@@ -199,22 +280,23 @@ class Helper:
 
         return StoredBackend(records, self.diagnostics)
 
-    def _shared_get(self, server: Server) -> Optional[Credentials]:
-        """The answer of the shared entry for `server`, None when there is none."""
+    def _shared_route(self, server: Server) -> Optional[Route]:
+        """The route through the shared entry for `server`, None when there is none."""
         shared = self.shared
         if shared is None:
             return None
         found = shared.find(server)
+        scope = shared.scope.text
         if found is None:
-            self.diagnostics.debug(f"no shared entry for {server.key} in {shared.scope.text}")
+            self.diagnostics.debug(f"no shared entry for {server.key} in {scope}")
             return None
-        self.diagnostics.debug(f"{server.key}: answering from {shared.scope.text}")
-        view = {found.entry.key: found.entry}
-        answered, source = self._route(server, view)
-        if source is None:  # pragma: no cover - a shared entry always records a source
+        self.diagnostics.debug(f"{server.key}: answering from {scope}")
+        route = self._follow(server, {found.entry.key: found.entry})
+        if route.kind == NOTHING:  # an alias naming no ECR registry: as if none were shared
             return None
-        backend = self._shared_backend(source.backend, found, shared.scope.text)
-        return backend.get(answered, source, view)
+        route.kind, route.scope, route.shared = SHARED, scope, found
+        route.why = f"{route.why} in {scope}"
+        return route
 
     def _erase_backend(self, server: Server) -> Backend:
         # ECR registries keep cached tokens even without an entry: theirs drops those too.
@@ -227,7 +309,11 @@ class Helper:
         (an ECR registry's AWS credentials mint a token, which is kept; an alias's target
         answers). A login for an ordinary registry is kept unchecked: `docker login` and
         `registries add` ask the registry themselves."""
-        server = parse_server(credentials.server_url)
+        server = parse_key(credentials.server_url)
+        if "\0" in server.key:  # D-Bus strings (the Secret Service's attributes) cannot hold one
+            from docker_credential_convox.errors import BadRequest
+
+            raise BadRequest("invalid server URL: it contains a NUL character; send it without")
         source, secret = sources.from_request(server, credentials, self.diagnostics)
         # server.url is the URL as sent without its userinfo: a password in the URL is never kept.
         self.backend(source.backend).store(server, server.url, source, secret, verify=verify)
@@ -238,15 +324,22 @@ class Helper:
             keep_only(store, self.index, server.key, source.secret_username)
 
     def get(self, server_url: str) -> Credentials:
-        server = parse_server(server_url)
+        server = parse_key(server_url)
         # One read of the index answers an ordinary registry and an alias (whose target's
         # entry it also holds); an alias never opens the secret store.
         entries = self._snapshot()
-        credentials = None if self._has_local(server, entries) else self._shared_get(server)
-        if credentials is None:
-            answered, source = self._route(server, entries)
-            backend = self.backend(source.backend if source is not None else sources.STORED)
-            credentials = backend.get(answered, source, entries)
+        route = self._route_in(server, entries)
+        if route.source is None:
+            self.diagnostics.debug(f"{route.why} in {self.index.path}")
+            raise CredentialsNotFound()
+        if route.shared is not None and route.scope is not None:
+            view = {route.shared.entry.key: route.shared.entry}
+            backend = self._shared_backend(route.source.backend, route.shared, route.scope)
+            credentials = backend.get(route.server, route.source, view)
+        else:
+            credentials = self.backend(route.source.backend).get(
+                route.server, route.source, entries
+            )
         if credentials.server_url == server.url:
             return credentials
         return Credentials(  # an alias
@@ -255,7 +348,7 @@ class Helper:
 
     def erase(self, server_url: str) -> None:
         """Forget the entry of exactly this server and path (never a shorter path's)."""
-        server = parse_server(server_url)
+        server = parse_key(server_url)
         self._erase_backend(server).erase(server)
         store = self._pass_store()
         if store is not None:

@@ -6,6 +6,12 @@ userinfo, query, fragment, a trailing or repeated slash, dot segments and the `/
 API root never make a different key; any other path does (its case too), so
 `docker.io/refresh-token` and `registry.example.com/team-a` are entries of their own. ECR
 hosts ignore the path: a token covers the whole registry.
+
+A server URL none of this can read (an unbracketed IPv6 address, an IDN host, a port out of
+range...) is still a key Docker may send, and the Go helpers store any string: `parse_key` keeps
+it as sent (less anything up to its last `@`: a password is never kept), keyed `opaque TEXT`.
+No normalised key holds a space, so the two kinds never meet; files derived from keys are named
+by hashes or hex, never by the key itself.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ _SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
 _USERINFO = r"\A((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?[^/?#]*@"
 # Docker's registry API roots: `https://index.docker.io/v1/` names Docker Hub itself.
 API_ROOTS = frozenset({"v1", "v2"})
+# The key of a server URL kept as sent: no normalised key holds a space.
+OPAQUE_PREFIX = "opaque "
 # Characters a path segment keeps as they are besides the unreserved ones (RFC 3986 sub-delims,
 # `:` and `@`); everything else is percent-encoded in a key.
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
@@ -84,7 +92,7 @@ class Server:
     `registry` is the key of the registry itself; `key` adds the path, if any.
     """
 
-    __slots__ = ("ecr", "host", "key", "kind", "registry", "url")
+    __slots__ = ("ecr", "host", "key", "kind", "opaque", "registry", "url")
 
     def __init__(
         self,
@@ -95,6 +103,7 @@ class Server:
         *,
         ecr: Optional[EcrRegistry] = None,
         registry: Optional[str] = None,
+        opaque: bool = False,
     ) -> None:
         self.url = url
         self.key = key
@@ -102,6 +111,7 @@ class Server:
         self.kind = kind
         self.ecr = ecr
         self.registry = registry or key
+        self.opaque = opaque  # kept as sent: no registry could be read from it
 
     def __repr__(self) -> str:
         return f"Server(url={self.url!r}, key={self.key!r}, kind={self.kind!r})"
@@ -124,7 +134,15 @@ class Server:
 
     def with_key(self, key: str) -> Server:
         """This request, answered from the entry at `key` (one of `lookup_keys`)."""
-        return Server(self.url, key, self.host, self.kind, ecr=self.ecr, registry=self.registry)
+        return Server(
+            self.url,
+            key,
+            self.host,
+            self.kind,
+            ecr=self.ecr,
+            registry=self.registry,
+            opaque=self.opaque,
+        )
 
     def registry_server(self) -> Server:
         """This request, addressed to the registry's own entry (the path dropped)."""
@@ -227,6 +245,10 @@ def _split_url(url: str) -> tuple[str, Optional[int], str]:
         parsed = urlsplit(text if re.match(_SCHEME, text) else "//" + text)
     except ValueError:  # unbalanced IPv6 brackets
         raise _invalid(url, "its brackets are unbalanced") from None
+    if parsed.netloc.rpartition("@")[2].count(":") > 1 and "[" not in parsed.netloc:
+        raise _invalid(
+            url, "an IPv6 address goes in brackets, with any port after them, as in [::1]:5000"
+        )
     try:
         host = parsed.hostname
         port = parsed.port
@@ -318,6 +340,42 @@ def parse_server(url: str) -> Server:
     path = normal_path(raw_path) if raw_path else ""
     key = f"{registry}/{path}" if path else registry
     return Server(kept, key, host, REGISTRY, registry=registry)
+
+
+def parse_key(url: str) -> Server:
+    """`parse_server`, or for a URL it cannot read, the URL kept as sent (an opaque key): what
+    `store`, `get` and `erase` take, as the Go helpers take any string."""
+    try:
+        return parse_server(url)
+    except MissingServerURL:
+        raise
+    except BadRequest:
+        return opaque_server(url)
+
+
+def opaque_server(url: str) -> Server:
+    """The server of a URL kept as sent (see `opaque_url`), keyed `opaque TEXT`."""
+    text = url.strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape: no keyring can hold it
+        raise BadRequest(
+            "invalid server URL: it is not valid Unicode text; send the URL as UTF-8"
+        ) from None
+    kept = opaque_url(text)
+    return Server(kept, OPAQUE_PREFIX + kept, kept, REGISTRY, opaque=True)
+
+
+def opaque_url(text: str) -> str:
+    """`text` kept as sent, but with everything between its scheme and its last `@` dropped:
+    unparsed, userinfo cannot be told from a path, and a password must never be kept."""
+    if "@" not in text:
+        return text
+    import re
+
+    scheme = re.match(_SCHEME, text)
+    head = scheme.group(0) if scheme else ""
+    return head + text.rpartition("@")[2]  # may be empty: `list` shows that entry as ""
 
 
 def _registry_key(host: str, port: Optional[int]) -> str:

@@ -75,6 +75,9 @@ ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
 ENV_AWS_METADATA_SERVICE_TIMEOUT = "AWS_METADATA_SERVICE_TIMEOUT"
 ENV_AWS_METADATA_SERVICE_NUM_ATTEMPTS = "AWS_METADATA_SERVICE_NUM_ATTEMPTS"
+# botocore reads only AWS_DEFAULT_REGION; the other AWS SDKs read AWS_REGION first, and so do we.
+ENV_AWS_REGION = "AWS_REGION"
+ENV_AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
 AWS_ENDPOINT_URL_VARIABLES = {
     "ecr": "AWS_ENDPOINT_URL_ECR",
     "ecr-public": "AWS_ENDPOINT_URL_ECR_PUBLIC",
@@ -301,6 +304,16 @@ class Settings:
     def token_cache_path(self) -> str:
         """The file that shares minted ECR tokens across processes."""
         return os.path.join(self.cache_dir, "tokens.json")
+
+    @property
+    def aws_region(self) -> Optional[str]:
+        """The region set in the environment: AWS_REGION, else AWS_DEFAULT_REGION; None: the
+        AWS profile's, if any (botocore reads that itself)."""
+        for variable in (ENV_AWS_REGION, ENV_AWS_DEFAULT_REGION):
+            value = (self.environ.get(variable) or "").strip()
+            if value:
+                return value
+        return None
 
     def aws_endpoint_url(self, service: str) -> Optional[str]:
         """The endpoint override for an AWS service ("ecr", "ecr-public", "sts"), if any."""

@@ -72,6 +72,7 @@ CAPABILITIES = {
     "identity_tokens": 'Username "<token>" (an identity token) is kept and answered verbatim',
     "docker_hub": "Docker Hub's entries live in this route",
     "path_entries": "host/path is an entry of its own beside the host's",
+    "opaque_keys": "a server URL no parser reads (`::1`, an IDN host) is a key kept as sent",
     "crash_points": "store and erase make two writes, and a kill between them can be injected",
 }
 
@@ -135,6 +136,7 @@ class CredentialHelperContract:
     identity_tokens: ClassVar[bool] = True
     docker_hub: ClassVar[bool] = True
     path_entries: ClassVar[bool] = True
+    opaque_keys: ClassVar[bool] = True
     # action -> "module:Class.function" to kill the helper at, between the action's two writes
     crash_at: ClassVar[Mapping[str, str]] = MappingProxyType({})
     # contract test name -> the defect of this route that fails it (an issue to fix, not a
@@ -391,6 +393,31 @@ class CredentialHelperContract:
         for spelling in (HUB, "docker.io", "registry-1.docker.io"):
             self.assert_answers(spelling, stored[HUB])
         assert self.listing() == {HUB: "bob"}
+
+    # -- keys no parser reads ----------------------------------------------------------------
+
+    @needs("opaque_keys")
+    def test_a_key_no_parser_reads_is_stored_got_listed_and_erased_as_sent(self) -> None:
+        host = self.server.partition(":")[0]
+        odd = [f"::1:{len(host)}", f"münchen.{host}", f"-{host}", f"{host}:99999", f"{host}/a b"]
+        first, second = self.logins
+        for server in odd:
+            self.store(server, first)
+        self.store(odd[0], second)
+        for server in odd[1:]:
+            self.assert_answers(server, first)
+        self.assert_answers(odd[0], second)
+        listed = self.listing()
+        assert {server: listed.get(server) for server in odd} == {
+            odd[0]: second.username,
+            **{server: first.username for server in odd[1:]},
+        }
+        assert self.server not in listed
+        for server in odd:
+            self.erase(server)
+            self.assert_nothing_stored(server)
+            self.erase(server)
+        assert not set(odd) & set(self.listing())
 
     # -- paths -----------------------------------------------------------------------------
 

@@ -340,7 +340,6 @@ ERROR_WORDS = "our own wording for a malformed or oversized request (exit 1 on b
 OWN_NAME = "usage and version name docker-credential-convox"
 ECR_STORE = "on an ECR host the username is AWS credentials, checked by minting a token"
 # Pending: another branch of issue 18 removes these.
-UNPARSABLE = "a server URL we cannot parse is refused (keys-doctor stores it as an opaque key)"
 SURROGATE = "a lone surrogate escape fails the store (parse_credentials will store U+FFFD)"
 
 
@@ -367,14 +366,6 @@ NORMALISED_ROWS = (
 )
 ECR_ROW = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 ECR_PUBLIC_ROW = "https://public.ecr.aws/my-alias/app"
-ODD_KEYS_REFUSED = (  # the rest of ODD_KEYS already match
-    "::1",
-    "::1:5000",
-    "münchen.example",
-    "-leading.example",
-    "registry.example.com:99999",
-    "registry.example.com:abc",
-)
 HUB_CASE = "protocol: Hub stored as {}"
 KEPT_AS_SENT = "protocol: requests Go keeps as they are"
 TWO_SPELLINGS = "protocol: two spellings of one registry, a path below it"
@@ -467,20 +458,6 @@ KEPT: dict[str, str] = {
 
 # Differences other branches of issue 18 remove; once merged, `stale` names these: delete them.
 PENDING: dict[str, str] = {
-    # keys-doctor (item 2): a key we cannot parse is stored as an opaque key, found as sent.
-    **_steps(
-        UNPARSABLE,
-        "protocol: argv and empty requests",
-        "get with space.example",
-        "erase with space.example",
-        "get tab\there.example",
-    ),
-    **{
-        f"odd key: {key} | {step} {key}": UNPARSABLE
-        for key in ODD_KEYS_REFUSED
-        for step in ("store", "get", "erase")
-    },
-    **{f"odd key: {key} | list unused": UNPARSABLE for key in ODD_KEYS_REFUSED},
     # parse_credentials' surrogate handling: a lone surrogate escape stored as U+FFFD, as Go does.
     **_steps(
         SURROGATE,

@@ -99,9 +99,6 @@ def test_store_without_server_or_username_uses_the_reference_messages(
         ),
         ('{"ServerURL":"r.example","Username":"u","Secret":{"x":1}}', '"Secret" must be a JSON'),
         ('{"ServerURL":["r"],"Username":"u","Secret":"s"}', '"ServerURL" must be a JSON string'),
-        ('{"ServerURL":"bad host!","Username":"u","Secret":"s"}', "invalid server URL"),
-        ('{"ServerURL":"http://:5000","Username":"u","Secret":"s"}', "names no host"),
-        ('{"ServerURL":"r.example:99999","Username":"u","Secret":"s"}', "port"),
     ],
 )
 def test_bad_store_input_gets_one_line_exit_1_and_stores_nothing(
@@ -119,7 +116,7 @@ def test_bad_input_errors_never_echo_the_secret(run_helper: RunHelper) -> None:
     for payload in (
         '{"ServerURL":"r.example","Username":"u","Secret":"TOPSECRET"',
         '{"ServerURL":"r.example","Username":7,"Secret":"TOPSECRET"}',
-        '{"ServerURL":"bad host","Username":"u","Secret":"TOPSECRET"}',
+        '{"ServerURL":"","Username":"u","Secret":"TOPSECRET"}',
     ):
         result = run_helper("store", payload)
         assert result.returncode == 1
@@ -138,10 +135,12 @@ def test_request_over_the_size_limit_is_refused(run_helper: RunHelper) -> None:
     assert json.loads(run_helper("list").stdout) == {}
 
 
-def test_invalid_utf8_and_multi_line_urls_are_refused(run_helper: RunHelper) -> None:
+def test_invalid_utf8_is_refused_and_a_multi_line_url_is_not_found(run_helper: RunHelper) -> None:
     assert "not valid UTF-8" in run_helper("get", b"\xff\xfe").stdout
+    # Any other text is a key (an opaque one here), and Docker takes any error but not-found
+    # as fatal.
     result = run_helper("get", "r.example\nother.example")
-    assert (result.returncode, "whitespace" in result.stdout) == (1, True)
+    assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n")
 
 
 def test_files_are_private(run_helper: RunHelper, helper_env: dict[str, str]) -> None:
@@ -327,18 +326,26 @@ def test_a_password_kept_in_the_index_by_an_earlier_release_is_not_printed(
         "https://user:PW/IN-URL@creds.example.com",
     ],
 )
-def test_an_invalid_url_error_never_shows_the_password(
+def test_an_unreadable_url_never_keeps_or_shows_the_password(
     run_helper: RunHelper, helper_env: dict[str, str], url: str
 ) -> None:
+    # The protocol keeps such a URL as an opaque key, less everything up to its last `@`;
+    # `registries`, which must read it, refuses it with the password masked.
     from support import run_helper_in
 
     password = "PW-IN-URL" if "PW-IN-URL" in url else "IN-URL"
     payload = json.dumps({"ServerURL": url, "Username": "u", "Secret": "s"})
-    results = [run_helper("store", payload)]
-    if " " not in url:  # get/erase refuse whitespace before parsing
-        results += [run_helper("get", url), run_helper("erase", url)]
-    results.append(run_helper_in(helper_env, "registries", "remove", url))
-    for result in results:
-        assert result.returncode == 1, result
+    stored = run_helper("store", payload)
+    assert stored.returncode == 0, stored
+    got = run_helper("get", url)
+    assert got.returncode == 0, got
+    listed = run_helper("list")
+    index = Path(helper_env["XDG_CONFIG_HOME"]) / "docker-credential-convox" / "registries.json"
+    assert password not in index.read_text()
+    erased = run_helper("erase", url)
+    assert erased.returncode == 0, erased
+    removed = run_helper_in(helper_env, "registries", "remove", url)
+    assert removed.returncode == 1, removed
+    for result in (stored, got, listed, erased, removed):
         assert "Traceback" not in result.stderr
         assert password not in result.stdout + result.stderr, result

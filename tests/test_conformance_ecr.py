@@ -47,6 +47,7 @@ class TestEcrRoute(CredentialHelperContract):
     identity_tokens = False  # ECR has no identity tokens
     docker_hub = False
     path_entries = False  # a path on an ECR host is the registry's own entry (test_ecr_alias)
+    opaque_keys = False  # an opaque key is never an ECR registry (test_opaque_keys)
     crash_at = KEYRING_THEN_INDEX
     logins = (
         Login("AKIAI44QH8DHBEXAMPLE", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"),

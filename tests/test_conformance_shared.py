@@ -33,6 +33,7 @@ class TestSharedRoute(CredentialHelperContract):
     keeps_any_secret = False  # `registries add` refuses a blank password
     docker_hub = False  # Docker Hub's web-login keeps path entries; add shares registries
     path_entries = False  # `registries add` shares the registry, never a path under it
+    opaque_keys = False  # `registries add` reads every key it shares
     logins = (Login("alice", "s3cret-one"), Login("bob", "s3cret-two"))
 
     @pytest.fixture

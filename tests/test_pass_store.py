@@ -134,6 +134,44 @@ def test_stored_by_ours_is_answered_and_listed_by_docker_credential_pass(
     assert b"pw-alice" not in secret_file.read_bytes()
 
 
+@pytest.mark.parametrize("server", ["::1:5000", "münchen.example", "-dash.example:99999"])
+def test_a_key_no_parser_reads_is_shared_with_docker_credential_pass_as_sent(
+    pass_env: dict[str, str], server: str
+) -> None:
+    # Ours keeps such a key opaque (README, the key table); pass's folder names it as sent, so
+    # each helper reads what the other stored.
+    result = run_helper_in(pass_env, "store", stdin=store_request(server, "ours", "ours-pw"))
+    assert (result.returncode, result.stdout) == (0, ""), result
+    got = go(pass_env, "get", server)
+    assert got.returncode == 0, got
+    assert json.loads(got.stdout) == {"ServerURL": server, "Username": "ours", "Secret": "ours-pw"}
+    assert json.loads(go(pass_env, "list").stdout) == {server: "ours"}
+    assert (store_dir(pass_env) / PASS_FOLDER / encoded(server) / "ours.gpg").exists()
+
+    erased = run_helper_in(pass_env, "erase", stdin=server)
+    assert (erased.returncode, erased.stdout) == (0, ""), erased
+    # docker-credential-pass 0.6.4 answers a missing entry with empty fields.
+    gone = go(pass_env, "get", server).stdout.strip()
+    assert gone in (
+        NOT_FOUND,
+        json.dumps(
+            {"ServerURL": server, "Username": "", "Secret": ""},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ),
+    ), gone
+    stored = go(pass_env, "store", store_request(server, "gopher", "go-pw"))
+    assert stored.returncode == 0, stored
+    assert ours_get(pass_env, server) == {
+        "ServerURL": server,
+        "Username": "gopher",
+        "Secret": "go-pw",
+    }
+    assert ours_list(pass_env) == {server: "gopher"}
+    assert go(pass_env, "erase", server).returncode == 0
+    assert run_helper_in(pass_env, "get", stdin=server).stdout.strip() == NOT_FOUND
+
+
 def test_a_new_username_from_ours_replaces_the_login_docker_credential_pass_reads(
     pass_env: dict[str, str],
 ) -> None:

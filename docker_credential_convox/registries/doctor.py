@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from docker_credential_convox import APP, dockerconfig, jsontext
 from docker_credential_convox.errors import AwsError, HelperError, StoreUnavailable
+from docker_credential_convox.helper import NOTHING, SHARED
 from docker_credential_convox.registries.context import Context, server_from
 from docker_credential_convox.servers import (
     DOCKER_HUB_KEY,
@@ -39,11 +40,11 @@ from docker_credential_convox.servers import (
 )
 from docker_credential_convox.settings import ENV_NO_CACHE, Settings
 from docker_credential_convox.sources import StoredLogin
-from docker_credential_convox.sources.ecr import AwsSource, EcrAlias, EcrKeys, EcrLoginToken
+from docker_credential_convox.sources.ecr import AwsSource, EcrKeys, EcrLoginToken
 from docker_credential_convox.tokencache import CachedToken, describe_time
 
 if TYPE_CHECKING:
-    from docker_credential_convox.helper import Helper
+    from docker_credential_convox.helper import Helper, Route
     from docker_credential_convox.registry_index import Entry
     from docker_credential_convox.shared.document import SharedEntry
     from docker_credential_convox.stores import SecretStore
@@ -301,22 +302,31 @@ class Doctor:
 
     def examine(self, typed: str, server: Server) -> list[Finding]:
         """Every finding for `server`, as typed by the user, in the order a request meets them."""
-        shared_finding, shared = self._shared(typed, server)
         findings = [self._docker(typed, server)]
+        route: Optional[Route] = None
+        try:
+            # The very route `get` follows: doctor explains it, never re-derives it.
+            route = self.helper.route(server)
+            entry = self.helper.lookup(route.server) if route.entry_key is not None else None
+        except HelperError as exc:
+            fix = (exc.hint or "").removeprefix("hint: ") or "repair or move the file"
+            failed = problem("credentials", exc.message, fix)
+        shared_finding = self._shared(server, route)
         if shared_finding is not None:  # no line on a machine that shares nothing
             findings.append(shared_finding)
-        try:
-            entry = self.helper.lookup(server)
-        except HelperError as exc:
-            return [*findings, problem("credentials", exc.message, "repair or move the file")]
-        if entry is None and shared is not None:
-            return findings + self._from_shared(server, shared)
-        if server.kind in (ECR, ECR_PUBLIC):
-            return findings + self._ecr(typed, server, entry)
-        source = self.helper.source_of(server, entry)
-        if entry is not None and isinstance(source, EcrAlias):
-            return findings + self._alias(typed, entry, source)
-        return findings + self._static(typed, server, entry)
+        if route is None:
+            return [*findings, failed]
+        if route.kind == SHARED and route.shared is not None:
+            return findings + self._from_shared(route.server, route.shared, route)
+        if route.via is not None:
+            return findings + self._alias(typed, route, entry)
+        if route.kind == NOTHING and route.entry_key is not None:
+            return [*findings, self._unanswered(typed, route)]
+        if route.server.kind in (ECR, ECR_PUBLIC):
+            return findings + self._ecr(typed, route.server, entry)
+        # The route is told only when another key's entry answers, or none does.
+        told = route if route.entry_key != server.key else None
+        return findings + self._static(typed, route.server, entry, told)
 
     def heading(self, typed: str, server: Server) -> str:
         """What the server is: its canonical key and kind."""
@@ -336,41 +346,37 @@ class Doctor:
 
     # -- the shared scope -------------------------------------------------------------------
 
-    def _shared(
-        self, typed: str, server: Server
-    ) -> tuple[Optional[Finding], Optional[SharedEntry]]:
-        """Which scope is configured, and the registry's shared entry read now (not cached);
-        no finding without a scope."""
+    def _shared(self, server: Server, route: Optional[Route]) -> Optional[Finding]:
+        """Which scope is configured, and the shared entry `route` answers from (else the
+        registry's) read now, not cached; no finding without a scope."""
         from docker_credential_convox.settings import ENV_SHARED
         from docker_credential_convox.shared.document import parse_optional
 
         try:
             shared = self.helper.shared
         except HelperError as exc:
-            return problem(
-                "shared", exc.message, f"correct the setting, or set {ENV_SHARED}=off"
-            ), None
+            return problem("shared", exc.message, f"correct the setting, or set {ENV_SHARED}=off")
         if shared is None:
-            return None, None
+            return None
         key = server.registry
+        if route is not None and route.kind == SHARED and route.entry_key is not None:
+            key = route.entry_key
         scope = shared.scope.text
         try:
             name = shared.scope.name_of(key)
             found = parse_optional(key, name, shared.api.read(name))
         except HelperError as exc:
             fix = (exc.hint or "").removeprefix("hint: ") or "see the cause"
-            return problem(
-                "shared", f"{scope}: cannot read the entry for {key}: {exc.message}", fix
-            ), None
+            text = f"{scope}: cannot read the entry for {key}: {exc.message}"
+            return problem("shared", text, fix)
         if found is None:
-            return note(
-                "shared", f"{scope} is configured and holds no entry for {key} ({name})"
-            ), None
-        local = self.helper.lookup(server.registry_server())
-        wins = "; the local entry wins over it" if local is not None else ""
-        return ok("shared", f"{scope} holds {name} for {key}, readable now{wins}"), found
+            return note("shared", f"{scope} is configured and holds no entry for {key} ({name})")
+        wins = ""
+        if route is not None and route.kind != SHARED and route.entry_key is not None:
+            wins = f"; the local entry {route.entry_key} wins over it"
+        return ok("shared", f"{scope} holds {name} for {key}, readable now{wins}")
 
-    def _from_shared(self, server: Server, shared: SharedEntry) -> list[Finding]:
+    def _from_shared(self, server: Server, shared: SharedEntry, route: Route) -> list[Finding]:
         """What the shared entry answers with (for ECR, a mint with it now)."""
         from docker_credential_convox import sources
 
@@ -378,7 +384,7 @@ class Doctor:
         assert source is not None  # a shared entry records a source
         found = ok(
             "credentials",
-            f"{source.describe().replace('stored for', 'shared for')} (from the shared scope; "
+            f"{source.describe().replace('stored for', 'shared for')} ({route.why}; "
             "no keyring needed)",
         )
         if not isinstance(source, AwsSource):
@@ -430,46 +436,47 @@ class Doctor:
 
     # -- ordinary registries ----------------------------------------------------------------
 
-    def _static(self, typed: str, server: Server, entry: Optional[Entry]) -> list[Finding]:
+    def _static(
+        self, typed: str, server: Server, entry: Optional[Entry], route: Optional[Route] = None
+    ) -> list[Finding]:
         if entry is None:
+            why = route.why if route is not None else f"no entry for {server.key}"
             return [
                 problem(
                     "credentials",
-                    f"{NAME} holds nothing for {server.key}, so `get` answers "
+                    f"{NAME} holds nothing for {server.key} ({why}), so `get` answers "
                     "`credentials not found in native keychain` and docker says "
                     "`no basic auth credentials`",
                     run_command("registries", "add", typed),
                 ),
                 self._probe_keyring(server.key),
             ]
+        answers = f"; {route.why}" if route is not None else ""
         found = ok(
             "credentials",
-            f"username {entry.username} (stored as {entry.server_url}); the secret is in "
-            f"{self.store.location(server.key)}",
+            f"username {entry.username} (stored as {entry.server_url}{answers}); the secret "
+            f"is in {self.store.location(server.key)}",
         )
         keyring, _ = self._read_secret(server.key, entry.username, "secret")
         if keyring.status == PROBLEM and keyring.fix == "store it again":
             keyring.fix = run_command("registries", "add", typed)
         return [found, keyring]
 
-    def _alias(self, typed: str, entry: Entry, source: EcrAlias) -> list[Finding]:
-        target = source.target
-        if target is None:
-            return [
-                problem(
-                    "credentials",
-                    f"{entry.key} is recorded as an ECR alias without a valid ECR registry",
-                    run_command("registries", "add", typed, "--ecr-registry", "ECR_HOST"),
-                )
-            ]
+    def _unanswered(self, typed: str, route: Route) -> Finding:
+        """An entry that answers nothing (an alias naming no ECR registry)."""
+        return problem(
+            "credentials",
+            f"{route.why}, so `get` answers `credentials not found in native keychain`",
+            run_command("registries", "add", typed, "--ecr-registry", "ECR_HOST"),
+        )
+
+    def _alias(self, typed: str, route: Route, target_entry: Optional[Entry]) -> list[Finding]:
+        target = route.server
         found = ok(
             "credentials",
-            f"another name for the ECR registry {target.key}: tokens come from its source",
+            f"another name for the ECR registry {target.key} ({route.why}): tokens come from "
+            "its source",
         )
-        try:
-            target_entry = self.helper.lookup(target)
-        except HelperError as exc:  # pragma: no cover - the same file was just read
-            return [found, problem("credentials", exc.message, "repair or move the file")]
         rest = self._ecr(target.key, target, target_entry)
         for finding in rest:
             if finding.topic == "credentials":

@@ -68,24 +68,26 @@ def decode(name: str) -> Optional[str]:
 
 
 def url_for(key: str) -> str:
-    """The server URL ours files a registry key under: the spelling Docker sends."""
-    from docker_credential_convox.servers import DOCKER_HUB_KEY
+    """The server URL ours files a registry key under: the spelling Docker sends (an opaque
+    key's text as sent)."""
+    from docker_credential_convox.servers import DOCKER_HUB_KEY, OPAQUE_PREFIX
 
     if key == DOCKER_HUB_KEY:
         return HUB_URL
     if key.startswith(DOCKER_HUB_KEY + "/"):
         return HUB_URL + key[len(DOCKER_HUB_KEY) + 1 :]
-    return key
+    return key.removeprefix(OPAQUE_PREFIX)
 
 
 def key_of(server_url: str) -> str:
-    """The registry key of a server URL found in the store (the URL itself if it parses not)."""
+    """The registry key of a server URL found in the store (an opaque key if it parses not,
+    as the protocol keys it)."""
     from docker_credential_convox.errors import HelperError
-    from docker_credential_convox.servers import parse_server
+    from docker_credential_convox.servers import parse_key
 
     try:
-        return parse_server(server_url).key
-    except HelperError:
+        return parse_key(server_url).key
+    except HelperError:  # blank: no request can name it
         return server_url
 
 
