@@ -348,7 +348,11 @@ class Helper:
 
     def erase(self, server_url: str) -> None:
         """Forget the entry of exactly this server and path (never a shorter path's)."""
-        server = parse_key(server_url)
+        self._erase(parse_key(server_url))
+
+    def _erase(self, server: Server) -> None:
+        """Erase exactly `server`'s key: its backend's entry, and with the pass store the
+        logins filed outside the index under that key."""
         self._erase_backend(server).erase(server)
         store = self._pass_store()
         if store is not None:
@@ -399,7 +403,7 @@ class Helper:
         """What `registries remove` forgets for `server`: its own index entry and, when it names
         a registry (no path), every path entry under it (Docker Hub's web-login tokens, a team's
         login), ordered by key."""
-        entries = self.index.snapshot()
+        entries = self._snapshot()  # with the pass store, its logins outside the index too
         if server.key != server.registry:
             return [entries[server.key]] if server.key in entries else []
         prefix = server.key + "/"
@@ -412,8 +416,7 @@ class Helper:
         `entries` (from `stored_under`), key by key."""
         keys = [server.key, *(entry.key for entry in entries if entry.key != server.key)]
         for key in keys:
-            answered = server.with_key(key)
-            self._erase_backend(answered).erase(answered)
+            self._erase(server.with_key(key))
 
     def source_of(self, server: Server, entry: Optional[Entry]) -> Optional[Source]:
         """The source an entry records (an ECR registry's default chain without one)."""

@@ -27,12 +27,13 @@ from conformance import (  # noqa: E402
 
 pytest_plugins = ["fixtures_pass"]
 
-# As KEYRING_THEN_INDEX, with the pass store writing the secret.
+# As KEYRING_THEN_INDEX (an erase deletes the secret, then the index entry), with the pass store
+# writing the secret.
 PASS_THEN_INDEX: Mapping[str, str] = MappingProxyType(
     {
         "store": "docker_credential_convox.registry_index:RegistryIndex.put",
         "store, before its secret": "docker_credential_convox.stores.pass_store:PassStore.put",
-        "erase": "docker_credential_convox.stores.pass_store:PassStore.delete",
+        "erase": "docker_credential_convox.registry_index:RegistryIndex.remove",
     }
 )
 
