@@ -176,3 +176,21 @@ def test_fleet_bench_counts_calls_per_machine_and_stops_its_services(
         "`get`, ECR, cold",
     ]
     assert all(DURATION_CELL.match(row[1]) for row in latency), latency
+
+
+def test_a_quick_run_never_overwrites_the_committed_results() -> None:
+    from bench.run import parse_args
+    from bench.scenarios import BENCH_DIR
+
+    committed = {BENCH_DIR / "RESULTS.md", CHECKOUT / "docs" / "performance.md"}
+    quick = parse_args(["--quick"])
+    assert {quick.output, quick.section}.isdisjoint(committed), quick
+
+    full = parse_args([])
+    assert (full.output, full.section) == (
+        BENCH_DIR / "RESULTS.md",
+        CHECKOUT / "docs" / "performance.md",
+    )
+
+    chosen = parse_args(["--quick", "--output", "/tmp/R.md"])
+    assert chosen.output == Path("/tmp/R.md")
