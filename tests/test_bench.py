@@ -97,7 +97,7 @@ def test_bench_writes_the_results_table_and_stops_its_services(
         "--output",
         str(output),
         "--section",
-        str(tmp_path / "README-performance.md"),
+        str(tmp_path / "performance.md"),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert processes_mentioning(str(workdir)) == []
@@ -138,9 +138,9 @@ def test_bench_writes_the_results_table_and_stops_its_services(
     ]
     assert all(DURATION_CELL.match(row[1]) for row in installed), installed
 
-    section = (tmp_path / "README-performance.md").read_text()
-    assert section.startswith("## Performance")
-    assert len(table(section, "## Performance")) >= 5
+    section = (tmp_path / "performance.md").read_text()
+    assert section.startswith("# Performance")
+    assert len(table(section, "# Performance")) >= 6
 
     targets = table(text, "## Targets (issue 6)")
     assert len(targets) == 5

@@ -209,7 +209,7 @@ def test_known_spellings_give_known_keys(url: str, key: str) -> None:
     assert parse_server(url).key == key
 
 
-# The table in the README's "One key per registry, one per path" section, row for row.
+# The table in docs/keys.md's "One key per registry, one per path" section, row for row.
 KEY_EXAMPLES = [
     ("registry.example.com", "registry.example.com"),
     ("https://Registry.Example.com:443/", "registry.example.com"),
@@ -233,12 +233,12 @@ KEY_EXAMPLES = [
 
 
 @pytest.mark.parametrize(("url", "key"), KEY_EXAMPLES)
-def test_the_readme_examples_give_their_keys(url: str, key: str) -> None:
+def test_the_documented_examples_give_their_keys(url: str, key: str) -> None:
     assert parse_server(url).key == key
 
 
-def test_the_readme_table_is_the_tested_one() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+def test_the_documented_key_table_is_the_tested_one() -> None:
+    readme = (Path(__file__).parent.parent / "docs" / "keys.md").read_text(encoding="utf-8")
     for url, key in KEY_EXAMPLES:
         assert f"| `{url}` | `{key}` |" in readme
 
