@@ -1,4 +1,4 @@
-"""bench/RESULTS.md and the README's Performance section, rendered from a finished `Bench`."""
+"""bench/RESULTS.md and docs/performance.md, rendered from a finished `Bench`."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ FLEET_LINK = (
 FLEET_SECTION_LINE = (
     "A fleet of machines sharing one registry through AWS Secrets Manager (calls per machine "
     "per hour, cost per machine per day, shared `get` latency) is measured by `python -m "
-    "bench.fleet`, which `make bench` runs too: [bench/FLEET.md](bench/FLEET.md), summed up "
-    "in [What a fleet costs](#what-a-fleet-costs)."
+    "bench.fleet`, which `make bench` runs too: [bench/FLEET.md](../bench/FLEET.md), explained "
+    "in [What a fleet costs](fleets.md#what-a-fleet-costs)."
 )
 
 
@@ -38,12 +38,13 @@ class Report:
         self.bench = bench
 
     def performance_section(self) -> str:
-        """The README's Performance section: the headline rows of this run, in words."""
+        """docs/performance.md: the headline rows of this run, in words (the one page of them)."""
         bench = self.bench
         rows = {row.scenario: row for row in bench.rows}
         installed = {row.scenario: row for row in bench.installed_rows}
         big, n = bench.sizes[-1], bench.concurrency
         cached, cold = rows["`get`, ECR, token cached"], rows["`get`, ECR, cold cache"]
+        unknown = rows["`get`, registry not stored (podman asks every helper)"]
         keyring, installed_cached = (
             rows["`get`, keyring registry"],
             installed["`get`, ECR, token cached"],
@@ -73,6 +74,8 @@ class Report:
             f"{ms(proxied.ours.median)} | {go(proxied)} | — |",
             f"| `get`, registry in the OS keyring | {ms(keyring.ours.median)} | {go(keyring)} | "
             f"{floor(keyring)}: Python + keyring fetching the secret |",
+            f"| `get`, registry not stored (podman asks every helper) | "
+            f"{ms(unknown.ours.median)} | {go(unknown)} | {floor(unknown)}: `python -c pass` |",
             f"| `list`, 1 / {big:,} registries | {ms(list_one.ours.median)} / "
             f"{ms(list_big.ours.median)} | {ms(list_one.go.median if list_one.go else None)} / "
             f"{ms(list_big.go.median if list_big.go else None)} (secretservice) | — |",
@@ -82,13 +85,15 @@ class Report:
         ]
         bare = bench.bare.median if bench.bare else None
         text = [
-            "## Performance",
+            "# Performance",
+            "",
+            "<!-- Written by `make bench` (bench/run.py); edit bench/report.py, not this page. -->",
             "",
             "Docker starts the helper once for every `get`, so what counts is a whole process. "
             "`make bench` times whole processes of this helper and of the Go helpers people "
             "would otherwise install (`docker-credential-ecr-login`, "
             "`docker-credential-secretservice`) side by side, against local stand-ins (moto, a "
-            "private gnome-keyring), and writes [bench/RESULTS.md](bench/RESULTS.md) with every "
+            "private gnome-keyring), and writes [bench/RESULTS.md](../bench/RESULTS.md) with every "
             f"row, the floors, the machine and the method. Headline rows of the last run "
             f"({self.cpu_summary()}):",
             "",
@@ -115,12 +120,15 @@ class Report:
             f"{ms(bench.secretstorage_floor.median if bench.secretstorage_floor else None)}).",
             f"- `list` reads one index file and never the keyring: {big:,} registries cost "
             f"{times(ratio(list_big.ours, list_one.ours))} one registry.",
+            "- Each install form (wheel in a venv, .deb, single file) beside the floor of its own "
+            'interpreter: the table "Install forms beside the floor of their interpreter" in '
+            "[bench/RESULTS.md](../bench/RESULTS.md).",
             "",
             "Reproduce with `make bench` (a few minutes; it installs `hyperfine` and the Go "
             "helpers from Debian and runs loopback-only). To compare this tree with an earlier "
             "revision on every hot path (callgrind instructions, CPU time, wall time, modules "
             "loaded), run `scripts/isolated.sh .venv/bin/python -m bench.compare --base REV`; "
-            "[bench/REDESIGN.md](bench/REDESIGN.md) is its run against the commit before the "
+            "[bench/REDESIGN.md](../bench/REDESIGN.md) is its run against the commit before the "
             "redesign.",
             "",
             FLEET_SECTION_LINE,

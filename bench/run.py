@@ -21,8 +21,10 @@ machine's load hits all of them alike. Every command is run once and its output 
 it is timed, so no error path is ever timed. Each command has an environment of its own (fresh
 HOME and XDG directories, fake AWS keys, instance metadata disabled).
 
-The results go to bench/RESULTS.md (or --output), with the machine and versions at the top;
-hyperfine's JSON exports and a summary go to bench/work/json/ (or --json-dir).
+The results go to bench/RESULTS.md (or --output), with the machine and versions at the top, and
+the headline rows to docs/performance.md (or --section); a --quick run writes both under
+bench/work/quick/ instead, so a smoke test never replaces the committed figures. hyperfine's JSON
+exports and a summary go to bench/work/json/ (or --json-dir).
 
     .venv/bin/python -m bench.run                      # the full run (`make bench`)
     .venv/bin/python -m bench.run --quick --runs 2 --warmup 0 --output /tmp/RESULTS.md
@@ -50,6 +52,9 @@ from bench.report import Report
 from bench.scenarios import SCENARIOS
 from bench.timing import log
 
+PERFORMANCE_PAGE = BENCH_DIR.parent / "docs" / "performance.md"
+QUICK_DIR = BENCH_DIR / "work" / "quick"  # bench/work/ is not committed
+
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -60,12 +65,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     add("--concurrency", type=int, default=32, help="processes in the concurrent rows (32)")
     add("--concurrent-runs", type=int, default=6, help="timed runs of concurrent rows (6)")
     add("--quick", action="store_true", help="tiny settings for a smoke test (lists of 1 and 10)")
-    add("--output", type=Path, default=BENCH_DIR / "RESULTS.md", help="the Markdown report")
+    add("--output", type=Path, help="the Markdown report (default bench/RESULTS.md)")
     add(
         "--section",
         type=Path,
-        default=BENCH_DIR / "README-performance.md",
-        help="the README's Performance section, written from this run",
+        help="the performance page, written from this run (default docs/performance.md)",
     )
     add("--json-dir", type=Path, default=BENCH_DIR / "work" / "json", help="hyperfine exports")
     add("--workdir", type=Path, help="where services keep their files (default: a temp dir)")
@@ -73,6 +77,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.runs < 2 or args.warmup < 0 or args.rounds < 1:
         parser.error("--runs must be at least 2, --warmup at least 0, --rounds at least 1")
+    # A smoke test is no measurement: it never replaces the committed figures unless asked to.
+    defaults = QUICK_DIR if args.quick else None
+    args.output = args.output or (defaults or BENCH_DIR) / "RESULTS.md"
+    args.section = args.section or (defaults / "performance.md" if defaults else PERFORMANCE_PAGE)
     return args
 
 

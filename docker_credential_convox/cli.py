@@ -263,8 +263,12 @@ def _dispatch(  # noqa: PLR0911, PLR0912 - one return per outcome keeps the exit
             from docker_credential_convox.kubelet import main as kubelet_main
 
             return kubelet_main(args[1:], stdin or sys.stdin.buffer, out, err, env)
-        if len(args) != 1:
+        if len(args) != 1:  # the Go helpers' usage line on stdout; where to go next on stderr
             out.write(protocol.usage(NAME) + "\n")
+            err.write(
+                f"Run `{NAME} --help` for details, or `{NAME} registries --help` to add "
+                "registries by hand.\n"
+            )
             return 1
         action = args[0]
         if action not in protocol.ACTIONS:

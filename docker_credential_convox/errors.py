@@ -31,7 +31,7 @@ NO_KEYRING_HINT = (
     "gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec docker login ...'\n"
     "or, without a Secret Service, use pass (as docker-credential-pass does): make a gpg key "
     "(gpg --quick-gen-key), run `pass init KEY-ID`, and set "
-    'DOCKER_CREDENTIAL_CONVOX_SECRET_STORE=pass (the README\'s "The pass store").'
+    "DOCKER_CREDENTIAL_CONVOX_SECRET_STORE=pass (docs/pass.md)."
 )
 
 

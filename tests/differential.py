@@ -16,7 +16,7 @@ helper's keyring items of earlier cases stay, but a fresh HOME has a fresh regis
 every `get`, `erase` and `list` of ours goes through the index first, so they are unreachable.
 
 Differences we keep on purpose are listed, each with its reason, in KEPT (the one place to
-update; README "Where we differ from the Go helpers" is the same list for users); those another
+update; docs/differences.md is the same list for users); those another
 branch of issue 18 removes, in PENDING. A case's steps are named `ACTION STDIN`, with `#2`, `#3`
 for a repeat within the case, and a difference as `CASE | STEP`.
 
@@ -160,8 +160,8 @@ def entries_case(name: str, entries: Sequence[tuple[str, str, str]], unknown: st
     return Case(name, tuple(steps))
 
 
-def readme_key_table(readme: Path = ROOT / "README.md") -> list[tuple[str, str]]:
-    """(the client sends, key) of every row of the README's key tables."""
+def readme_key_table(readme: Path = ROOT / "docs" / "keys.md") -> list[tuple[str, str]]:
+    """(the client sends, key) of every row of the key tables in docs/keys.md."""
     rows = []
     inside = False
     for line in readme.read_text(encoding="utf-8").splitlines():
@@ -176,7 +176,7 @@ def readme_key_table(readme: Path = ROOT / "README.md") -> list[tuple[str, str]]
 
 
 def key_table_cases() -> list[Case]:
-    """Each spelling of the README's key tables stored, then asked for as itself and as its key
+    """Each spelling of docs/keys.md's key tables stored, then asked for as itself and as its key
     (an opaque key, `opaque TEXT`, is no spelling a client sends: asked for as itself only)."""
     cases = []
     for sent, key in readme_key_table():
@@ -324,7 +324,7 @@ def protocol_cases() -> list[Case]:
 
 # -- differences we keep on purpose ----------------------------------------------------------
 
-# Why each difference is kept; the README table "Where we differ from the Go helpers" says the
+# Why each difference is kept; the table in docs/differences.md ("Where we differ") says the
 # same for users, one row each.
 NORMALISED = "get finds a stored registry by any spelling of its key"
 ERASED_BY_KEY = "erase of any spelling of the key erases the entry"
@@ -370,9 +370,9 @@ HUB_CASE = "protocol: Hub stored as {}"
 KEPT_AS_SENT = "protocol: requests Go keeps as they are"
 TWO_SPELLINGS = "protocol: two spellings of one registry, a path below it"
 
-# "case | step" -> why, for the differences we keep on purpose (README "Where we differ from the
-# Go helpers"). Every difference the harness finds must be here or in PENDING, and every entry of
-# both must still be a difference (test_differential.py checks both ways).
+# "case | step" -> why, for the differences we keep on purpose (docs/differences.md, "Where we
+# differ from the Go helpers"). Every difference the harness finds must be here or in PENDING,
+# and every entry of both must still be a difference (test_differential.py checks both ways).
 KEPT: dict[str, str] = {
     **{
         f"key table: {sent} | get {key}": NORMALISED
@@ -446,7 +446,7 @@ KEPT: dict[str, str] = {
         "list unused",
         "list unused #2",
     ),
-    # keys-doctor's opaque keys (README key table): a password in the URL is not kept there either.
+    # keys-doctor's opaque keys (docs/keys.md): a password in the URL is not kept there either.
     **_steps(USERINFO, "key table: https://user:pw@::1", "get https://user:pw@::1", "list unused"),
     **_steps(
         USERINFO,

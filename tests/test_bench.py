@@ -99,7 +99,7 @@ def test_bench_writes_the_results_table_and_stops_its_services(
         "--output",
         str(output),
         "--section",
-        str(tmp_path / "README-performance.md"),
+        str(tmp_path / "performance.md"),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert processes_mentioning(str(workdir)) == []
@@ -140,9 +140,9 @@ def test_bench_writes_the_results_table_and_stops_its_services(
     ]
     assert all(DURATION_CELL.match(row[1]) for row in installed), installed
 
-    section = (tmp_path / "README-performance.md").read_text()
-    assert section.startswith("## Performance")
-    assert len(table(section, "## Performance")) >= 5
+    section = (tmp_path / "performance.md").read_text()
+    assert section.startswith("# Performance")
+    assert len(table(section, "# Performance")) >= 6
 
     targets = table(text, "## Targets (issue 6)")
     assert len(targets) == 5
@@ -205,3 +205,21 @@ def test_bench_files_are_small_and_import_without_loops() -> None:
 
     assert [name for name in graph if reaches(name, name, set())] == []
     assert graph["bench.base"] == {"bench.timing"}  # what every scenario family builds on
+
+
+def test_a_quick_run_never_overwrites_the_committed_results() -> None:
+    from bench.run import parse_args
+    from bench.base import BENCH_DIR
+
+    committed = {BENCH_DIR / "RESULTS.md", CHECKOUT / "docs" / "performance.md"}
+    quick = parse_args(["--quick"])
+    assert {quick.output, quick.section}.isdisjoint(committed), quick
+
+    full = parse_args([])
+    assert (full.output, full.section) == (
+        BENCH_DIR / "RESULTS.md",
+        CHECKOUT / "docs" / "performance.md",
+    )
+
+    chosen = parse_args(["--quick", "--output", "/tmp/R.md"])
+    assert chosen.output == Path("/tmp/R.md")

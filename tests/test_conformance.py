@@ -54,6 +54,17 @@ def test_wrong_argument_count_prints_usage_and_exits_1(
     assert (result.returncode, result.stdout) == (1, USAGE + "\n")
 
 
+def test_a_bare_command_points_to_help_and_registries_on_stderr(
+    helper_env: dict[str, str],
+) -> None:
+    from support import run_helper_in
+
+    result = run_helper_in(helper_env)
+    assert (result.returncode, result.stdout) == (1, USAGE + "\n")  # as the Go helpers
+    assert "docker-credential-convox --help" in result.stderr
+    assert "docker-credential-convox registries --help" in result.stderr
+
+
 def test_unknown_action_is_named_with_usage_on_stderr(run_helper: RunHelper) -> None:
     result = run_helper("fetch")
     assert (result.returncode, result.stdout) == (1, "Unknown credential action `fetch`\n")

@@ -1,5 +1,5 @@
 """Our helper and Go's docker-credential-secretservice, side by side on one Secret Service:
-the same bytes for the same stored data, except where the README says why (issue 18).
+the same bytes for the same stored data, except where docs/differences.md says why (issue 18).
 
 tests/differential.py runs the cases; its EXPECTED lists the differences we keep on purpose.
 """
@@ -50,7 +50,7 @@ def test_fixed_inputs_differ_only_where_we_say_why(differential: Differential) -
     cases = fixed_cases()
     report = differential.run(cases)
     surprises = unexpected(report)
-    assert not surprises, "not in differential.KEPT (README table) or PENDING:\n" + "\n".join(
+    assert not surprises, "not in KEPT (docs/differences.md) or PENDING:\n" + "\n".join(
         difference.describe() for difference in surprises
     )
     gone = "\n".join(stale(report, cases))

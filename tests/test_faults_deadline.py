@@ -191,5 +191,5 @@ def test_a_deadline_that_is_not_seconds_is_refused_in_one_line(
 
 
 def test_the_deadline_setting_is_documented(pytestconfig: pytest.Config) -> None:
-    readme = Path(pytestconfig.rootpath, "README.md").read_text()
-    assert DEADLINE_SETTING in readme
+    environment = Path(pytestconfig.rootpath, "docs", "environment.md").read_text()
+    assert f"| `{DEADLINE_SETTING}` |" in environment

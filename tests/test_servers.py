@@ -209,7 +209,7 @@ def test_known_spellings_give_known_keys(url: str, key: str) -> None:
     assert parse_server(url).key == key
 
 
-# The table in the README's "One key per registry, one per path" section, row for row.
+# The table in docs/keys.md's "One key per registry, one per path" section, row for row.
 KEY_EXAMPLES = [
     ("registry.example.com", "registry.example.com"),
     ("https://Registry.Example.com:443/", "registry.example.com"),
@@ -233,11 +233,11 @@ KEY_EXAMPLES = [
 
 
 @pytest.mark.parametrize(("url", "key"), KEY_EXAMPLES)
-def test_the_readme_examples_give_their_keys(url: str, key: str) -> None:
+def test_the_documented_examples_give_their_keys(url: str, key: str) -> None:
     assert parse_server(url).key == key
 
 
-# The README's rows for what no URL parser reads: kept as sent, under a key of their own.
+# docs/keys.md's rows for what no URL parser reads: kept as sent, under a key of their own.
 OPAQUE_EXAMPLES = [
     ("::1", "opaque ::1"),
     ("::1:5000", "opaque ::1:5000"),
@@ -296,8 +296,8 @@ def test_an_unbracketed_ipv6_address_is_refused_for_its_brackets(url: str) -> No
     assert "PW" not in raised.value.message
 
 
-def test_the_readme_table_is_the_tested_one() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+def test_the_documented_key_table_is_the_tested_one() -> None:
+    readme = (Path(__file__).parent.parent / "docs" / "keys.md").read_text(encoding="utf-8")
     for url, key in KEY_EXAMPLES + OPAQUE_EXAMPLES:
         assert f"| `{url}` | `{key}` |" in readme
 
