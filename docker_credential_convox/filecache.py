@@ -175,13 +175,15 @@ class CachedFetcher(Generic[Entry]):
             self.diagnostics.debug(f"ignoring {self.name} file {path}: not valid JSON")
             return None
 
-    def write_text(self, path: str, text: str, not_saved: str, warn: bool = True) -> None:
-        """Replace `path` atomically with `text`; a failure is a warning (`NOT_SAVED: why`),
-        or a debug line unless `warn`."""
+    def write_document(
+        self, path: str, document: object, not_saved: str, warn: bool = True
+    ) -> None:
+        """Replace `path` atomically with `document` as JSON; a failure is a warning
+        (`NOT_SAVED: why`), or a debug line unless `warn`."""
         if self.refused:
             return
         try:
-            fileio.atomic_write(path, text)
+            fileio.atomic_write(path, jsonlite.dumps(document, sort_keys=True) + "\n")
         except StateError as exc:
             report = self.diagnostics.warn if warn else self.diagnostics.debug
             report(f"{not_saved}: {exc.message}")

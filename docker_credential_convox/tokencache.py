@@ -209,12 +209,10 @@ class TokenCache(CachedFetcher[CachedToken]):
 
     def _write_file(self, tokens: dict[str, CachedToken]) -> None:
         """Replace the file with `tokens`, dropping unusable ones; failures only warn."""
-        import json  # writing: after a mint, never on a cache hit
-
         now = self.clock()
-        usable = {k: tokens[k].to_json() for k in sorted(tokens) if tokens[k].is_usable(now)}
+        usable = {k: t.to_json() for k, t in tokens.items() if t.is_usable(now)}
         document = {"format": FORMAT, "version": FORMAT_VERSION, "tokens": usable}
-        self.write_text(self.path, json.dumps(document, indent=1) + "\n", "token cache not saved")
+        self.write_document(self.path, document, "token cache not saved")
 
     # -- the core's hooks --------------------------------------------------------------------
 
@@ -327,10 +325,8 @@ class TokenCache(CachedFetcher[CachedToken]):
         now = self.clock()
         kept = {k: v for k, v in failures.items() if failure_age(v, now) is not None}
         if kept or os.path.exists(self.failures_path):
-            import json
-
-            text = json.dumps({"failures": kept}, indent=1, sort_keys=True) + "\n"
-            self.write_text(self.failures_path, text, "mint failure not remembered")
+            document = {"failures": kept}
+            self.write_document(self.failures_path, document, "mint failure not remembered")
 
     def put(self, key: str, token: CachedToken) -> None:
         """Record a token minted elsewhere (by `store`'s verification, say)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import APP, fileio, jsonlite
+from docker_credential_convox import APP, fileio
 from docker_credential_convox.errors import HelperError, SharedStoreError, StateError, one_line
 from docker_credential_convox.filecache import (
     LOCK_TIMEOUT,
@@ -185,7 +185,7 @@ class SharedCache(CachedFetcher[Cached]):
             "value": cached.value,
             "retry_at": cached.retry_at,
         }
-        self.write_text(self._path(slot), jsonlite.dumps(document) + "\n", "shared cache not saved")
+        self.write_document(self._path(slot), document, "shared cache not saved")
 
     def save(self, key: str, entry: Cached) -> None:
         entry.fresh_until = entry.fetched_at + self.lifetime()
@@ -255,7 +255,7 @@ class SharedCache(CachedFetcher[Cached]):
             "hint": exc.hint,
         }
         path = self._path(key) + FAILURE_SUFFIX
-        self.write_text(path, jsonlite.dumps(record) + "\n", "failure not remembered", warn=False)
+        self.write_document(path, record, "failure not remembered", warn=False)
 
     def forget_failure(self, key: str) -> None:
         unlink_if_there(self._path(key) + FAILURE_SUFFIX)
