@@ -99,6 +99,7 @@ class CachedFetcher(Generic[Entry]):
     """
 
     name = "cache"  # in messages: "NAME disabled for this call: ..."
+    retrying = "retrying"  # in messages: "... failed 1.0 s ago; not RETRYING for another 9.0 s"
     max_file_bytes = 1024 * 1024  # a larger file is not one of ours
 
     def __init__(
@@ -250,8 +251,6 @@ class CachedFetcher(Generic[Entry]):
 
     def _recall_failure(self, key: str, what: str) -> Optional[HelperError]:
         """The error of a failure remembered for `key` if it is recent, with a warning."""
-        if self.refused:
-            return None
         record = self.failure_record(key)
         age = failure_age(record, self.clock())
         error = self.recalled_error(record) if age is not None else None
@@ -264,8 +263,6 @@ class CachedFetcher(Generic[Entry]):
         return error
 
     # -- what a user supplies ----------------------------------------------------------------
-
-    retrying = "retrying"  # "not RETRYING for another 9.0 s"
 
     def fetching(self, what: str) -> str:
         """What failed, in a sentence: "asking X for WHAT"."""
