@@ -1,25 +1,19 @@
-"""Expiry-aware registry-token cache: cachetools in process, over a locked, atomic file.
+"""Expiry-aware registry-token cache: cachetools in process, over one file (filecache's core).
 
 Levels:
 - in process, a `cachetools.TLRUCache` whose time-to-use is each token's refresh point, on the
   same injectable clock as everything else. It is created on first need (after a mint, or on
   request for long-lived callers), because a one-shot `get` answered from the file gains nothing
   from it and `cachetools` costs milliseconds to import;
-- across processes, one JSON file (0600, in a 0700 directory) replaced atomically. Reads take no
-  lock; a miss takes an exclusive lock, reads again and only then mints, so N processes that miss
-  at once mint one token between them and the other N-1 read it.
-
-A mint that fails is remembered for `FAILURE_MEMORY` seconds (its one-line error, which never
-holds a secret; never a token): the processes queued on the lock and those that arrive within
-that time get the same error at once instead of minting again. A successful mint, a `store` and
-an `erase` of the registry forget it.
+- across processes, one JSON file of every token, read, locked, re-read, minted into and
+  trusted by filecache's protocol; failed mints are remembered in `FAILURES_FILE` beside it (8
+  concurrent `get`s against an endpoint that never answers used to end at 20, 40, 60 and 80 s).
+  A successful mint, a `store` and an `erase` of the registry forget them.
 
 A token is *fresh* until half its lifetime has passed (then it is refreshed) and *usable* while
 more than `USABLE_MARGIN` seconds remain; an unusable token is never returned. When a mint fails
-and the cached token is still usable, it is returned with a warning. A cache file that cannot be
-read, parsed or written is ignored (and rewritten when possible), never a failure of the request:
-the cache only saves time. One that others may have written (fileio's rule: a directory or file
-not the user's alone, a link) is neither read nor written: one warning, and the call mints.
+(for whatever cause: a token stays good until it expires) and the cached token is still usable,
+it is returned with a warning.
 """
 
 from __future__ import annotations
@@ -27,14 +21,22 @@ from __future__ import annotations
 import os
 import time
 
-from docker_credential_convox import APP, fileio, jsonlite
+from docker_credential_convox import APP
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import (
     CredentialsNotFound,
     HelperError,
     RememberedFailure,
-    StateError,
     one_line,
+)
+from docker_credential_convox.filecache import FAILURE_MEMORY as FAILURE_MEMORY  # noqa: PLC0414
+from docker_credential_convox.filecache import (
+    LOCK_TIMEOUT,
+    CachedFetcher,
+    describe_time,
+    failure_age,
+    finite_number,
+    unlink_if_there,
 )
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -54,15 +56,6 @@ MEMORY_ENTRIES = 64
 # ECR tokens live 12 hours; an entry claiming a longer life (1e300, Infinity) is not one we
 # wrote, and trusting it would pin that token forever.
 MAX_TOKEN_LIFETIME = 24 * 3600.0
-# A process minting under the lock is bounded by botocore's timeouts, but a credential_process
-# or SSO prompt can hang; past this, a waiter stops waiting and mints on its own.
-LOCK_TIMEOUT = 60.0
-# A failed mint is remembered this long (seconds) in FAILURES_FILE beside the cache, so the
-# processes that waited on the lock, and a client's immediate retries, fail at once with the
-# same one line instead of each waiting out the same AWS timeouts again (8 concurrent `get`s
-# against an endpoint that never answers used to end at 20, 40, 60 and 80 s). Short, so that
-# a fix made outside the helper (`aws sso login`, say) is tried almost at once.
-FAILURE_MEMORY = 10.0
 FAILURES_FILE = "failures.json"
 MESSAGE_LIMIT = 1000  # characters of a remembered error line
 
@@ -117,8 +110,8 @@ class CachedToken:
             return None
         if not isinstance(secret, str) or not secret:
             return None
-        issued = _number(issued_at)
-        expires = _number(expires_at)
+        issued = finite_number(issued_at)
+        expires = finite_number(expires_at)
         if issued is None or expires is None:
             return None
         if not 0 < expires - issued <= MAX_TOKEN_LIFETIME:  # issued after expiry, or for ever
@@ -132,41 +125,11 @@ class CachedToken:
         )
 
 
-def _number(value: object) -> Optional[float]:
-    """A finite JSON number as a float (json.loads accepts Infinity, NaN, 1e400), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer of 400 digits
-        return None
-    # math.isfinite, without importing math on the cached path: inf - inf and nan - nan are nan.
-    return number if number - number == 0.0 else None
-
-
-def _failure_record(error: HelperError, now: float) -> dict[str, object]:
-    """What is remembered of a failed mint: its one-line error and hint (no secret), and when."""
-    return {"message": error.message, "hint": error.hint, "at": now}
-
-
-def _failure_age(record: dict[str, object], now: float) -> Optional[float]:
-    """How long ago a remembered failure happened, or None once it is too old to count."""
-    at = _number(record.get("at"))
-    if at is None or not 0 <= now - at < FAILURE_MEMORY:
-        return None
-    return now - at
-
-
-def describe_time(epoch: float) -> str:
-    """An epoch time as UTC ISO 8601, for messages (never an error, whatever the number)."""
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-    except (OverflowError, OSError, ValueError):
-        return f"{epoch!r} (not a representable time)"
-
-
-class TokenCache:
+class TokenCache(CachedFetcher[CachedToken]):
     """Tokens by cache key (which names the credential source), in memory and in `path`."""
+
+    name = "token cache"
+    max_file_bytes = MAX_FILE_BYTES
 
     def __init__(
         self,
@@ -175,16 +138,26 @@ class TokenCache:
         clock: Callable[[], float] = time.time,
         memory: bool = False,
     ) -> None:
-        # The directory as configured; the files live where fileio's rule puts them (itself,
-        # or the helper's private subdirectory of a sticky /tmp), found on first use.
-        self._configured_dir, self._file_name = os.path.split(path)
-        self._use(self._configured_dir)
-        self._refused = False  # a file or directory here is not the user's alone
-        self.diagnostics = diagnostics
-        self.clock = clock
+        configured_dir, self._file_name = os.path.split(path)
+        super().__init__(configured_dir, "", diagnostics, clock)
         self._memory: Optional[TLRUCache[str, CachedToken]] = None
         if memory:
             self._memory = self._new_memory()
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.directory or "", self._file_name)
+
+    @property
+    def lock_path(self) -> str:
+        return self.path + ".lock"
+
+    @property
+    def failures_path(self) -> str:
+        return os.path.join(self.directory or "", FAILURES_FILE)
+
+    def lock_timeout(self) -> float:
+        return LOCK_TIMEOUT  # read at each use: a test shortens it
 
     # -- the in-process level ----------------------------------------------------------------
 
@@ -202,7 +175,7 @@ class TokenCache:
         if token.is_fresh(self.clock()):
             self._memory[key] = token
 
-    def _recall(self, key: str) -> Optional[CachedToken]:
+    def _recall_memory(self, key: str) -> Optional[CachedToken]:
         if self._memory is None:
             return None
         token = self._memory.get(key)
@@ -212,66 +185,12 @@ class TokenCache:
 
     # -- the file level ----------------------------------------------------------------------
 
-    def _use(self, directory: str) -> None:
-        self.path = os.path.join(directory, self._file_name)
-        self.lock_path = self.path + ".lock"
-        self.failures_path = os.path.join(directory, FAILURES_FILE)
-
-    def _refuse(self, refusal: fileio.Untrusted) -> None:
-        """Run uncached from now on: one warning line says which file or directory, and why."""
-        self._refused = True
-        fileio.report_untrusted(self.diagnostics, refusal, "token cache disabled for this call")
-
-    def _locate(self, create: bool = False) -> bool:
-        """Point the paths at the directory fileio's rule allows (made if `create`); False when
-        there is none yet or it is refused."""
-        if self._refused:
-            return False
-        try:
-            if create:
-                directory: Optional[str] = fileio.ensure_private_dir(self._configured_dir)
-            else:
-                directory = fileio.trusted_dir(self._configured_dir)
-        except fileio.Untrusted as exc:
-            self._refuse(exc)
-            return False
-        except StateError as exc:
-            if create:
-                self.diagnostics.warn(f"token cache disabled for this call: {exc.message}")
-            else:
-                self.diagnostics.debug(f"ignoring token cache: {exc.message}")
-            return False
-        if directory is None:
-            return False
-        self._use(directory)
-        return True
-
-    def _read_bytes(self) -> Optional[bytes]:
-        """The file's bytes if it is there and may be believed (fileio's rule), else None."""
-        if not self._locate():
-            return None
-        try:
-            data = fileio.read_regular(self.path, MAX_FILE_BYTES, private=True)
-        except fileio.Untrusted as exc:
-            self._refuse(exc)
-            return None
-        except StateError as exc:  # a FIFO in its place, say: never wait on it
-            self.diagnostics.debug(f"ignoring token cache: {exc.message}")
-            return None
-        if data is not None and len(data) > MAX_FILE_BYTES:
-            self.diagnostics.debug(f"ignoring token cache {self.path}: too large to be ours")
-            return None
-        return data
-
     def _read_file(self) -> dict[str, CachedToken]:
         """Every token in the file; a missing, unreadable, corrupt or foreign file is empty."""
-        data = self._read_bytes()
-        if data is None:
+        if not self.locate():
             return {}
-        try:
-            document = jsonlite.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            self.diagnostics.debug(f"ignoring token cache {self.path}: not valid JSON")
+        document = self.read_document(self.path)
+        if document is None:
             return {}
         if (
             not isinstance(document, dict)
@@ -290,31 +209,86 @@ class TokenCache:
 
     def _write_file(self, tokens: dict[str, CachedToken]) -> None:
         """Replace the file with `tokens`, dropping unusable ones; failures only warn."""
-        if self._refused:
-            return
         now = self.clock()
-        document = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "tokens": {
-                key: tokens[key].to_json() for key in sorted(tokens) if tokens[key].is_usable(now)
-            },
-        }
-        try:
-            import json  # writing: after a mint, never on a cache hit
+        usable = {k: t.to_json() for k, t in tokens.items() if t.is_usable(now)}
+        document = {"format": FORMAT, "version": FORMAT_VERSION, "tokens": usable}
+        self.write_document(self.path, document, "token cache not saved")
 
-            fileio.atomic_write(self.path, json.dumps(document, indent=1) + "\n")
-        except StateError as exc:
-            self.diagnostics.warn(f"token cache not saved: {exc.message}")
+    # -- the core's hooks --------------------------------------------------------------------
 
-    def _prepare_directory(self) -> bool:
-        return self._locate(create=True)
+    def recall(self, key: str) -> Optional[CachedToken]:
+        return self.get_valid(key)
+
+    def read(self, key: str) -> Optional[CachedToken]:
+        return self._read_file().get(key)
+
+    def answers(self, key: str, entry: CachedToken, what: str, by_another: bool) -> bool:
+        if not entry.is_fresh(self.clock()):
+            return False
+        if by_another:
+            self.diagnostics.debug(f"token for {entry.registry} was minted by another process")
+            self._remember(key, entry)
+        else:
+            self.diagnostics.debug(
+                f"token cache hit for {entry.registry} (expires {describe_time(entry.expires_at)})"
+            )
+        return True
+
+    def save(self, key: str, entry: CachedToken) -> None:
+        if entry.is_usable(self.clock()):
+            tokens = self._read_file()
+            tokens[key] = entry
+            self._write_file(tokens)
+            self._remember(key, entry)
+
+    def lock_file(self, key: str) -> str:
+        return self.lock_path  # one file holds every token: one lock
+
+    def stale(self, cached: CachedToken, exc: HelperError, what: str) -> Optional[CachedToken]:
+        # A token stays good until it expires, whatever the mint's error: any failure serves it.
+        if not cached.is_usable(self.clock()):
+            return None
+        self.diagnostics.warn(
+            f"could not refresh the token for {cached.registry} ({exc.message}); "
+            f"using the cached one, valid until {describe_time(cached.expires_at)}"
+        )
+        return cached
+
+    def memorable(self, exc: HelperError, served_stale: bool) -> bool:
+        return not isinstance(exc, (CredentialsNotFound, RememberedFailure))
+
+    def fetching(self, what: str) -> str:
+        return "getting a token from this source"
+
+    def failure_record(self, key: str) -> object:
+        return self._read_failures().get(key)
+
+    def remember_failure(self, key: str, exc: HelperError) -> None:
+        failures = self._read_failures()
+        # Its one-line error and hint (no secret), and when.
+        failures[key] = {"message": exc.message, "hint": exc.hint, "at": self.clock()}
+        self._write_failures(failures)
+
+    def forget_failure(self, key: str) -> None:
+        failures = self._read_failures()
+        if failures.pop(key, None) is not None:
+            self._write_failures(failures)
+
+    def recalled_error(self, record: object) -> Optional[HelperError]:
+        assert isinstance(record, dict)  # failure_age checked it
+        message, hint = record.get("message"), record.get("hint")
+        if not isinstance(message, str) or not message:
+            return None
+        # The file is ours (0600), but what reaches stdout must stay one line all the same.
+        return RememberedFailure(
+            one_line(message, MESSAGE_LIMIT), hint if isinstance(hint, str) else None
+        )
 
     # -- what callers use --------------------------------------------------------------------
 
     def get_valid(self, key: str) -> Optional[CachedToken]:
         """A fresh token for `key` from memory or the file, without locking; None on a miss."""
-        token = self._recall(key)
+        token = self._recall_memory(key)
         if token is not None:
             return token
         token = self._read_file().get(key)
@@ -330,56 +304,7 @@ class TokenCache:
         `mint` raises a HelperError on failure; then a cached token that is still usable is
         returned with a warning, and otherwise the error propagates.
         """
-        token = self.get_valid(key)
-        if token is not None:
-            self.diagnostics.debug(
-                f"token cache hit for {token.registry} (expires {describe_time(token.expires_at)})"
-            )
-            return token
-        if not self._prepare_directory():
-            return mint()
-        import contextlib  # minting: never on a cache hit
-
-        with contextlib.ExitStack() as stack:
-            try:
-                stack.enter_context(fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT))
-            except fileio.Untrusted as exc:
-                self._refuse(exc)
-                return mint()
-            except StateError as exc:
-                self.diagnostics.warn(f"token cache not shared for this call: {exc.message}")
-                return mint()
-            return self._fetch_locked(key, mint)
-
-    def _fetch_locked(self, key: str, mint: Callable[[], CachedToken]) -> CachedToken:
-        tokens = self._read_file()  # again: another process may have minted meanwhile
-        cached = tokens.get(key)
-        if cached is not None and cached.is_fresh(self.clock()):
-            self.diagnostics.debug(f"token for {cached.registry} was minted by another process")
-            self._remember(key, cached)
-            return cached
-        failures = self._read_failures()
-        try:
-            self._raise_recent_failure(failures.get(key))
-            token = mint()
-        except HelperError as exc:
-            if not isinstance(exc, (CredentialsNotFound, RememberedFailure)):
-                failures[key] = _failure_record(exc, self.clock())
-                self._write_failures(failures)
-            if cached is not None and cached.is_usable(self.clock()):
-                self.diagnostics.warn(
-                    f"could not refresh the token for {cached.registry} ({exc.message}); "
-                    f"using the cached one, valid until {describe_time(cached.expires_at)}"
-                )
-                return cached
-            raise
-        if failures.pop(key, None) is not None:
-            self._write_failures(failures)
-        if token.is_usable(self.clock()):
-            tokens[key] = token
-            self._write_file(tokens)
-            self._remember(key, token)
-        return token
+        return self.fetch_entry(key, "", mint)
 
     def peek(self, key: str) -> Optional[CachedToken]:
         """The token the file holds for `key`, fresh or not, without locking or writing."""
@@ -389,16 +314,7 @@ class TokenCache:
 
     def _read_failures(self) -> dict[str, dict[str, object]]:
         """Failures by cache key; a missing or damaged file holds none."""
-        if self._refused:
-            return {}
-        try:  # a FIFO never hangs
-            data = fileio.read_regular(self.failures_path, MAX_FILE_BYTES, private=True)
-            document = jsonlite.loads(data.decode("utf-8")) if data else None
-        except fileio.Untrusted as exc:
-            self._refuse(exc)
-            return {}
-        except (StateError, UnicodeDecodeError, ValueError, RecursionError):
-            return {}
+        document = self.read_document(self.failures_path)
         failures = document.get("failures") if isinstance(document, dict) else None
         if not isinstance(failures, dict):
             return {}
@@ -406,45 +322,11 @@ class TokenCache:
 
     def _write_failures(self, failures: dict[str, dict[str, object]]) -> None:
         """Replace the failures file, dropping the old ones; failures only warn."""
-        if self._refused:
-            return
         now = self.clock()
-        kept = {k: v for k, v in failures.items() if _failure_age(v, now) is not None}
-        try:
-            if kept or os.path.exists(self.failures_path):
-                import json
-
-                text = json.dumps({"failures": kept}, indent=1, sort_keys=True) + "\n"
-                fileio.atomic_write(self.failures_path, text)
-        except StateError as exc:
-            self.diagnostics.warn(f"mint failure not remembered: {exc.message}")
-
-    def _raise_recent_failure(self, record: Optional[dict[str, object]]) -> None:
-        """Raise the error of a failure remembered for a key, if it is recent."""
-        if record is None:
-            return
-        age = _failure_age(record, self.clock())
-        message, hint = record.get("message"), record.get("hint")
-        if age is None or not isinstance(message, str) or not message:
-            return
-        self.diagnostics.warn(
-            f"getting a token from this source failed {age:.1f} s ago; not retrying for "
-            f"another {FAILURE_MEMORY - age:.1f} s"
-        )
-        # The file is ours (0600), but what reaches stdout must stay one line all the same.
-        raise RememberedFailure(
-            one_line(message, MESSAGE_LIMIT), hint if isinstance(hint, str) else None
-        )
-
-    def _forget_failures(self) -> None:
-        """Forget every remembered failure: credentials changed, so each deserves a new try.
-
-        (Failures are rare and short-lived; forgetting all costs at most one early retry.)
-        """
-        try:  # noqa: SIM105 - contextlib costs a cached `get` milliseconds
-            os.unlink(self.failures_path)
-        except OSError:  # missing already, or not ours to remove
-            pass
+        kept = {k: v for k, v in failures.items() if failure_age(v, now) is not None}
+        if kept or os.path.exists(self.failures_path):
+            document = {"failures": kept}
+            self.write_document(self.failures_path, document, "mint failure not remembered")
 
     def put(self, key: str, token: CachedToken) -> None:
         """Record a token minted elsewhere (by `store`'s verification, say)."""
@@ -454,7 +336,9 @@ class TokenCache:
 
         def change(tokens: dict[str, CachedToken]) -> None:
             tokens[key] = token
-            self._forget_failures()
+            # Credentials changed, so every remembered failure deserves a new try (they are
+            # rare and short-lived; forgetting all costs at most one early retry).
+            unlink_if_there(self.failures_path)
 
         self._update(change)
 
@@ -463,7 +347,7 @@ class TokenCache:
         if self._memory is not None:
             for key in [k for k, t in self._memory.items() if t.registry == registry]:
                 self._memory.pop(key, None)
-        if not self._locate():
+        if not self.locate():
             return 0
         if not os.path.exists(self.path) and not os.path.exists(self.failures_path):
             return 0
@@ -473,23 +357,19 @@ class TokenCache:
             for key in [k for k, t in tokens.items() if t.registry == registry]:
                 del tokens[key]
                 dropped.append(key)
-            self._forget_failures()
+            unlink_if_there(self.failures_path)
 
         self._update(change)
         return len(dropped)
 
     def _update(self, change: Callable[[dict[str, CachedToken]], object]) -> None:
-        if not self._prepare_directory():
-            return
-        try:
-            with fileio.exclusive_lock(self.lock_path, LOCK_TIMEOUT):
-                tokens = self._read_file()
-                change(tokens)
-                self._write_file(tokens)
-        except fileio.Untrusted as exc:
-            self._refuse(exc)
-        except StateError as exc:
-            self.diagnostics.warn(f"token cache not updated: {exc.message}")
+        def locked() -> None:
+            tokens = self._read_file()
+            change(tokens)
+            self._write_file(tokens)
+
+        if self.locate(create=True):
+            self.under_lock(self.lock_path, locked, lambda: None, "not updated")
 
     def registries(self) -> dict[str, str]:
         """Registry -> username for every usable cached token; reads the file, no lock."""

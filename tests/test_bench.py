@@ -208,8 +208,8 @@ def test_bench_files_are_small_and_import_without_loops() -> None:
 
 
 def test_a_quick_run_never_overwrites_the_committed_results() -> None:
-    from bench.run import parse_args
     from bench.base import BENCH_DIR
+    from bench.run import parse_args
 
     committed = {BENCH_DIR / "RESULTS.md", CHECKOUT / "docs" / "performance.md"}
     quick = parse_args(["--quick"])

@@ -18,7 +18,12 @@ import pytest
 
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import SharedStoreError
+from docker_credential_convox.filecache import FAILURE_MEMORY
 from docker_credential_convox.shared.cache import SharedCache
+
+pytest.register_assert_rewrite("cache_contract")  # before its import: asserts show values
+from cache_contract import Clock as ContractClock  # noqa: E402
+from cache_contract import FileCacheContract, Source  # noqa: E402
 
 MAX_AGE = 300.0
 STALE_FOR = 3600.0
@@ -222,3 +227,37 @@ def test_while_serving_stale_it_asks_again_only_after_the_backoff(tmp_path: Path
     assert cache.fetch("entry:a", "a", ask) == "v2"
     assert ask.calls == 3
     assert "asking again after" in err.getvalue()
+
+
+class TestSharedCacheContract(FileCacheContract[SharedCache]):
+    """The file-cache contract (tests/cache_contract.py) on the shared-value cache."""
+
+    fresh_for = MAX_AGE  # the jitter's draw is 1.0 here
+    usable_for = MAX_AGE + STALE_FOR
+    failure_memory = FAILURE_MEMORY
+
+    def new_cache(self, directory: Path, clock: ContractClock, stderr: io.StringIO) -> SharedCache:
+        diagnostics = Diagnostics(stderr, debug=True)
+        return SharedCache(
+            str(directory),
+            "secretsmanager:p",
+            diagnostics,
+            max_age=MAX_AGE,
+            stale_for=STALE_FOR,
+            clock=clock,
+            rand=lambda: 1.0,
+        )
+
+    def fetch(self, cache: SharedCache, key: str, source: Source) -> str:
+        value = cache.fetch(key, key, source)
+        assert value is not None
+        return value
+
+    def entry_file(self, cache: SharedCache, key: str) -> Path:
+        return Path(str(cache.path(key)))
+
+    def transient_error(self) -> SharedStoreError:
+        return THROTTLED
+
+    def permanent_error(self) -> SharedStoreError:
+        return DENIED

@@ -108,6 +108,7 @@ UNNEEDED_FOR_UNKNOWN = (
     "docker_credential_convox.backends.ecr",
     "docker_credential_convox.aws",
     "docker_credential_convox.tokencache",
+    "docker_credential_convox.filecache",
 )
 
 
@@ -224,6 +225,7 @@ UNNEEDED_FOR_STORED_LOGIN = (
     "docker_credential_convox.backends.ecr",
     "docker_credential_convox.aws",
     "docker_credential_convox.tokencache",
+    "docker_credential_convox.filecache",
 )
 
 

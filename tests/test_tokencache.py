@@ -30,6 +30,10 @@ from docker_credential_convox.tokencache import (
     token_cache,
 )
 
+pytest.register_assert_rewrite("cache_contract")  # before its import: asserts show values
+from cache_contract import Clock as ContractClock  # noqa: E402
+from cache_contract import FileCacheContract, Source  # noqa: E402
+
 HOUR = 3600.0
 T0 = 1_800_000_000.0
 LIFETIME = 12 * HOUR
@@ -506,3 +510,30 @@ def test_the_remembered_failure_file_is_private_and_holds_no_token(
     assert stat.S_IMODE(failures.stat().st_mode) == 0o600
     assert "token-1" not in failures.read_text()
     assert "AccessDeniedException" in failures.read_text()
+
+
+class TestTokenCacheContract(FileCacheContract[TokenCache]):
+    """The file-cache contract (tests/cache_contract.py) on the token cache."""
+
+    fresh_for = LIFETIME / 2
+    usable_for = LIFETIME - USABLE_MARGIN
+    failure_memory = FAILURE_MEMORY
+
+    def new_cache(self, directory: Path, clock: ContractClock, stderr: io.StringIO) -> TokenCache:
+        return TokenCache(str(directory / "tokens.json"), Diagnostics(stderr, debug=True), clock)
+
+    def fetch(self, cache: TokenCache, key: str, source: Source) -> str:
+        def mint() -> CachedToken:
+            now = cache.clock()
+            return CachedToken(REGISTRY, "AWS", source(), now, now + LIFETIME)
+
+        return cache.fetch(key, mint).secret
+
+    def entry_file(self, cache: TokenCache, key: str) -> Path:
+        return Path(cache.path)
+
+    def transient_error(self) -> SourceError:
+        return SourceError("cannot get an ECR token: EndpointConnectionError")
+
+    def permanent_error(self) -> None:
+        return None  # a token stays good until it expires, whatever the mint's failure

@@ -22,6 +22,7 @@ from docker_credential_convox.errors import (
     SourceError,
     StoreUnavailable,
 )
+from docker_credential_convox.filecache import describe_time
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.servers import ECR_PUBLIC, Target, token_api
 from docker_credential_convox.sources import MINTED, listing
@@ -32,7 +33,7 @@ from docker_credential_convox.sources.ecr import (
     EcrDefaultChain,
     EcrLoginToken,
 )
-from docker_credential_convox.tokencache import CachedToken, describe_time, token_cache
+from docker_credential_convox.tokencache import CachedToken, token_cache
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False

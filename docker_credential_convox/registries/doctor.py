@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from docker_credential_convox import APP, dockerconfig, jsontext
 from docker_credential_convox.errors import AwsError, HelperError, StoreUnavailable
+from docker_credential_convox.filecache import describe_time
 from docker_credential_convox.helper import NOTHING, SHARED
 from docker_credential_convox.registries.context import Context, server_from
 from docker_credential_convox.servers import (
@@ -41,7 +42,7 @@ from docker_credential_convox.servers import (
 from docker_credential_convox.settings import ENV_NO_CACHE, Settings
 from docker_credential_convox.sources import StoredLogin
 from docker_credential_convox.sources.ecr import AwsSource, EcrKeys, EcrLoginToken
-from docker_credential_convox.tokencache import CachedToken, describe_time
+from docker_credential_convox.tokencache import CachedToken
 
 if TYPE_CHECKING:
     from docker_credential_convox.helper import Helper, Route

@@ -15,9 +15,9 @@ a source's identity and never produces credentials.
 from __future__ import annotations
 
 from docker_credential_convox.errors import BadRequest, CredentialsNotFound, HelperError
+from docker_credential_convox.filecache import describe_time
 from docker_credential_convox.servers import ECR, REGISTRY, parse_server
 from docker_credential_convox.sources import MINTED, Source
-from docker_credential_convox.tokencache import describe_time
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
