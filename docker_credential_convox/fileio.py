@@ -204,7 +204,7 @@ def read_regular(path: str, limit: Optional[int] = None, private: bool = False) 
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_NOFOLLOW if private else 0)
     try:
         fd = os.open(path, flags)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file under a non-directory: none either
         return None
     except OSError as exc:
         if private and exc.errno == errno.ELOOP:
