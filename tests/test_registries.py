@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
@@ -346,16 +347,19 @@ def store_login(env: dict[str, str], server: str, username: str, secret: str) ->
 def test_remove_of_docker_hub_forgets_the_web_logins_token_entries_too(
     helper_env: dict[str, str],
 ) -> None:
+    # The Secret Service is the session's: other tests file items under docker.io too, so this
+    # one looks only for its own username.
+    bob = f"bob-{uuid.uuid4().hex[:8]}"
     # What Docker CLI 27+ web-based `docker login` stores, in its order: three entries.
     stored = {
-        HUB_ACCESS: ("bob", "ACCESS-TOKEN"),
-        HUB_REFRESH: ("bob", "REFRESH-TOKEN..client"),
-        DOCKER_HUB_URL: ("bob", "PAT"),
+        HUB_ACCESS: (bob, "ACCESS-TOKEN"),
+        HUB_REFRESH: (bob, "REFRESH-TOKEN..client"),
+        DOCKER_HUB_URL: (bob, "PAT"),
     }
     for server, (username, secret) in stored.items():
         store_login(helper_env, server, username, secret)
     keys = ("docker.io", "docker.io/access-token", "docker.io/refresh-token")
-    assert all(keyring_usernames(helper_env, key) == ["bob"] for key in keys)
+    assert all(bob in keyring_usernames(helper_env, key) for key in keys)
 
     result = registries(helper_env, "remove", "docker.io")
 
@@ -365,13 +369,15 @@ def test_remove_of_docker_hub_forgets_the_web_logins_token_entries_too(
     for server in stored:
         assert get_credentials(helper_env, server) is None, server
     for key in keys:  # straight from the Secret Service: the refresh token is gone too
-        assert keyring_usernames(helper_env, key) == [], key
+        assert bob not in keyring_usernames(helper_env, key), key
 
 
 def test_remove_of_a_registry_forgets_its_path_entries_too(helper_env: dict[str, str]) -> None:
-    assert add(helper_env, "registry.example.com", "alice", "pw", "--no-verify").returncode == 0
-    store_login(helper_env, "registry.example.com/team-a", "bot", "bot-pw")
-    store_login(helper_env, "https://registry.example.com/v2/team-b/app", "ci", "ci-pw")
+    # Usernames of this test's own: the session's Secret Service holds other tests' items.
+    alice, bot, ci = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("alice", "bot", "ci"))
+    assert add(helper_env, "registry.example.com", alice, "pw", "--no-verify").returncode == 0
+    store_login(helper_env, "registry.example.com/team-a", bot, "bot-pw")
+    store_login(helper_env, "https://registry.example.com/v2/team-b/app", ci, "ci-pw")
     store_login(helper_env, "registry.example.com:5000/team-a", "other", "other-pw")
 
     result = registries(helper_env, "remove", "registry.example.com")
@@ -380,9 +386,9 @@ def test_remove_of_a_registry_forgets_its_path_entries_too(helper_env: dict[str,
     assert result.stderr == "Removed 3 entries for registry.example.com.\n"
     # Another port is another registry: kept.
     assert helper_listing(helper_env) == {"registry.example.com:5000/team-a": "other"}
-    for key in ("registry.example.com", "registry.example.com/team-a"):
-        assert keyring_usernames(helper_env, key) == [], key
-    assert keyring_usernames(helper_env, "registry.example.com/team-b/app") == []
+    assert alice not in keyring_usernames(helper_env, "registry.example.com")
+    assert bot not in keyring_usernames(helper_env, "registry.example.com/team-a")
+    assert ci not in keyring_usernames(helper_env, "registry.example.com/team-b/app")
     assert read_config(helper_env) == {"credHelpers": {}}
 
 
