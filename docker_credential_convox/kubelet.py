@@ -214,10 +214,11 @@ def _answer_depends_on_path(helper: Helper, server: object) -> bool:
 
 def _workload_token(helper: Helper, server: object, role: str, token: str) -> Credentials:
     from docker_credential_convox.servers import Server
+    from docker_credential_convox.sources import is_role_arn
     from docker_credential_convox.sources.ecr import EcrWebIdentity
 
     assert isinstance(server, Server)
-    if not (role.startswith("arn:") and ":role/" in role):
+    if not is_role_arn(role):
         raise BadRequest(
             f"the service account's {ROLE_ANNOTATION} does not name a role: expected "
             "arn:aws:iam::ACCOUNT:role/NAME"

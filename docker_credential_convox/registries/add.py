@@ -224,7 +224,8 @@ def _ecr_credentials(
 ) -> Optional[Credentials]:
     """The `store` request of the ECR source the flags (or prompts) give; None: the default
     chain (no flags and no terminal, or an empty access key ID at the prompt)."""
-    from docker_credential_convox.sources.ecr import PROFILE_PREFIX, ROLE_PREFIX
+    from docker_credential_convox.sources import ROLE_PREFIX
+    from docker_credential_convox.sources.ecr import PROFILE_PREFIX
 
     if args.profile is not None:
         return Credentials(store_url, PROFILE_PREFIX + args.profile.strip(), "")

@@ -18,6 +18,7 @@ from docker_credential_convox import jsonlite
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.registry_index import Entry
 from docker_credential_convox.servers import ECR, ECR_PUBLIC, REGISTRY
+from docker_credential_convox.sources import ROLE_PREFIX, is_role_arn
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -45,7 +46,6 @@ OPTIONS_BY_SOURCE = {
     "ecr-keys": (frozenset(), frozenset()),
     "ecr-role": (frozenset({"role_arn"}), frozenset({"role_arn", "external_id"})),
 }
-ROLE_PREFIX = "role:"  # sources/ecr.py's, without importing the ECR sources on every `get`
 # Unicode categories refused in names, usernames and options: controls (an escape sequence or
 # a newline would reach terminals and logs), format characters (bidi overrides, zero-width),
 # line and paragraph separators, and lone surrogates (not text at all).
@@ -171,7 +171,7 @@ def _why_not_source(  # noqa: PLR0911 - one return per check
     """Why the fields are not what `source` records; None if they are."""
     if source == "ecr-role":
         role_arn = options["role_arn"]
-        if not (role_arn.startswith("arn:") and ":role/" in role_arn):
+        if not is_role_arn(role_arn):
             return "its Options' role_arn is not a role ARN"
         if not username.startswith(ROLE_PREFIX) or username[len(ROLE_PREFIX) :].strip() != role_arn:
             return "its Username is not role: and the role ARN of its Options"

@@ -17,6 +17,16 @@ from __future__ import annotations
 from docker_credential_convox.registry_index import Entry
 from docker_credential_convox.servers import DOCKER_HUB_KEY, REGISTRY
 
+# The `store` Username of an ECR role (`role:ARN`), here rather than in sources/ecr.py so that the
+# shared documents' reader and the kubelet provider check roles without loading the ECR sources.
+ROLE_PREFIX = "role:"
+
+
+def is_role_arn(text: str) -> bool:
+    """Whether `text` names an IAM role, as AWS writes one: arn:PARTITION:iam::ACCOUNT:role/NAME."""
+    return text.startswith("arn:") and ":role/" in text
+
+
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:

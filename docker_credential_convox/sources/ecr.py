@@ -17,7 +17,7 @@ from __future__ import annotations
 from docker_credential_convox.errors import BadRequest, CredentialsNotFound, HelperError
 from docker_credential_convox.filecache import describe_time
 from docker_credential_convox.servers import ECR, REGISTRY, parse_server
-from docker_credential_convox.sources import MINTED, Source
+from docker_credential_convox.sources import MINTED, ROLE_PREFIX, Source, is_role_arn
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 LOGIN_USERNAME = "AWS"
 PROFILE_PREFIX = "profile:"
-ROLE_PREFIX = "role:"
 ECR_ALIAS_PREFIX = "ecr-alias:"
 # `aws ecr get-login-password` tokens last 12 hours; the helper cannot read their expiry, so it
 # counts from the moment they were stored (the earliest they can have been issued is earlier,
@@ -232,7 +231,7 @@ class EcrRole(AwsSource):
     ) -> tuple[Source, Optional[str]]:
         username = credentials.username
         role_arn = username[len(ROLE_PREFIX) :].strip()
-        if not (role_arn.startswith("arn:") and ":role/" in role_arn):
+        if not is_role_arn(role_arn):
             raise BadRequest(
                 f"`{username}` does not name a role: expected role:arn:aws:iam::ACCOUNT:role/NAME"
             )
