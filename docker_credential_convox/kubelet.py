@@ -208,8 +208,10 @@ def _answer_depends_on_path(helper: Helper, server: object) -> bool:
     assert isinstance(server, Server)
     if server.kind != REGISTRY:
         return False
-    prefix = server.key.split("/", 1)[0] + "/"
-    return any(key.startswith(prefix) for key in helper.index.snapshot())
+    # What `registries remove` would forget for the registry: its entry and its path entries
+    # (with the pass store, its logins outside the index too).
+    registry = server.with_key(server.registry)
+    return any(entry.key != registry.key for entry in helper.stored_under(registry))
 
 
 def _workload_token(helper: Helper, server: object, role: str, token: str) -> Credentials:
