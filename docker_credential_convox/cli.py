@@ -99,16 +99,10 @@ def _utf8(text: str) -> bytes:
 
 
 def _write_reply(stdout: TextIO, reply: bytes) -> None:
-    """`reply` as its UTF-8 bytes, whatever encoding the locale gave the text stream."""
-    if isinstance(stdout, GuardedOutput):
-        stdout.write_bytes(reply)
-        return
-    buffer = getattr(stdout, "buffer", None)
-    if buffer is None:  # a text-only stream (io.StringIO) from a caller in this process
-        stdout.write(reply.decode("utf-8", "surrogateescape"))
-        return
-    stdout.flush()
-    buffer.write(reply)
+    """`reply` as its UTF-8 bytes, whatever encoding the locale gave the text stream. `main`
+    always hands its actions a GuardedOutput, which knows how (and remembers a failed write)."""
+    guarded = stdout if isinstance(stdout, GuardedOutput) else GuardedOutput(stdout)
+    guarded.write_bytes(reply)
 
 
 def _debug_enabled(environ: Mapping[str, str]) -> bool:
