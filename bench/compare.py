@@ -82,7 +82,7 @@ def seed_ecr_token(env: dict[str, str]) -> None:
     """A fresh token for ECR_HOST in the home's token cache, filed as this tree files it."""
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.helper import Helper
-    from docker_credential_convox.servers import parse_server
+    from docker_credential_convox.server_keys import parse_server
     from docker_credential_convox.settings import Settings
     from docker_credential_convox.sources.ecr import AwsSource
     from docker_credential_convox.tokencache import CachedToken

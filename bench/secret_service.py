@@ -125,7 +125,7 @@ def seed_ours(bench: Bench, total: int) -> None:
 def index_home(bench: Bench, size: int) -> dict[str, str]:
     """A home whose registry index lists `size` registries: ours first, then synthetic."""
     from docker_credential_convox.registry_index import FORMAT_VERSION, Entry
-    from docker_credential_convox.servers import parse_server
+    from docker_credential_convox.server_keys import parse_server
 
     env = bench.home(f"stored-{size}")
     entries = {}

@@ -36,7 +36,7 @@ import time
 
 from docker_credential_convox import APP, __version__
 from docker_credential_convox.errors import AwsError, one_line
-from docker_credential_convox.servers import SERVICE_ECR, Target
+from docker_credential_convox.server_keys import SERVICE_ECR, Target
 from docker_credential_convox.settings import (
     DEFAULT_AWS_DEADLINE,
     ENV_AWS_DEADLINE,

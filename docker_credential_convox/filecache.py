@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import time
 
-from docker_credential_convox import fileio, jsonlite
+from docker_credential_convox import fileio, minijson
 from docker_credential_convox.errors import HelperError, StateError
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true, and at run
@@ -171,7 +171,7 @@ class CachedFetcher(Generic[Entry]):
             self.diagnostics.debug(f"ignoring {self.name} file {path}: too large to be ours")
             return None
         try:
-            return jsonlite.loads(data.decode("utf-8"))
+            return minijson.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             self.diagnostics.debug(f"ignoring {self.name} file {path}: not valid JSON")
             return None
@@ -184,7 +184,7 @@ class CachedFetcher(Generic[Entry]):
         if self.refused:
             return
         try:
-            fileio.atomic_write(path, jsonlite.dumps(document, sort_keys=True) + "\n")
+            fileio.atomic_write(path, minijson.dumps(document, sort_keys=True) + "\n")
         except StateError as exc:
             report = self.diagnostics.warn if warn else self.diagnostics.debug
             report(f"{not_saved}: {exc.message}")

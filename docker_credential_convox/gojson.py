@@ -5,7 +5,7 @@ control character below U+0020 as `\\u00XX` (lower-case hex; `\\b` and `\\f` too
 Debian's docker-credential-secretservice 0.6.4 writes them); `<`, `>`, `&` as `\\u003c`,
 `\\u003e`, `\\u0026`; U+2028 and U+2029 escaped; DEL and all other non-ASCII characters as they
 are (the caller writes UTF-8); a lone surrogate, which UTF-8 cannot carry, as U+FFFD (Go writes
-invalid UTF-8 so). Replies only: the helper's own files keep jsonlite's format.
+invalid UTF-8 so). Replies only: the helper's own files keep minijson's format.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import CredentialsNotFound  # loaded by servers already
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import RegistryIndex
-from docker_credential_convox.servers import REGISTRY, Server, parse_key, parse_server
+from docker_credential_convox.server_keys import REGISTRY, Server, parse_key, parse_server
 from docker_credential_convox.settings import PASS_STORE, Settings
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from docker_credential_convox.aws import MintedToken
     from docker_credential_convox.backends import Backend, Records
     from docker_credential_convox.backends.ecr import EcrBackend
+    from docker_credential_convox.registries.rows import Row
     from docker_credential_convox.registry_index import Entry
-    from docker_credential_convox.rows import Row
     from docker_credential_convox.shared.document import SharedEntry
     from docker_credential_convox.shared.entries import SharedRegistries
     from docker_credential_convox.sources import Source
@@ -438,7 +438,7 @@ class Helper:
         """Every registry the helper knows: index entries, then ECR registries on the default
         chain (`extra_servers`, such as Docker's routes, or holding a cached token)."""
         from docker_credential_convox.errors import HelperError
-        from docker_credential_convox.rows import Row
+        from docker_credential_convox.registries.rows import Row
 
         entries = self._snapshot()
         shared_entries = self._shared_listing()
@@ -491,8 +491,8 @@ class Helper:
     @staticmethod
     def _row(entry: Entry, kind: str) -> Row:
         """The row of an index entry; a source this release cannot read shows as recorded."""
-        from docker_credential_convox.rows import Row
-        from docker_credential_convox.servers import strip_userinfo
+        from docker_credential_convox.registries.rows import Row
+        from docker_credential_convox.server_keys import strip_userinfo
 
         source_class = sources.class_of(entry.source)
         source = source_class.from_entry(entry) if source_class is not None else None

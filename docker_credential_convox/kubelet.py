@@ -174,7 +174,7 @@ def token_subject(token: str) -> str:
 
 def answer(request: ProviderRequest, helper: Helper, clock: Callable[[], float]) -> Answer:
     """The credentials `get` gives for the image's registry, with how long kubelet may keep them."""
-    from docker_credential_convox.servers import DOCKER_HUB_KEY, ECR, REGISTRY, parse_server
+    from docker_credential_convox.server_keys import DOCKER_HUB_KEY, ECR, REGISTRY, parse_server
 
     registry = registry_of(request.image)
     miss = Answer("Registry", helper.settings.shared_max_age, {})
@@ -203,7 +203,7 @@ def answer(request: ProviderRequest, helper: Helper, clock: Callable[[], float])
 
 def _answer_depends_on_path(helper: Helper, server: object) -> bool:
     """Whether images of this registry can get different answers (path entries are stored)."""
-    from docker_credential_convox.servers import REGISTRY, Server
+    from docker_credential_convox.server_keys import REGISTRY, Server
 
     assert isinstance(server, Server)
     if server.kind != REGISTRY:
@@ -215,7 +215,7 @@ def _answer_depends_on_path(helper: Helper, server: object) -> bool:
 
 
 def _workload_token(helper: Helper, server: object, role: str, token: str) -> Credentials:
-    from docker_credential_convox.servers import Server
+    from docker_credential_convox.server_keys import Server
     from docker_credential_convox.sources import is_role_arn
     from docker_credential_convox.sources.ecr import EcrWebIdentity
 
@@ -257,7 +257,7 @@ def node_environ(environ: Mapping[str, str]) -> dict[str, str]:
 
 def ecr_match_images() -> list[str]:
     """matchImages for every ECR host form the helper knows, and ECR Public."""
-    from docker_credential_convox.servers import _ECR_SUFFIXES, ECR_PUBLIC_HOSTS
+    from docker_credential_convox.server_keys import _ECR_SUFFIXES, ECR_PUBLIC_HOSTS
 
     patterns = []
     for suffix in sorted(_ECR_SUFFIXES):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import fileio, jsonlite
+from docker_credential_convox import fileio, minijson
 from docker_credential_convox.errors import StateError
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -190,7 +190,7 @@ class RegistryIndex:
         if text is None:
             return {}
         try:
-            document = jsonlite.loads(text)
+            document = minijson.loads(text)
             if not isinstance(document, dict) or not isinstance(
                 document.get("registries", {}), dict
             ):

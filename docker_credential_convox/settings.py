@@ -224,12 +224,12 @@ class Settings:
     def _config_file(self) -> dict[str, object]:
         """config.json as a JSON object, {} when there is none; one-line error when malformed."""
         if self._config is None:
-            from docker_credential_convox import fileio, jsonlite
+            from docker_credential_convox import fileio, minijson
             from docker_credential_convox.errors import BadRequest
 
             data = fileio.read_regular(self.config_path, MAX_CONFIG_BYTES)
             try:
-                document = jsonlite.loads(data.decode("utf-8")) if data is not None else {}
+                document = minijson.loads(data.decode("utf-8")) if data is not None else {}
             except (UnicodeDecodeError, ValueError, RecursionError):
                 document = None
             if data is not None and len(data) > MAX_CONFIG_BYTES:

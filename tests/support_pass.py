@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from docker_credential_convox.servers import parse_server
+from docker_credential_convox.server_keys import parse_server
 
 PASS_FOLDER = "docker-credential-helpers"  # docker-credential-pass's subfolder of the store
 SECRET_STORE = "DOCKER_CREDENTIAL_CONVOX_SECRET_STORE"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from support import keyring_usernames
 
-from docker_credential_convox.servers import parse_server
+from docker_credential_convox.server_keys import parse_server
 
 pytest.register_assert_rewrite("conformance")  # before its import: asserts show values
 from conformance import (  # noqa: E402

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 from support import NOT_FOUND, keyring_usernames
 
-from docker_credential_convox.servers import parse_server
+from docker_credential_convox.server_keys import parse_server
 
 pytest.register_assert_rewrite("conformance")  # before its import: asserts show values
 from conformance import (  # noqa: E402

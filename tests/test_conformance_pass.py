@@ -15,7 +15,7 @@ import pytest
 from support import NOT_FOUND
 from support_pass import pass_usernames
 
-from docker_credential_convox.servers import parse_server
+from docker_credential_convox.server_keys import parse_server
 
 pytest.register_assert_rewrite("conformance")  # before its import: asserts show values
 from conformance import (  # noqa: E402

@@ -23,13 +23,13 @@ from support import RunHelper, run_helper_in, store_as_docker_does
 from support_registries import get_credentials
 from support_shared import RUNTIME_DIR, SHARED, share
 
-from docker_credential_convox import dockerconfig
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import CredentialsNotFound
 from docker_credential_convox.helper import Helper
 from docker_credential_convox.protocol import Credentials
+from docker_credential_convox.registries import docker_config
 from docker_credential_convox.registries.doctor import OK, PROBLEM, Doctor
-from docker_credential_convox.servers import parse_server
+from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.settings import Settings
 from standins.aws_proxy import AwsProxy
 from standins.environment import endpoint_env
@@ -140,7 +140,7 @@ def test_doctors_credentials_verdict_is_gets_outcome(
         # An ECR host's username is an access key ID (tokens minted by moto with it).
         username = ACCESS_KEY_ID if url.startswith(ECR_HOST) else f"user-{number}"
         helper.store(Credentials(url, username, f"secret-{number}"), verify=False)
-    config = dockerconfig.DockerConfig.load(str(home / "docker"))
+    config = docker_config.DockerConfig.load(str(home / "docker"))
     doctor = Doctor(
         settings_, helper, load_config=lambda: config, which=lambda name: "/usr/bin/" + name
     )
@@ -185,7 +185,7 @@ def test_with_a_shared_scope_doctors_verdict_is_still_gets_outcome(
     for number, url in enumerate(local):
         username = ACCESS_KEY_ID if url.startswith(ECR_HOST) else f"user-{number}"
         helper.store(Credentials(url, username, f"secret-{number}"), verify=False)
-    config = dockerconfig.DockerConfig.load(str(home / "docker"))
+    config = docker_config.DockerConfig.load(str(home / "docker"))
     doctor = Doctor(
         settings_, helper, load_config=lambda: config, which=lambda name: "/usr/bin/" + name
     )

@@ -20,7 +20,7 @@ from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import SourceError, StoreUnavailable
 from docker_credential_convox.helper import Helper
 from docker_credential_convox.registry_index import Entry
-from docker_credential_convox.servers import parse_server
+from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.settings import Settings
 from docker_credential_convox.sources.ecr import AwsSource, EcrKeys
 from docker_credential_convox.tokencache import CachedToken

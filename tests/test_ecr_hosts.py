@@ -10,7 +10,7 @@ import pytest
 
 from docker_credential_convox import aws
 from docker_credential_convox.backends.ecr import EcrBackend
-from docker_credential_convox.servers import ECR, ECR_PUBLIC, REGISTRY, Target, parse_server
+from docker_credential_convox.server_keys import ECR, ECR_PUBLIC, REGISTRY, Target, parse_server
 from docker_credential_convox.settings import Settings
 
 # host -> (region, fips, dualstack): every example in ecr.md.

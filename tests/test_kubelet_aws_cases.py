@@ -21,7 +21,7 @@ from support import run_helper_in
 
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.kubelet import ecr_match_images, go_duration, registry_of
-from docker_credential_convox.servers import ECR, parse_server, token_api
+from docker_credential_convox.server_keys import ECR, parse_server, token_api
 from standins.kubelet import urls_match
 
 if TYPE_CHECKING:

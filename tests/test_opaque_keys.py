@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import NOT_FOUND, RunHelper, helper_listing, run_helper_in, store_as_docker_does
 
-from docker_credential_convox.servers import parse_key
+from docker_credential_convox.server_keys import parse_key
 
 # Spellings real clients send that no URL parser of ours reads as host[:port][/path].
 OPAQUE_SPELLINGS = [

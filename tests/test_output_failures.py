@@ -4,7 +4,8 @@ still runs exactly once and ends with one line on stderr and a non-zero exit, ne
 The installed executable is run with its stdout closed (`>&-`), on /dev/full, and into a pipe
 whose reader has already gone (what `| true` does once `true` exits). In this venv the installed
 command is an editable install; the launcher a wheel install gets (pip, pipx), which ran the
-helper a second time when the first run raised, is built as tests/test_launcher.py builds it.
+helper a second time when the first run raised, is built as tests/test_start_without_site.py
+builds it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from support import HELPER, NOT_FOUND, hermetic_env, run_helper_in
-from test_launcher import LAUNCHER, make_venv, wheel  # noqa: F401 - `wheel` is a fixture
+from test_start_without_site import LAUNCHER, make_venv, wheel  # noqa: F401 - `wheel` is a fixture
 
 from standins.secret_service import SecretService
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from docker_credential_convox.errors import BadRequest, HelperError
-from docker_credential_convox.servers import parse_server
+from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.shared.scope import (
     MAX_NAME_LENGTH,
     NAME_ALPHABET,

@@ -150,7 +150,7 @@ def test_version_loads_no_json(helper_env: dict[str, str]) -> None:
     assert line == "LOADED="
 
 
-# What the hot paths never import: json (they read JSON through jsonlite, json's own C
+# What the hot paths never import: json (they read JSON through minijson, json's own C
 # scanner), re (host names are read with string methods), contextlib, and what those pull in.
 LEAN = ("json", "re", "contextlib", "enum", "functools", "collections")
 
@@ -195,7 +195,7 @@ UNNEEDED_FOR_REGISTRIES_LIST = (
     "docker_credential_convox.registries.remove",
     "docker_credential_convox.registries.importing",
     "docker_credential_convox.registries.doctor",
-    "docker_credential_convox.verify",
+    "docker_credential_convox.registries.login_check",
     "botocore",
     "keyring",
 )
@@ -253,7 +253,7 @@ import re
 compiled = []
 real_compile = re._compile
 re._compile = lambda pattern, flags: (compiled.append(pattern), real_compile(pattern, flags))[1]
-from docker_credential_convox.servers import parse_server
+from docker_credential_convox.server_keys import parse_server
 parse_server({server!r})
 print(len(set(compiled)))
 """

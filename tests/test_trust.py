@@ -458,7 +458,8 @@ def tiny_single_file(path: Path) -> Path:
         archive.writestr("docker_credential_convox_zipapp.py", bootstrap)
         archive.writestr("site-packages/docker_credential_convox/__init__.py", b"")
         archive.writestr(
-            "site-packages/docker_credential_convox/launcher.py", helper_module("ARCHIVE\n")
+            "site-packages/docker_credential_convox/start_without_site.py",
+            helper_module("ARCHIVE\n"),
         )
     return path
 
@@ -471,7 +472,7 @@ def unpacked_copy(base: Path) -> tuple[Path, dict[str, bytes]]:
     return target, {
         f".compiled-{sys.implementation.cache_tag}": b"",
         f"{package}/__init__.py": b"",
-        f"{package}/launcher.py": helper_module("UNPACKED COPY\n"),
+        f"{package}/start_without_site.py": helper_module("UNPACKED COPY\n"),
     }
 
 

@@ -13,7 +13,7 @@ secret-store and index writes, so a store and an erase of one registry never int
 mix of them, and of `list` and `get`, ends as some serial order of them would.
 
 Write order, chosen so that an interrupted process never leaves a visible half-state:
-- store: a pending marker for the key (pending.py), the secret into the store, the index entry,
+- store: a pending marker for the key (pending_markers.py), the secret into the store, the index entry,
   then the marker is removed. Killed before the marker's removal, the index has no entry (or the
   previous one), so `get`/`list` behave as if the store never happened; the orphaned secret is
   overwritten by the next store or swept by the next erase, which the marker sends to the store.
@@ -37,7 +37,7 @@ import os
 
 from docker_credential_convox import sources
 from docker_credential_convox.errors import StateError, StoreUnavailable
-from docker_credential_convox.pending import PendingMarkers
+from docker_credential_convox.pending_markers import PendingMarkers
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
 TYPE_CHECKING = False
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.protocol import Credentials
     from docker_credential_convox.registry_index import Entry, RegistryIndex
-    from docker_credential_convox.servers import Server
+    from docker_credential_convox.server_keys import Server
     from docker_credential_convox.sources import Source
     from docker_credential_convox.stores import SecretStore
 

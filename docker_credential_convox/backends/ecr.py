@@ -24,7 +24,7 @@ from docker_credential_convox.errors import (
 )
 from docker_credential_convox.filecache import describe_time
 from docker_credential_convox.protocol import Credentials
-from docker_credential_convox.servers import ECR_PUBLIC, Target, token_api
+from docker_credential_convox.server_keys import ECR_PUBLIC, Target, token_api
 from docker_credential_convox.sources import MINTED, listing
 from docker_credential_convox.sources.ecr import (
     LOGIN_USERNAME,
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from docker_credential_convox.backends import Records
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.registry_index import Entry, RegistryIndex
-    from docker_credential_convox.servers import Server
+    from docker_credential_convox.server_keys import Server
     from docker_credential_convox.settings import Settings
     from docker_credential_convox.sources import Source
     from docker_credential_convox.tokencache import TokenCache
@@ -90,10 +90,10 @@ class EcrBackend:
 
     def cache_key(self, server: Server, source: AwsSource) -> str:
         """The token cache key: registry, API, endpoint and credential source, never a secret."""
-        from docker_credential_convox import jsonlite
+        from docker_credential_convox import minijson
 
         target = self.target(server)
-        return jsonlite.dumps(
+        return minijson.dumps(
             [
                 server.key,
                 target.service,

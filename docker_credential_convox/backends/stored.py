@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from docker_credential_convox.backends import Records
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.registry_index import Entry
-    from docker_credential_convox.servers import Server
+    from docker_credential_convox.server_keys import Server
     from docker_credential_convox.sources import Source
 
 

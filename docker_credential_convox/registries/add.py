@@ -7,10 +7,9 @@ import contextlib
 from collections.abc import Sequence
 from typing import Optional
 
-from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError, UsageError
 from docker_credential_convox.protocol import Credentials, is_valid_unicode
-from docker_credential_convox.registries import containers
+from docker_credential_convox.registries import containers, docker_config
 from docker_credential_convox.registries.context import (
     Context,
     config_path,
@@ -24,7 +23,7 @@ from docker_credential_convox.registries.terminal import (
     USERNAME_PROMPT,
     read_password_stdin,
 )
-from docker_credential_convox.servers import Server
+from docker_credential_convox.server_keys import Server
 
 
 def _check_flags(args: argparse.Namespace, server: Server) -> None:
@@ -131,8 +130,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     # Docker routes and asks per registry, so `add` stores the registry's own entry.
     server = server.registry_server()
     _check_flags(args, server)
-    config_keys = dockerconfig.config_keys_for(typed)
-    dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config up front
+    config_keys = docker_config.config_keys_for(typed)
+    docker_config.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config up front
     store_url = url_to_store(typed, server)
     previous = ctx.helper.lookup(server)
 
@@ -145,7 +144,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     else:
         username, password = _ask_login(ctx, args, "password")
         if not args.no_verify:
-            from docker_credential_convox.verify import check_credentials
+            from docker_credential_convox.registries.login_check import check_credentials
 
             checked = check_credentials(server.key, username, password)
             if checked.method == "none":
@@ -156,7 +155,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         ctx.helper.store(Credentials(store_url, username, password))
 
     try:
-        replaced, stripped = dockerconfig.update(
+        replaced, stripped = docker_config.update(
             ctx.docker_config_dir, lambda config: _route(config, config_keys, server)
         )
     except HelperError:
@@ -190,7 +189,7 @@ def _add_shared(ctx: Context, args: argparse.Namespace, server: Server, store_ur
     else:
         username, password = _ask_login(ctx, args, "password")
         if not args.no_verify:
-            from docker_credential_convox.verify import check_credentials
+            from docker_credential_convox.registries.login_check import check_credentials
 
             check_credentials(server.key, username, password)
         credentials = Credentials(store_url, username, password)
@@ -203,7 +202,7 @@ def _add_shared(ctx: Context, args: argparse.Namespace, server: Server, store_ur
 
 
 def _route(
-    config: dockerconfig.DockerConfig, config_keys: Sequence[str], server: Server
+    config: docker_config.DockerConfig, config_keys: Sequence[str], server: Server
 ) -> tuple[dict[str, str], list[str]]:
     replaced = config.route(config_keys)
     stripped = config.strip_secrets(server.key)

@@ -22,7 +22,7 @@ observed with the real binaries, rootless and as root, DOCKER_CONFIG and REGISTR
 So the wiring that lasts is a drop-in of ours in ~/.config/containers/registries.conf.d that puts
 `convox` first in `credential-helpers`: every `login` stores through the helper, and every pull
 asks it first (a registry it does not hold costs one `get` answering not found, then the tools go
-on to their auth files). Docker's config.json is dockerconfig's; this module handles the other
+on to their auth files). Docker's config.json is docker_config's; this module handles the other
 auth files (their plaintext entries and `credHelpers` entries naming us) and the drop-in.
 """
 
@@ -33,10 +33,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from docker_credential_convox import APP, dockerconfig, fileio
+from docker_credential_convox import APP, fileio
 from docker_credential_convox.errors import HelperError
+from docker_credential_convox.registries import docker_config
 
-HELPER_NAME = dockerconfig.HELPER_NAME
+HELPER_NAME = docker_config.HELPER_NAME
 AUTH_FILES = "containers-auth.json"  # the reserved name for "the auth files" in the list
 DEFAULT_HELPERS = (AUTH_FILES,)
 AUTH_FILE_WHAT = "containers auth file"
@@ -193,8 +194,8 @@ def unwire(environ: Mapping[str, str]) -> bool:
 # --- the auth files ---------------------------------------------------------------------------
 
 
-def load(path: str) -> dockerconfig.DockerConfig:
-    return dockerconfig.DockerConfig.load_file(path, AUTH_FILE_WHAT)
+def load(path: str) -> docker_config.DockerConfig:
+    return docker_config.DockerConfig.load_file(path, AUTH_FILE_WHAT)
 
 
 def strip_secrets(paths: Sequence[str], server_key: str) -> list[tuple[str, str]]:
@@ -203,7 +204,7 @@ def strip_secrets(paths: Sequence[str], server_key: str) -> list[tuple[str, str]
     for path in paths:
         if not os.path.exists(path):
             continue
-        keys = dockerconfig.update_file(
+        keys = docker_config.update_file(
             path, lambda config: config.strip_secrets(server_key), AUTH_FILE_WHAT
         )
         stripped.extend((path, key) for key in keys)
@@ -213,13 +214,13 @@ def strip_secrets(paths: Sequence[str], server_key: str) -> list[tuple[str, str]
 def unroute(paths: Sequence[str], server_key: str) -> None:
     """Drop the `credHelpers` entries naming us for `server_key` (and its empty `auths`)."""
 
-    def change(config: dockerconfig.DockerConfig) -> None:
+    def change(config: docker_config.DockerConfig) -> None:
         if config.unroute(server_key):
             config.drop_empty_auths(server_key)
 
     for path in paths:
         if os.path.exists(path):
-            dockerconfig.update_file(path, change, AUTH_FILE_WHAT)
+            docker_config.update_file(path, change, AUTH_FILE_WHAT)
 
 
 def plaintext_keys(paths: Sequence[str], server_key: str) -> list[tuple[str, str]]:

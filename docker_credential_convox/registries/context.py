@@ -6,12 +6,18 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Optional, TextIO
 
-from docker_credential_convox import dockerconfig
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import UsageError
+from docker_credential_convox.registries import docker_config
 from docker_credential_convox.registries.parser import PROG
 from docker_credential_convox.registries.terminal import Terminal
-from docker_credential_convox.servers import DOCKER_HUB_KEY, ECR, ECR_PUBLIC, Server, parse_server
+from docker_credential_convox.server_keys import (
+    DOCKER_HUB_KEY,
+    ECR,
+    ECR_PUBLIC,
+    Server,
+    parse_server,
+)
 from docker_credential_convox.settings import Settings
 
 if TYPE_CHECKING:
@@ -64,8 +70,8 @@ def server_from(text: str, command: str) -> tuple[str, Server]:
 def url_to_store(typed: str, server: Server) -> str:
     """The ServerURL to store: how docker names the registry (Docker Hub: its index URL)."""
     if server.key == DOCKER_HUB_KEY:
-        return dockerconfig.DOCKER_HUB_SERVER_URL
-    return dockerconfig.config_keys_for(typed)[0]
+        return docker_config.DOCKER_HUB_SERVER_URL
+    return docker_config.config_keys_for(typed)[0]
 
 
 def is_ecr(server: Server) -> bool:
@@ -75,4 +81,4 @@ def is_ecr(server: Server) -> bool:
 
 def config_path(ctx: Context) -> str:
     """Docker's config.json, as the notes name it."""
-    return os.path.join(ctx.docker_config_dir, dockerconfig.CONFIG_FILE)
+    return os.path.join(ctx.docker_config_dir, docker_config.CONFIG_FILE)

@@ -25,12 +25,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, Optional
 
-from docker_credential_convox import APP, dockerconfig, jsontext
+from docker_credential_convox import APP
 from docker_credential_convox.errors import AwsError, HelperError, StoreUnavailable
 from docker_credential_convox.filecache import describe_time
 from docker_credential_convox.helper import NOTHING, SHARED
+from docker_credential_convox.registries import docker_config, json_roundtrip
 from docker_credential_convox.registries.context import Context, server_from
-from docker_credential_convox.servers import (
+from docker_credential_convox.server_keys import (
     DOCKER_HUB_KEY,
     ECR,
     ECR_PUBLIC,
@@ -129,8 +130,8 @@ def exit_code(findings: Sequence[Finding]) -> int:
 def docker_lookup_key(typed: str, server: Server) -> str:
     """The key Docker looks SERVER up by: the image reference's host[:port]; Hub's index URL."""
     if server.key == DOCKER_HUB_KEY:
-        return dockerconfig.DOCKER_HUB_SERVER_URL
-    return dockerconfig.config_keys_for(typed)[0]
+        return docker_config.DOCKER_HUB_SERVER_URL
+    return docker_config.config_keys_for(typed)[0]
 
 
 def _names(config_key: str, server: Server) -> bool:
@@ -140,15 +141,15 @@ def _names(config_key: str, server: Server) -> bool:
         return False
 
 
-def creds_store(config: dockerconfig.DockerConfig) -> str:
+def creds_store(config: docker_config.DockerConfig) -> str:
     """The config's `credsStore` (the helper for every registry without credHelpers), or ""."""
     node = config.document.get("credsStore")
-    if isinstance(node, jsontext.Scalar) and isinstance(node.value, str):
+    if isinstance(node, json_roundtrip.Scalar) and isinstance(node.value, str):
         return node.value
     return ""
 
 
-def plaintext_keys(config: dockerconfig.DockerConfig, server: Server) -> list[str]:
+def plaintext_keys(config: docker_config.DockerConfig, server: Server) -> list[str]:
     """The `auths` keys that hold a plaintext secret for `server`."""
     return [
         login.config_key for login in config.plaintext_logins() if _names(login.config_key, server)
@@ -173,7 +174,7 @@ def docker_auth_config_keys(environ: Mapping[str, str], server: Server) -> list[
     return [key for key in auths if isinstance(key, str) and _names(key, server)]
 
 
-def resolve_helper(config: dockerconfig.DockerConfig, key: str) -> tuple[str, str]:
+def resolve_helper(config: docker_config.DockerConfig, key: str) -> tuple[str, str]:
     """The helper Docker runs for lookup key `key` ("" for none), and why, by Docker's rules:
     credHelpers by exact key, else credsStore."""
     helper = config.cred_helpers().get(key)
@@ -186,7 +187,7 @@ def resolve_helper(config: dockerconfig.DockerConfig, key: str) -> tuple[str, st
 
 
 def check_docker(
-    config: dockerconfig.DockerConfig,
+    config: docker_config.DockerConfig,
     typed: str,
     server: Server,
     environ: Mapping[str, str],
@@ -203,7 +204,7 @@ def check_docker(
             f"unset {ENV_DOCKER_AUTH_CONFIG}, or drop that entry from it",
         )
     helper, why = resolve_helper(config, key)
-    if helper == dockerconfig.HELPER_NAME:
+    if helper == docker_config.HELPER_NAME:
         return _routed_here(config, typed, server, f"runs {NAME} for {key} ({why})", which)
     if helper:
         return problem(
@@ -222,7 +223,7 @@ def _plaintext_fix(typed: str, server: Server) -> str:
 
 
 def _routed_here(
-    config: dockerconfig.DockerConfig,
+    config: docker_config.DockerConfig,
     typed: str,
     server: Server,
     route: str,
@@ -246,7 +247,9 @@ def _routed_here(
     return ok("docker", f"{route}; found at {executable}")
 
 
-def _not_routed(config: dockerconfig.DockerConfig, typed: str, server: Server, key: str) -> Finding:
+def _not_routed(
+    config: docker_config.DockerConfig, typed: str, server: Server, key: str
+) -> Finding:
     add = run_command("registries", "add", typed)
     misspelled = [
         other for other in config.cred_helpers() if other != key and _names(other, server)
@@ -286,7 +289,7 @@ class Doctor:
         settings: Settings,
         helper: Helper,
         *,
-        load_config: Optional[Callable[[], dockerconfig.DockerConfig]] = None,
+        load_config: Optional[Callable[[], docker_config.DockerConfig]] = None,
         which: Optional[Callable[[str], Optional[str]]] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -294,7 +297,7 @@ class Doctor:
         self.helper = helper  # the operations it offers: entries, sources, tokens, the store
         self.clock = clock
         self.load_config = load_config or (
-            lambda: dockerconfig.DockerConfig.load(settings.docker_config_dir)
+            lambda: docker_config.DockerConfig.load(settings.docker_config_dir)
         )
         self.which = which or (
             lambda name: shutil.which(name, path=settings.environ.get("PATH") or None)
@@ -642,7 +645,7 @@ def _containers_findings(ctx: Context, typed: str, server: Server) -> list[Findi
     except HelperError:
         held = True  # the lines above already say what is unreadable
     try:
-        routed = bool(dockerconfig.DockerConfig.load(ctx.docker_config_dir).routed(server.key))
+        routed = bool(docker_config.DockerConfig.load(ctx.docker_config_dir).routed(server.key))
     except HelperError:
         routed = False
     checks = containers.check(

@@ -17,12 +17,11 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
-from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError, UsageError
 from docker_credential_convox.protocol import Credentials
-from docker_credential_convox.registries import containers
+from docker_credential_convox.registries import containers, docker_config
 from docker_credential_convox.registries.context import Context, config_path, is_ecr, url_to_store
-from docker_credential_convox.servers import Server, parse_server
+from docker_credential_convox.server_keys import Server, parse_server
 
 HELPER_TIMEOUT = 60.0  # seconds for one call; pass may wait on gpg
 MAX_REASON = 200
@@ -136,11 +135,11 @@ def run(ctx: Context, name: str) -> int:
     name = name.strip()
     if not _NAME.fullmatch(name):
         raise UsageError("--from-helper takes a helper's NAME, the part after docker-credential-")
-    if name == dockerconfig.HELPER_NAME:
+    if name == docker_config.HELPER_NAME:
         raise UsageError(f"--from-helper {name} names this helper itself; name another one")
     other = OtherHelper(name, ctx.settings.environ)
     servers = _servers(ctx, other.list())
-    dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config up front
+    docker_config.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config up front
     copies = [(url, server, *other.get(url)) for url, server in servers]
     if not copies:
         ctx.out.write(f"Nothing to import: {other.program} holds no registry to copy.\n")
@@ -158,12 +157,12 @@ def run(ctx: Context, name: str) -> int:
             exc.hint,
         ) from None
 
-    def route(config: dockerconfig.DockerConfig) -> None:
+    def route(config: docker_config.DockerConfig) -> None:
         for url, server, _, _ in copies:
-            config.route(dockerconfig.config_keys_for(url))
+            config.route(docker_config.config_keys_for(url))
             config.strip_secrets(server.key)
 
-    dockerconfig.update(ctx.docker_config_dir, route)
+    docker_config.update(ctx.docker_config_dir, route)
     notes: list[str] = []
     for _, server, _, _ in copies:
         notes += containers.wire_registry(ctx.settings.environ, config_path(ctx), server.key)
@@ -171,7 +170,7 @@ def run(ctx: Context, name: str) -> int:
         ctx.note(line)
     for url, _, username, _ in copies:
         shown = (
-            "an identity token" if username == dockerconfig.IDENTITY_TOKEN_USERNAME else username
+            "an identity token" if username == docker_config.IDENTITY_TOKEN_USERNAME else username
         )
         ctx.out.write(f"Copied {url} ({shown}) from {other.program} into the OS keyring.\n")
     ctx.out.write(

@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Union
 
-from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.protocol import Credentials
-from docker_credential_convox.registries import containers
+from docker_credential_convox.registries import containers, docker_config
 from docker_credential_convox.registries.context import Context, is_ecr, url_to_store
 from docker_credential_convox.registries.parser import PROG
-from docker_credential_convox.servers import Server, parse_server
+from docker_credential_convox.server_keys import Server, parse_server
 
 STALE = "stale"  # a plaintext copy of credentials the helper already holds
-Login = Union[dockerconfig.PlaintextLogin, dockerconfig.UnreadableLogin]
+Login = Union[docker_config.PlaintextLogin, docker_config.UnreadableLogin]
 
 
 def _in(path: Optional[str]) -> str:
@@ -22,7 +21,7 @@ def _in(path: Optional[str]) -> str:
 
 
 def _plaintext_logins(
-    ctx: Context, config: dockerconfig.DockerConfig
+    ctx: Context, config: docker_config.DockerConfig
 ) -> list[tuple[Optional[str], Login]]:
     """Docker's plaintext logins (path None), then those of podman, skopeo and buildah's auth
     files (issue 18: their `login` writes base64 user:password there)."""
@@ -35,7 +34,7 @@ def _plaintext_logins(
 
 
 def _triage(
-    ctx: Context, config: dockerconfig.DockerConfig, config_key: str
+    ctx: Context, config: docker_config.DockerConfig, config_key: str
 ) -> tuple[Optional[Server], Optional[str]]:
     """The registry of an `auths` entry, and why it is not imported (None: import it)."""
     try:
@@ -49,7 +48,7 @@ def _triage(
             "AWS credentials instead"
         )
     helpers = config.helpers_for(server.key)
-    others = sorted({h for h in helpers.values() if h != dockerconfig.HELPER_NAME})
+    others = sorted({h for h in helpers.values() if h != docker_config.HELPER_NAME})
     if others:
         return server, f"Docker reads it from docker-credential-{others[0]} (credHelpers)"
     if helpers and ctx.helper.lookup(server) is not None:
@@ -57,11 +56,11 @@ def _triage(
     return server, None
 
 
-Moved = list[tuple[str, Server, dockerconfig.PlaintextLogin]]
+Moved = list[tuple[str, Server, docker_config.PlaintextLogin]]
 
 
 def _classify(
-    ctx: Context, config: dockerconfig.DockerConfig
+    ctx: Context, config: docker_config.DockerConfig
 ) -> tuple[Moved, list[tuple[str, Server]], dict[str, str]]:
     """The logins to move, the stale copies to drop, and the containers auth file each moved
     server's login came from (none for Docker's); a note for each login skipped."""
@@ -69,7 +68,7 @@ def _classify(
     stale: list[tuple[str, Server]] = []
     origins: dict[str, str] = {}
     for path, login in _plaintext_logins(ctx, config):
-        if isinstance(login, dockerconfig.UnreadableLogin):
+        if isinstance(login, docker_config.UnreadableLogin):
             ctx.note(f"Skipped {login.config_key}{_in(path)}: {login.reason}.")
             continue
         server, reason = _triage(ctx, config, login.config_key)
@@ -93,7 +92,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         from docker_credential_convox.registries import from_helper
 
         return from_helper.run(ctx, args.from_helper)
-    config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)
+    config = docker_config.DockerConfig.load(ctx.docker_config_dir)
     moved, stale, origins = _classify(ctx, config)
     if not moved and not stale:
         ctx.out.write(f"Nothing to import: no plaintext passwords in {config.path}.\n")
@@ -113,14 +112,14 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
             exc.hint,
         ) from None
 
-    def rewrite(config: dockerconfig.DockerConfig) -> None:
+    def rewrite(config: docker_config.DockerConfig) -> None:
         for config_key, server, _ in moved:
-            config.route(dockerconfig.config_keys_for(config_key))
+            config.route(docker_config.config_keys_for(config_key))
             config.strip_secrets(server.key)
         for _, server in stale:
             config.strip_secrets(server.key)
 
-    dockerconfig.update(ctx.docker_config_dir, rewrite)
+    docker_config.update(ctx.docker_config_dir, rewrite)
     # podman, skopeo and buildah: drop their copies, ask the helper first (issue 18).
     auth_files = containers.auth_files(ctx.settings.environ, config.path)
     for server in [server for _, server, _ in moved] + [server for _, server in stale]:

@@ -7,24 +7,24 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError
+from docker_credential_convox.registries import docker_config
 from docker_credential_convox.registries.context import Context
 from docker_credential_convox.registries.parser import PROG
 
 if TYPE_CHECKING:
-    from docker_credential_convox.rows import Row
+    from docker_credential_convox.registries.rows import Row
 
 
 def collect_rows(ctx: Context) -> Sequence[Row]:
     """Every registry the helper knows: index entries, then ECR registries on the default chain
     (routed to the helper in Docker's config, or holding a cached token)."""
     try:
-        config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)
+        config = docker_config.DockerConfig.load(ctx.docker_config_dir)
         routed = [
             key
             for key, helper in config.cred_helpers().items()
-            if helper == dockerconfig.HELPER_NAME
+            if helper == docker_config.HELPER_NAME
         ]
     except HelperError as exc:
         ctx.note(f"warning: {exc.message}")

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import argparse
 
-from docker_credential_convox import dockerconfig
 from docker_credential_convox.errors import HelperError
-from docker_credential_convox.registries import containers
+from docker_credential_convox.registries import containers, docker_config
 from docker_credential_convox.registries.context import Context, config_path, server_from
-from docker_credential_convox.servers import Server
+from docker_credential_convox.server_keys import Server
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     """Forget a registry: secrets, index entries (its paths' too), cached tokens and its
     credHelpers route."""
     _, server = server_from(args.server, "remove")
-    config = dockerconfig.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config
+    config = docker_config.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config
     entry = ctx.helper.lookup(server)
     if args.shared:
         return _remove_shared(ctx, server, keep_route=entry is not None)
@@ -49,14 +48,14 @@ def _remove_shared(ctx: Context, server: Server, keep_route: bool) -> int:
 def _unroute(ctx: Context, server: Server) -> None:
     """Drop the credHelpers entries that route `server` to the helper (and empty auths)."""
 
-    def unroute(config: dockerconfig.DockerConfig) -> None:
+    def unroute(config: docker_config.DockerConfig) -> None:
         if config.unroute(server.key):
             config.drop_empty_auths(server.key)
 
-    dockerconfig.update(ctx.docker_config_dir, unroute)
+    docker_config.update(ctx.docker_config_dir, unroute)
     # podman, skopeo and buildah too; the last registry gone, their drop-in goes (issue 18).
     last = (
         not ctx.helper.index.snapshot()
-        and not dockerconfig.DockerConfig.load(ctx.docker_config_dir).routed()
+        and not docker_config.DockerConfig.load(ctx.docker_config_dir).routed()
     )
     containers.unwire_registry(ctx.settings.environ, config_path(ctx), server.key, last)

@@ -14,10 +14,10 @@ host and collect the tokens each machine mints with its own credentials.
 
 from __future__ import annotations
 
-from docker_credential_convox import jsonlite
+from docker_credential_convox import minijson
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.registry_index import Entry
-from docker_credential_convox.servers import ECR, ECR_PUBLIC, REGISTRY
+from docker_credential_convox.server_keys import ECR, ECR_PUBLIC, REGISTRY
 from docker_credential_convox.sources import ROLE_PREFIX, is_role_arn
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -69,7 +69,7 @@ class SharedEntry:
         """The SecretString to write."""
         document: dict[str, object] = {"version": VERSION, **self.entry.to_json()}
         document["Secret"] = self.secret
-        return jsonlite.dumps(document, sort_keys=True)
+        return minijson.dumps(document, sort_keys=True)
 
     @classmethod
     def from_text(cls, key: str, name: str, text: str) -> SharedEntry:
@@ -79,7 +79,7 @@ class SharedEntry:
         if len(text) > MAX_VALUE_BYTES:
             raise _refused(key, name, "it is too large")
         try:
-            document = jsonlite.loads(text)
+            document = minijson.loads(text)
         except (ValueError, RecursionError):
             raise _refused(key, name, "it is not JSON") from None
         if not isinstance(document, dict):
@@ -131,7 +131,7 @@ def _why_not_ours(  # noqa: PLR0911, PLR0912 - one return per check
     authority = server_url.split("://", 1)[-1].partition("/")[0]
     if not _is_plain(server_url) or "@" in authority:
         return "its ServerURL holds a control character or a user name"
-    from docker_credential_convox.servers import parse_server
+    from docker_credential_convox.server_keys import parse_server
 
     try:
         server = parse_server(server_url)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
-from docker_credential_convox import APP, jsonlite
+from docker_credential_convox import APP, minijson
 from docker_credential_convox.errors import BadRequest, SharedStoreError, SourceError, one_line
-from docker_credential_convox.servers import REGISTRY
+from docker_credential_convox.server_keys import REGISTRY
 from docker_credential_convox.shared.cache import SharedCache
 from docker_credential_convox.shared.document import SharedEntry, parse_optional
 from docker_credential_convox.shared.scope import parse_scope
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Callable, Optional
 
     from docker_credential_convox.diagnostics import Diagnostics
-    from docker_credential_convox.servers import Server
+    from docker_credential_convox.server_keys import Server
     from docker_credential_convox.settings import Settings
     from docker_credential_convox.shared.scope import Scope
     from docker_credential_convox.stores.secretsmanager import SecretsManager
@@ -143,19 +143,19 @@ class SharedRegistries:
             except SharedStoreError as exc:
                 if exc.transient:
                     raise
-                return jsonlite.dumps({REFUSED: [exc.cause, exc.detail, exc.hint or ""]})
+                return minijson.dumps({REFUSED: [exc.cause, exc.detail, exc.hint or ""]})
             for name, tags in names:
                 key = self.scope.key_of(name)
                 if key is not None and tags.get(TAG_REGISTRY, key) == key:
                     found.add(key)
-            return jsonlite.dumps(sorted(found))
+            return minijson.dumps(sorted(found))
 
         try:
             text = self.cache.fetch(LIST_SLOT, f"the list of {self.scope.text}", ask)
         except SharedStoreError as exc:
             raise self._failed("cannot list the shared registries", exc) from None
         try:
-            keys = jsonlite.loads(text or "[]")
+            keys = minijson.loads(text or "[]")
         except ValueError:
             keys = []
         refused = keys.get(REFUSED) if isinstance(keys, dict) else None

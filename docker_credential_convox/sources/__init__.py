@@ -15,7 +15,7 @@ login, which every index entry was before sources had names, is here, the ECR on
 from __future__ import annotations
 
 from docker_credential_convox.registry_index import Entry
-from docker_credential_convox.servers import DOCKER_HUB_KEY, REGISTRY
+from docker_credential_convox.server_keys import DOCKER_HUB_KEY, REGISTRY
 
 # The `store` Username of an ECR role (`role:ARN`), here rather than in sources/ecr.py so that the
 # shared documents' reader and the kubelet provider check roles without loading the ECR sources.
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.protocol import Credentials
-    from docker_credential_convox.servers import Server
+    from docker_credential_convox.server_keys import Server
 
 # Which backend serves a source (backends/): a login kept as it is, or tokens minted from AWS.
 STORED = "stored"
@@ -217,7 +217,7 @@ def listed_url(entry: Entry) -> str:
     """The server URL `list` shows for an entry: as stored, Docker Hub's as Docker keys it."""
     if entry.key == DOCKER_HUB_KEY:
         return DOCKER_HUB_URL
-    from docker_credential_convox.servers import strip_userinfo
+    from docker_credential_convox.server_keys import strip_userinfo
 
     # strip_userinfo: an earlier release kept a password sent in the URL.
     return strip_userinfo(entry.server_url)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from docker_credential_convox.errors import BadRequest, CredentialsNotFound, HelperError
 from docker_credential_convox.filecache import describe_time
-from docker_credential_convox.servers import ECR, REGISTRY, parse_server
+from docker_credential_convox.server_keys import ECR, REGISTRY, parse_server
 from docker_credential_convox.sources import MINTED, ROLE_PREFIX, Source, is_role_arn
 
 # `typing` costs milliseconds at start-up; mypy treats this name as always true.
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.protocol import Credentials
     from docker_credential_convox.registry_index import Entry
-    from docker_credential_convox.servers import Server
+    from docker_credential_convox.server_keys import Server
     from docker_credential_convox.settings import Settings
 
 LOGIN_USERNAME = "AWS"

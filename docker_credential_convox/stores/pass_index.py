@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from docker_credential_convox.diagnostics import Diagnostics
-    from docker_credential_convox.pending import PendingMarkers
+    from docker_credential_convox.pending_markers import PendingMarkers
     from docker_credential_convox.registry_index import Entry, RegistryIndex
     from docker_credential_convox.stores.pass_store import PassStore
 

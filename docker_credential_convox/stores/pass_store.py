@@ -70,7 +70,7 @@ def decode(name: str) -> Optional[str]:
 def url_for(key: str) -> str:
     """The server URL ours files a registry key under: the spelling Docker sends (an opaque
     key's text as sent)."""
-    from docker_credential_convox.servers import DOCKER_HUB_KEY, OPAQUE_PREFIX
+    from docker_credential_convox.server_keys import DOCKER_HUB_KEY, OPAQUE_PREFIX
 
     if key == DOCKER_HUB_KEY:
         return HUB_URL
@@ -83,7 +83,7 @@ def key_of(server_url: str) -> str:
     """The registry key of a server URL found in the store (an opaque key if it parses not,
     as the protocol keys it)."""
     from docker_credential_convox.errors import HelperError
-    from docker_credential_convox.servers import parse_key
+    from docker_credential_convox.server_keys import parse_key
 
     try:
         return parse_key(server_url).key

@@ -158,7 +158,7 @@ class SecretsManager:
     def _api(self) -> Any:
         if self._client is None:
             from docker_credential_convox import aws
-            from docker_credential_convox.servers import Target
+            from docker_credential_convox.server_keys import Target
 
             session = aws.session(self.settings)
             region = session.get_config_variable("region")

@@ -197,8 +197,8 @@ def main() -> int:
             fileio.mark_reported(refused_path)
         except Exception:  # noqa: S110 - only spares a second warning line
             pass
-    try:  # without `site` until something needs it (docker_credential_convox/launcher.py)
-        from docker_credential_convox.launcher import run
+    try:  # without `site` until something needs it (docker_credential_convox/start_without_site.py)
+        from docker_credential_convox.start_without_site import run
     except Exception:  # noqa: S110 - a broken launcher: start as the usual console script does
         pass
     else:

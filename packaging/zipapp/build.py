@@ -24,10 +24,11 @@ from pathlib import Path
 
 BOOTSTRAP = Path(__file__).with_name("__main__.py")
 # Two lines of sh before the archive (zipimport reads a zip from its end): the first python3 on
-# PATH, started without `site` (docker_credential_convox/launcher.py loads it when needed), runs
-# START (start.py) with the archive's path. Running the archive itself (`python3 FILE`, which still
-# works through __main__.py) goes through runpy, whose imports (importlib.util, contextlib,
-# functools, collections) cost a cached `get` more than the helper's own.
+# PATH, started without `site` (docker_credential_convox/start_without_site.py loads it when
+# needed), runs START (start.py) with the archive's path. Running the archive itself (`python3
+# FILE`, which still works through __main__.py) goes through runpy, whose imports
+# (importlib.util, contextlib, functools, collections) cost a cached `get` more than the
+# helper's own.
 START = Path(__file__).with_name("start.py")
 BOOTSTRAP_MODULE = "docker_credential_convox_zipapp"
 

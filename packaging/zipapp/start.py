@@ -60,7 +60,7 @@ def start() -> int:
     if os.path.isabs(target) and os.path.exists(marker) and trusted(target):
         sys.path.insert(0, os.path.join(target, "site-packages"))
         try:
-            from docker_credential_convox.launcher import run
+            from docker_credential_convox.start_without_site import run
         except Exception:  # a broken copy: the bootstrap does what it does today
             sys.path.pop(0)
         else:

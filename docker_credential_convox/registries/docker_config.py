@@ -5,7 +5,7 @@ This module changes only what it is asked to (`credHelpers` entries, secret fiel
 entries); every other key and value is written back exactly as it was read, token for token:
 numbers keep their spelling, strings their escapes (Go writes `<` as `\\u003c`), keys their order.
 Only the whitespace between tokens is renewed (indented like the file was, tabs for a new file).
-The faithful reading and writing of JSON is `jsontext`'s; this module holds Docker's rules.
+The faithful reading and writing of JSON is `json_roundtrip`'s; this module holds Docker's rules.
 
 Writes are atomic (a temp file beside the target, then a rename) onto the file a symlink points
 to, keeping the file's mode (0600 for a new file) and, where permitted, its owner, under a lock
@@ -25,11 +25,12 @@ from collections.abc import Iterator, Sequence
 from typing import Callable, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
-from docker_credential_convox import fileio, jsontext
+from docker_credential_convox import fileio
 from docker_credential_convox.errors import DockerConfigError, HelperError, StateError
-from docker_credential_convox.jsontext import JsonObject, Scalar, string_value
 from docker_credential_convox.protocol import is_valid_unicode
-from docker_credential_convox.servers import DOCKER_HUB_KEY, parse_server
+from docker_credential_convox.registries import json_roundtrip
+from docker_credential_convox.registries.json_roundtrip import JsonObject, Scalar, string_value
+from docker_credential_convox.server_keys import DOCKER_HUB_KEY, parse_server
 
 HELPER_NAME = "convox"  # docker runs docker-credential-<name>
 CONFIG_FILE = "config.json"
@@ -52,9 +53,9 @@ def _child_object(parent: JsonObject, name: str, where: str) -> JsonObject:
     value = parent.get(name)
     if isinstance(value, JsonObject):
         return value
-    if value is not None and not jsontext.is_null(value):
+    if value is not None and not json_roundtrip.is_null(value):
         raise DockerConfigError(
-            f'"{name}" in {where} is {jsontext.kind(value)}, not a JSON object; '
+            f'"{name}" in {where} is {json_roundtrip.kind(value)}, not a JSON object; '
             "fix it, then run this again"
         )
     created = JsonObject()
@@ -65,7 +66,7 @@ def _child_object(parent: JsonObject, name: str, where: str) -> JsonObject:
 def parse_document(text: str, where: str) -> JsonObject:
     """The top-level object of a config file's text; one-line DockerConfigError if it is not."""
     try:
-        document = jsontext.parse(text)
+        document = json_roundtrip.parse(text)
     except RecursionError:
         raise DockerConfigError(f"{where} is nested too deeply to be a Docker config") from None
     except ValueError as exc:
@@ -74,7 +75,7 @@ def parse_document(text: str, where: str) -> JsonObject:
         ) from None
     if not isinstance(document, JsonObject):
         raise DockerConfigError(
-            f"{where} holds {jsontext.kind(document)}, not a JSON object; fix it or move it "
+            f"{where} holds {json_roundtrip.kind(document)}, not a JSON object; fix it or move it "
             "aside, then run this again"
         )
     return document
@@ -306,13 +307,13 @@ class DockerConfig:
     # -- writing ----------------------------------------------------------------------------
 
     def render(self) -> str:
-        return jsontext.render(self.document, jsontext.detect_indent(self.text or ""))
+        return json_roundtrip.render(self.document, json_roundtrip.detect_indent(self.text or ""))
 
     def changed(self) -> bool:
         """Whether the document differs from the file as read (ignoring whitespace)."""
         if self.text is None or not self.text.strip():
             return bool(self.document.members)
-        return jsontext.tokens(self.render()) != jsontext.tokens(self.text)
+        return json_roundtrip.tokens(self.render()) != json_roundtrip.tokens(self.text)
 
     def save(self) -> None:
         """Write the document back atomically, keeping the file's mode (0600 if new)."""

@@ -1,4 +1,4 @@
-"""jsonlite reads and writes exactly what json does, without importing it on the hot path."""
+"""minijson reads and writes exactly what json does, without importing it on the hot path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from docker_credential_convox import jsonlite
+from docker_credential_convox import minijson
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.text()
 FLOATS = st.floats(allow_nan=False)
@@ -24,8 +24,8 @@ DOCUMENTS = st.recursive(
 @given(DOCUMENTS, st.sampled_from([None, 0, 2]))
 def test_loads_reads_what_json_writes(document: object, indent: int | None) -> None:
     text = json.dumps(document, indent=indent)
-    assert jsonlite.loads(text) == json.loads(text)
-    assert jsonlite.loads(f" \n{text}\t\r\n") == json.loads(text)
+    assert minijson.loads(text) == json.loads(text)
+    assert minijson.loads(f" \n{text}\t\r\n") == json.loads(text)
 
 
 @given(DOCUMENTS, st.booleans(), st.sampled_from([(", ", ": "), (",", ":")]))
@@ -33,7 +33,7 @@ def test_dumps_writes_what_json_writes(
     document: object, sort_keys: bool, separators: tuple[str, str]
 ) -> None:
     expected = json.dumps(document, sort_keys=sort_keys, separators=separators)
-    assert jsonlite.dumps(document, sort_keys=sort_keys, separators=separators) == expected
+    assert minijson.dumps(document, sort_keys=sort_keys, separators=separators) == expected
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_dumps_writes_what_json_writes(
 )
 def test_what_is_not_json_raises_what_json_raises(text: str) -> None:
     with pytest.raises(json.JSONDecodeError) as ours:
-        jsonlite.loads(text)
+        minijson.loads(text)
     with pytest.raises(json.JSONDecodeError) as theirs:
         json.loads(text)
     assert str(ours.value) == str(theirs.value)
@@ -49,14 +49,14 @@ def test_what_is_not_json_raises_what_json_raises(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "[1e400]"])
 def test_json_constants_read_as_json_reads_them(text: str) -> None:
-    assert repr(jsonlite.loads(text)) == repr(json.loads(text))
+    assert repr(minijson.loads(text)) == repr(json.loads(text))
 
 
 def test_reading_and_writing_import_no_json() -> None:
     probe = (
         "import sys\n"
-        "from docker_credential_convox import jsonlite\n"
-        'jsonlite.dumps(jsonlite.loads(\'{"a": [1, true, null, "x\\u00e9"]}\'), sort_keys=True)\n'
+        "from docker_credential_convox import minijson\n"
+        'minijson.dumps(minijson.loads(\'{"a": [1, true, null, "x\\u00e9"]}\'), sort_keys=True)\n'
         "print(sorted(m for m in ('json', 're') if m in sys.modules))\n"
     )
     result = subprocess.run(
@@ -64,6 +64,6 @@ def test_reading_and_writing_import_no_json() -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": str(__import__("pathlib").Path(jsonlite.__file__).parent.parent)},
+        env={"PYTHONPATH": str(__import__("pathlib").Path(minijson.__file__).parent.parent)},
     )
     assert result.stdout == "[]\n"

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support_registries import REAL_WORLD_CONFIG, tokens
 
-from docker_credential_convox import jsontext
-from docker_credential_convox.jsontext import JsonArray, JsonObject, Scalar
+from docker_credential_convox.registries import json_roundtrip
+from docker_credential_convox.registries.json_roundtrip import JsonArray, JsonObject, Scalar
 
 
 def test_a_real_world_config_round_trips_token_for_token() -> None:
-    written = jsontext.render(jsontext.parse(REAL_WORLD_CONFIG))
+    written = json_roundtrip.render(json_roundtrip.parse(REAL_WORLD_CONFIG))
 
     assert tokens(written) == tokens(REAL_WORLD_CONFIG)
     # Go's escapes, number spellings and key order survive as they were.
@@ -50,7 +50,7 @@ def test_any_json_object_round_trips_token_for_token(
 ) -> None:
     text = json.dumps(document, ensure_ascii=ensure_ascii, indent=indent)
 
-    written = jsontext.render(jsontext.parse(text), jsontext.detect_indent(text))
+    written = json_roundtrip.render(json_roundtrip.parse(text), json_roundtrip.detect_indent(text))
 
     assert tokens(written) == tokens(text)
     assert json.loads(written) == document
@@ -69,11 +69,11 @@ def test_any_json_object_round_trips_token_for_token(
 def test_the_file_keeps_its_indentation_and_new_files_use_tabs_as_docker_does(
     text: str, unit: str
 ) -> None:
-    assert jsontext.detect_indent(text) == unit
+    assert json_roundtrip.detect_indent(text) == unit
 
 
 def test_tokens_drops_only_the_whitespace_between_tokens() -> None:
-    assert jsontext.tokens('{ "a b" :\n\t[1, "c\\" d"] }') == '{"a b":[1,"c\\" d"]}'
+    assert json_roundtrip.tokens('{ "a b" :\n\t[1, "c\\" d"] }') == '{"a b":[1,"c\\" d"]}'
 
 
 @pytest.mark.parametrize(
@@ -87,18 +87,18 @@ def test_tokens_drops_only_the_whitespace_between_tokens() -> None:
 )
 def test_text_that_is_not_strict_json_is_a_one_line_value_error(text: str, detail: str) -> None:
     with pytest.raises(ValueError, match=re.escape(detail)) as caught:
-        jsontext.parse(text)
+        json_roundtrip.parse(text)
 
     assert str(caught.value) == detail
 
 
 def test_nesting_past_the_recursion_limit_is_a_recursion_error() -> None:
     with pytest.raises(RecursionError):
-        jsontext.parse("[" * 100_000 + "]" * 100_000)
+        json_roundtrip.parse("[" * 100_000 + "]" * 100_000)
 
 
 def test_a_key_written_twice_reads_as_decoders_read_it_and_edits_keep_both_copies() -> None:
-    document = jsontext.parse('{"a": 1, "b": 2, "a": 3}')
+    document = json_roundtrip.parse('{"a": 1, "b": 2, "a": 3}')
     assert isinstance(document, JsonObject)
 
     assert document.names() == ["b", "a"]
@@ -108,11 +108,11 @@ def test_a_key_written_twice_reads_as_decoders_read_it_and_edits_keep_both_copie
     assert [node.text for node in document.every("a") if isinstance(node, Scalar)] == ["1", "3"]
 
     document.set("a", Scalar.of("new"))
-    assert jsontext.tokens(jsontext.render(document)) == '{"a":1,"b":2,"a":"new"}'
+    assert json_roundtrip.tokens(json_roundtrip.render(document)) == '{"a":1,"b":2,"a":"new"}'
     document.set("c", JsonArray())
     assert document.delete("a")
     assert not document.delete("a")
-    assert jsontext.tokens(jsontext.render(document)) == '{"b":2,"c":[]}'
+    assert json_roundtrip.tokens(json_roundtrip.render(document)) == '{"b":2,"c":[]}'
 
 
 @pytest.mark.parametrize(
@@ -127,17 +127,17 @@ def test_a_key_written_twice_reads_as_decoders_read_it_and_edits_keep_both_copie
     ],
 )
 def test_kind_names_a_node_as_a_sentence_would(text: str, kind: str) -> None:
-    assert jsontext.kind(jsontext.parse(text)) == kind
+    assert json_roundtrip.kind(json_roundtrip.parse(text)) == kind
 
 
 def test_string_value_is_empty_for_anything_but_a_string() -> None:
-    document = jsontext.parse('{"s": "text", "n": 1, "z": null, "o": {}}')
+    document = json_roundtrip.parse('{"s": "text", "n": 1, "z": null, "o": {}}')
     assert isinstance(document, JsonObject)
 
-    values = [jsontext.string_value(document.get(name)) for name in ("s", "n", "z", "o", "x")]
+    values = [json_roundtrip.string_value(document.get(name)) for name in ("s", "n", "z", "o", "x")]
 
     assert values == ["text", "", "", "", ""]
-    assert [jsontext.is_null(document.get(name)) for name in ("z", "x", "n")] == [
+    assert [json_roundtrip.is_null(document.get(name)) for name in ("z", "x", "n")] == [
         True,
         True,
         False,

@@ -198,7 +198,7 @@ def test_a_broken_launcher_falls_back_to_the_usual_start(
 ) -> None:
     version = "python{}.{}".format(*sys.version_info[:2])
     module = broken_venv / "lib" / version / "site-packages" / "docker_credential_convox"
-    (module / "launcher.py").write_text("raise RuntimeError('a broken launcher')\n")
+    (module / "start_without_site.py").write_text("raise RuntimeError('a broken launcher')\n")
     result, modules = run(broken_venv / "bin" / LAUNCHER, helper_env, "get", stdin="x.example")
     assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
     assert "site" in modules

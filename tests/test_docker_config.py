@@ -1,6 +1,6 @@
 """Docker's config.json: Docker's rules applied, everything else written back token for token.
 
-The JSON reading and writing itself is tested in test_jsontext.py.
+The JSON reading and writing itself is tested in test_json_roundtrip.py.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from support_registries import REAL_WORLD_CONFIG, tokens
 
-from docker_credential_convox import dockerconfig, jsontext
-from docker_credential_convox.dockerconfig import (
+from docker_credential_convox.errors import DockerConfigError
+from docker_credential_convox.registries import docker_config, json_roundtrip
+from docker_credential_convox.registries.docker_config import (
     DockerConfig,
     PlaintextLogin,
     UnreadableLogin,
     config_keys_for,
 )
-from docker_credential_convox.errors import DockerConfigError
 
 WHERE = "Docker config test.json"
 
@@ -33,9 +33,9 @@ def load(directory: Path, text: str) -> DockerConfig:
 
 def without_member(text: str, name: str) -> str:
     """The document's tokens with the top-level member `name` left out."""
-    document = dockerconfig.parse_document(text, WHERE)
+    document = docker_config.parse_document(text, WHERE)
     document.delete(name)
-    return tokens(jsontext.render(document))
+    return tokens(json_roundtrip.render(document))
 
 
 # --- routing and writing back ------------------------------------------------------------------
@@ -71,7 +71,7 @@ def test_an_unchanged_config_is_not_rewritten(tmp_path: Path) -> None:
     path.write_text('{"credHelpers": {"registry.example.com": "convox"}}')
     before = path.stat().st_mtime_ns
 
-    dockerconfig.update(str(tmp_path), lambda config: config.route(["registry.example.com"]))
+    docker_config.update(str(tmp_path), lambda config: config.route(["registry.example.com"]))
 
     assert path.stat().st_mtime_ns == before
 
@@ -79,7 +79,7 @@ def test_an_unchanged_config_is_not_rewritten(tmp_path: Path) -> None:
 def test_a_new_config_is_0600_in_a_new_0700_directory(tmp_path: Path) -> None:
     directory = tmp_path / "a" / "docker"
 
-    dockerconfig.update(str(directory), lambda config: config.route(["registry.example.com"]))
+    docker_config.update(str(directory), lambda config: config.route(["registry.example.com"]))
 
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     path = directory / "config.json"
@@ -94,7 +94,7 @@ def test_an_existing_config_keeps_its_mode(tmp_path: Path) -> None:
     path.write_text("{}")
     path.chmod(0o640)
 
-    dockerconfig.update(str(tmp_path), lambda config: config.route(["registry.example.com"]))
+    docker_config.update(str(tmp_path), lambda config: config.route(["registry.example.com"]))
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert not [n for n in os.listdir(tmp_path) if n not in ("config.json", ".config.json.lock")]
@@ -112,7 +112,7 @@ def test_a_concurrent_rewrite_by_docker_is_not_lost(tmp_path: Path) -> None:
             path.write_text('{"auths": {"other.example.com": {}}}')
         config.route(["registry.example.com"])
 
-    dockerconfig.update(str(tmp_path), change)
+    docker_config.update(str(tmp_path), change)
 
     assert calls == 2
     assert json.loads(path.read_text()) == {
@@ -140,7 +140,7 @@ def test_a_file_that_is_not_a_json_object_is_refused_in_one_line(
     path.write_text(text)
 
     with pytest.raises(DockerConfigError) as caught:
-        dockerconfig.update(str(tmp_path), lambda config: config.route(["r.example.com"]))
+        docker_config.update(str(tmp_path), lambda config: config.route(["r.example.com"]))
 
     assert caught.value.message.startswith(f"Docker config {path} {message}")
     assert "\n" not in caught.value.message
@@ -286,7 +286,7 @@ def test_a_symlinked_config_is_written_through_to_its_target(tmp_path: Path) -> 
     directory.mkdir()
     (directory / "config.json").symlink_to(target)
 
-    dockerconfig.update(str(directory), lambda config: config.route(["registry.example.com"]))
+    docker_config.update(str(directory), lambda config: config.route(["registry.example.com"]))
 
     assert (directory / "config.json").is_symlink()
     assert json.loads(target.read_text()) == {"credHelpers": {"registry.example.com": "convox"}}

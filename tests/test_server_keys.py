@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from docker_credential_convox.errors import BadRequest, HelperError, MissingServerURL
-from docker_credential_convox.servers import (
+from docker_credential_convox.server_keys import (
     DOCKER_HUB_KEY,
     ECR,
     ECR_PUBLIC,
@@ -252,7 +252,7 @@ OPAQUE_EXAMPLES = [
 
 @pytest.mark.parametrize(("url", "key"), OPAQUE_EXAMPLES)
 def test_the_readme_examples_of_opaque_keys(url: str, key: str) -> None:
-    from docker_credential_convox.servers import parse_key
+    from docker_credential_convox.server_keys import parse_key
 
     server = parse_key(url)
     assert (server.key, server.kind, server.opaque) == (key, REGISTRY, True)
@@ -263,7 +263,7 @@ def test_the_readme_examples_of_opaque_keys(url: str, key: str) -> None:
 
 @pytest.mark.parametrize(("url", "key"), KEY_EXAMPLES)
 def test_what_parses_is_never_opaque(url: str, key: str) -> None:
-    from docker_credential_convox.servers import parse_key
+    from docker_credential_convox.server_keys import parse_key
 
     server = parse_key(url)
     assert (server.key, server.opaque) == (key, False)
@@ -271,7 +271,7 @@ def test_what_parses_is_never_opaque(url: str, key: str) -> None:
 
 @given(st.text(st.characters(blacklist_categories=("Cs", "Co")), max_size=40))
 def test_opaque_and_normalised_keys_never_meet(text: str) -> None:
-    from docker_credential_convox.servers import parse_key
+    from docker_credential_convox.server_keys import parse_key
 
     try:
         server = parse_key(text)
@@ -472,7 +472,7 @@ ECRISH = st.builds(
 
 @given(HOSTISH)
 def test_a_bare_host_is_read_as_the_pattern_read_it(text: str) -> None:
-    from docker_credential_convox.servers import _bare_host_port
+    from docker_credential_convox.server_keys import _bare_host_port
 
     match = re.fullmatch(BARE_HOST_PORT, text)
     expected = None
@@ -483,7 +483,7 @@ def test_a_bare_host_is_read_as_the_pattern_read_it(text: str) -> None:
 
 @given(ECRISH | HOSTISH)
 def test_an_ecr_host_is_read_as_the_pattern_read_it(host: str) -> None:
-    from docker_credential_convox.servers import _ecr_registry
+    from docker_credential_convox.server_keys import _ecr_registry
 
     match = re.fullmatch(ECR_HOST, host)
     found = _ecr_registry(host)

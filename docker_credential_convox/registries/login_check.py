@@ -347,7 +347,7 @@ class RegistryChecker:
 
 def login_host(server_key: str) -> str:
     """The host[:port] whose /v2/ checks a registry's credentials (Docker Hub: registry-1)."""
-    from docker_credential_convox.servers import DOCKER_HUB_KEY
+    from docker_credential_convox.server_keys import DOCKER_HUB_KEY
 
     return DOCKER_HUB_REGISTRY if server_key == DOCKER_HUB_KEY else server_key
 
