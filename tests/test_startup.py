@@ -101,6 +101,13 @@ sys.stderr.write("LOADED=" + ",".join(loaded) + "\\n")
 sys.exit(code)
 """
 
+# What only `store` and `erase` write with: the index and secret written as one, and the
+# markers of writes that may be half done. No `get` loads them (issue 19 item 8).
+WRITERS = (
+    "docker_credential_convox.backends.records",
+    "docker_credential_convox.pending_markers",
+)
+
 # The layers a `get` of a registry the helper does not know never needs.
 UNNEEDED_FOR_UNKNOWN = (
     "docker_credential_convox.stores.keyring",
@@ -122,11 +129,12 @@ ERASE_NEVER_LOADS = (
 )
 
 
-def test_get_of_an_unknown_registry_loads_no_secret_store_and_no_ecr_layer(
+def test_get_of_an_unknown_registry_loads_no_secret_store_no_ecr_layer_and_no_backend(
     helper_env: dict[str, str],
 ) -> None:
+    layers = (*UNNEEDED_FOR_UNKNOWN, *WRITERS, "docker_credential_convox.backends")
     result = subprocess.run(
-        [sys.executable, "-c", LAYERS_PROBE.format(layers=UNNEEDED_FOR_UNKNOWN), "get"],
+        [sys.executable, "-c", LAYERS_PROBE.format(layers=layers), "get"],
         input=b"unknown.example",
         capture_output=True,
         env=helper_env,
@@ -189,6 +197,24 @@ def test_a_cached_ecr_get_loads_neither_json_nor_re(ecr_env: dict[str, str]) -> 
     assert loaded == "LOADED="
 
 
+# What a `get` answered from the token cache never loads: no writer, no secret store, no AWS.
+UNNEEDED_FOR_CACHED_ECR = (
+    *WRITERS,
+    "docker_credential_convox.stores.keyring",
+    "docker_credential_convox.aws",
+    "botocore",
+    "keyring",
+)
+
+
+def test_a_cached_ecr_get_loads_no_writer_and_no_secret_store(ecr_env: dict[str, str]) -> None:
+    host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    assert run_helper_in(ecr_env, "get", stdin=host).returncode == 0  # mints, fills the cache
+    stdout, loaded = loaded_layers(ecr_env, UNNEEDED_FOR_CACHED_ECR, host)
+    assert b'"Username":"AWS"' in stdout.replace(b" ", b"")
+    assert loaded == "LOADED="
+
+
 # The modules of the other `registries` commands, and the libraries only they need.
 UNNEEDED_FOR_REGISTRIES_LIST = (
     "docker_credential_convox.registries.add",
@@ -219,8 +245,10 @@ def test_registries_list_loads_only_its_own_command(helper_env: dict[str, str]) 
     assert line == "LOADED="
 
 
-# The layers a `get` of a login stored in the keyring never needs: it mints no token.
+# The layers a `get` of a login stored in the keyring never needs: it mints no token, and
+# writes nothing.
 UNNEEDED_FOR_STORED_LOGIN = (
+    *WRITERS,
     "docker_credential_convox.sources.ecr",
     "docker_credential_convox.backends.ecr",
     "docker_credential_convox.aws",
