@@ -1,12 +1,7 @@
-"""Backends: how the credentials of a registry are answered, one module per way.
+"""`Records` writes a registry's index entry and its secret together, under the registry's lock.
 
-`stored.py` returns a login kept as it is; `ecr.py` mints registry tokens from AWS credentials.
-Every backend has the same interface (`Backend`, as docker-credential-helpers' Add, Get, Delete
-and List), is given the registry's source by the router (helper.py) and never builds another
-backend; both write the index entry and the secret together through `Records` (below). Backends
-import their heavy libraries lazily.
-
-`Records` writes a registry's index entry and its secret together, under the registry's lock.
+The router builds one for `store` and `erase` only (backends/__init__.py): a `get` never loads
+this module nor the pending markers it keeps.
 
 Each `store` and `erase` holds the registry's lock (RegistryIndex.registry_lock) across its
 secret-store and index writes, so a store and an erase of one registry never interleave: any
@@ -41,41 +36,12 @@ from docker_credential_convox.errors import StateError, StoreUnavailable
 from docker_credential_convox.pending_markers import PendingMarkers
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Callable, Optional, Protocol
+    from typing import Optional
 
+    from docker_credential_convox.backends import LocalSecrets
     from docker_credential_convox.diagnostics import Diagnostics
-    from docker_credential_convox.protocol import Credentials
     from docker_credential_convox.registry_index import Entry, RegistryIndex
-    from docker_credential_convox.server_keys import Server
-    from docker_credential_convox.sources import Source
     from docker_credential_convox.stores import SecretStore
-
-    class Backend(Protocol):
-        """What the helper asks of a way of answering credentials."""
-
-        def store(
-            self,
-            server: Server,
-            server_url: str,
-            source: Source,
-            secret: Optional[str],
-            *,
-            verify: bool = False,
-        ) -> None:
-            """Record `source` (and its secret) for `server`; with `verify`, check it first."""
-
-        def get(
-            self, server: Server, source: Optional[Source], entries: Mapping[str, Entry]
-        ) -> Credentials:
-            """Credentials for `server` from `source` (None: nothing stored), or raise
-            CredentialsNotFound; `entries` is the index as the router read it."""
-
-        def erase(self, server: Server) -> None:
-            """Forget what is kept for `server`; nothing kept is not an error."""
-
-        def list(self, entries: Mapping[str, Entry]) -> dict[str, str]:
-            """Server URL -> username for the registries this backend answers."""
 
 
 # A secret orphaned by an interrupted store or erase is found by key alone; bound the sweep.
@@ -88,18 +54,19 @@ class Records:
     def __init__(
         self,
         index: RegistryIndex,
-        store: Callable[[], SecretStore],
+        secrets: LocalSecrets,
         diagnostics: Diagnostics,
         pending: Optional[PendingMarkers] = None,
     ) -> None:
         self.index = index
-        self._store = store  # opened on first use: most requests never need it
+        self.secrets = secrets  # opened on first use: an erase of an unknown key never opens it
         self.diagnostics = diagnostics
         self.pending = pending or PendingMarkers.beside(index.path)
 
     @property
     def store(self) -> SecretStore:
-        return self._store()
+        """The secret store, opened now."""
+        return self.secrets.store
 
     def write(self, entry: Entry, secret: Optional[str]) -> None:
         """Keep `secret` (if any) under the entry's secret username, then record `entry`; a

@@ -9,7 +9,7 @@ from typing import Optional
 
 from docker_credential_convox.errors import HelperError, UsageError
 from docker_credential_convox.protocol import Credentials, is_valid_unicode
-from docker_credential_convox.registries import containers, docker_config
+from docker_credential_convox.registries import containers, docker_config, operations
 from docker_credential_convox.registries.context import (
     Context,
     config_path,
@@ -133,7 +133,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     config_keys = docker_config.config_keys_for(typed)
     docker_config.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config up front
     store_url = url_to_store(typed, server)
-    previous = ctx.helper.lookup(server)
+    previous = ctx.helper.entries().get(server.key)
 
     if args.shared:
         _add_shared(ctx, args, server, store_url)
@@ -176,7 +176,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 def _add_shared(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:
     """Check, then write ONE secret to the shared scope (no keyring, no index entry)."""
-    shared = ctx.helper.require_shared()  # refuse before any prompt without a scope
+    shared = operations.require_shared(ctx.helper)  # refuse before any prompt without a scope
     if is_ecr(server):
         ecr_credentials = _ecr_credentials(ctx, args, store_url)
         if ecr_credentials is None:
@@ -194,7 +194,7 @@ def _add_shared(ctx: Context, args: argparse.Namespace, server: Server, store_ur
             check_credentials(server.key, username, password)
         credentials = Credentials(store_url, username, password)
         verify = False  # checked with the registry just now
-    created = ctx.helper.store_shared(credentials, args.kms_key_id, verify=verify)
+    created = operations.store_shared(ctx.helper, credentials, args.kms_key_id, verify=verify)
     ctx.note(
         f"{'Shared' if created else 'Replaced the shared entry of'} {server.key} in "
         f"{shared.scope.text}."
@@ -266,7 +266,7 @@ def _add_alias(ctx: Context, args: argparse.Namespace, server: Server, store_url
     )
     if gives_source:
         _add_ecr(ctx, args, target, url_to_store(args.ecr_registry.strip(), target))
-    ctx.helper.alias(server, store_url, target, verify=not args.no_verify)
+    operations.alias(ctx.helper, server, store_url, target, verify=not args.no_verify)
 
 
 def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -> None:
@@ -277,4 +277,4 @@ def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -
         f"Using {CHAIN_DESCRIPTION} for {server.key} (for an IAM user's access keys give "
         "--username ACCESS_KEY_ID --password-stdin; or --profile NAME, or --role-arn ARN)."
     )
-    ctx.helper.use_default_chain(server, verify=not args.no_verify)
+    operations.use_default_chain(ctx.helper, server, verify=not args.no_verify)
