@@ -139,6 +139,14 @@ def test_erase_forgets_exactly_its_own_key(router: Router) -> None:
     assert router.store.get(REGISTRY, "everyone") == "registry-secret"
 
 
+def test_a_new_login_replaces_the_old_one_and_leaves_no_secret_behind(router: Router) -> None:
+    router.login(REGISTRY, "alice", "alice-secret")
+    router.login(f"https://{REGISTRY}/v2/", "bob", "bob-secret")  # the same key, spelled anew
+    assert router.answer(REGISTRY) == (REGISTRY, "bob", "bob-secret")
+    assert router.store.secrets == {(REGISTRY, "bob"): "bob-secret"}
+    assert router.helper.list() == {f"https://{REGISTRY}/v2/": "bob"}
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     stored=st.lists(
@@ -300,6 +308,7 @@ def test_a_shared_entry_answers_a_registry_without_a_local_one(
     assert route.scope == machine["DOCKER_CREDENTIAL_CONVOX_SHARED"]
     assert fleet_router.answer(REGISTRY) == (REGISTRY, "fleet-bot", "fleet-secret")
     assert fleet_router.store.calls == []  # a shared answer never opens the local store
+    assert fleet_router.helper.list() == {REGISTRY: "fleet-bot"}
     nothing = fleet_router.helper.route(parse_key("other.example.com"))
     assert nothing.kind == NOTHING
     assert nothing.why.endswith(f", here or in {route.scope}")
@@ -315,5 +324,9 @@ def test_a_local_entry_beats_the_shared_one(fleet_router: Router, machine: Machi
     fleet_router.login(REGISTRY, "local-user", "local-secret")
     assert fleet_router.route(REGISTRY) == (LOCAL, REGISTRY)
     assert fleet_router.answer(REGISTRY) == (REGISTRY, "local-user", "local-secret")
+    assert fleet_router.helper.list() == {
+        REGISTRY: "local-user",
+        f"{REGISTRY}/team": "team-bot",
+    }
     fleet_router.helper.erase(REGISTRY)  # erase stays local: the shared entry answers again
     assert fleet_router.answer(REGISTRY) == (REGISTRY, "fleet-bot", "fleet-secret")
