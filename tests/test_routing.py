@@ -29,7 +29,7 @@ from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import Entry
 from docker_credential_convox.server_keys import parse_key
 from docker_credential_convox.settings import Settings
-from docker_credential_convox.sources.ecr import EcrAlias, EcrDefaultChain
+from docker_credential_convox.sources.ecr import EcrAlias, EcrDefaultChain, EcrKeys, EcrProfile
 
 pytest_plugins = ["support.aws_emulator", "support.shared"]
 
@@ -47,19 +47,16 @@ DOCKER_HUB_SPELLINGS = (
 
 
 class Router:
-    """One machine's helper, in process: a fresh HOME, the in-memory store, a held clock."""
+    """One machine's helper, in process: its environment, the in-memory store, a held clock."""
 
-    def __init__(self, home: Path, extra: dict[str, str] | None = None) -> None:
-        self.env = hermetic_env(home, extra)
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
         self.store = InMemoryStore()
         self.stderr = io.StringIO()
         self.now = time.time()
-        self.helper = self.new_helper()
-
-    def new_helper(self) -> Helper:
-        """Another process of the same machine: the same files and store, nothing in memory."""
-        return Helper(
-            Settings(self.env),
+        # As cli.py builds it, with the store and the clock injected.
+        self.helper = Helper(
+            Settings(env),
             Diagnostics(self.stderr, debug=True),
             secret_store=self.store,
             clock=lambda: self.now,
@@ -85,7 +82,8 @@ class Router:
 
 @pytest.fixture
 def router(tmp_path: Path) -> Router:
-    return Router(tmp_path / "home")
+    """A machine with a fresh HOME and nothing stored."""
+    return Router(hermetic_env(tmp_path / "home"))
 
 
 # -- stored logins: exact keys and paths --------------------------------------------------------
@@ -161,7 +159,7 @@ def test_any_request_is_answered_by_its_longest_stored_prefix(
     stored: list[str], requested: str
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="dccx-routing-") as home:
-        router = Router(Path(home) / "home")
+        router = Router(hermetic_env(Path(home)))
         for path in stored:
             key = f"{REGISTRY}/{path}" if path else REGISTRY
             router.login(key, f"user-{path or 'root'}", f"secret-{path}")
@@ -246,6 +244,34 @@ def test_an_ecr_path_is_answered_by_the_registry_entry(router: Router) -> None:
     assert router.answer(f"{ECR_HOST}/team/app")[1:] == ("AWS", "ecr-login-token")
 
 
+@pytest.mark.parametrize(
+    ("entry", "kind", "source_class"),
+    [
+        (Entry(ECR_HOST, ECR_HOST, "AKIAI44QH8DHBEXAMPLE", EcrKeys.kind), LOCAL, EcrKeys),
+        (
+            Entry(ECR_HOST, ECR_HOST, "profile:dev", EcrProfile.kind, {"profile": "dev"}),
+            LOCAL,
+            EcrProfile,
+        ),
+        # An entry this release cannot read leaves an ECR registry to the default chain.
+        (
+            Entry(ECR_HOST, ECR_HOST, "x", "a-source-of-a-later-release"),
+            DEFAULT_CHAIN,
+            EcrDefaultChain,
+        ),
+    ],
+    ids=["access-keys", "profile", "unknown-source"],
+)
+def test_an_ecr_entry_routes_to_the_source_it_records(
+    router: Router, entry: Entry, kind: str, source_class: type
+) -> None:
+    router.record(entry)
+    route = router.helper.route(parse_key(f"https://{ECR_HOST}/team/app"))
+    assert (route.kind, route.server.key) == (kind, ECR_HOST)
+    assert type(route.source) is source_class
+    assert router.store.calls == []  # routing reads the index, never a secret
+
+
 def test_an_ecr_alias_answers_with_its_targets_token_under_its_own_name(router: Router) -> None:
     router.login(ECR_HOST, "AWS", "ecr-login-token")
     router.login(REGISTRY, f"ecr-alias:{ECR_HOST}", "")
@@ -289,13 +315,10 @@ def test_an_alias_naming_no_ecr_registry_answers_nothing_with_a_warning(router: 
 
 
 @pytest.fixture
-def fleet_router(tmp_path: Path, machine: Machine, monkeypatch: pytest.MonkeyPatch) -> Router:
+def fleet_router(machine: Machine, monkeypatch: pytest.MonkeyPatch) -> Router:
     """A machine of the fleet, in process (botocore reads os.environ: it is the machine's)."""
     set_environ(monkeypatch, machine)
-    router = Router(tmp_path / "in-process")
-    router.env = machine
-    router.helper = router.new_helper()
-    return router
+    return Router(machine)
 
 
 def test_a_shared_entry_answers_a_registry_without_a_local_one(
