@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from support import HELPER, NOT_FOUND, run_helper_in
-from support_shared import (
+from support.shared import (
     GET_SECRET,
     LIST_SECRETS,
     MAX_AGE,
@@ -33,7 +33,7 @@ from standins.aws_proxy import AwsProxy
 from standins.moto_servers import MotoProcess
 from standins.processes import free_loopback_port
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 SERVER = "registry.example.com:5000"
 SECRET_NAME_TAIL = "registry.example.com+5000"
