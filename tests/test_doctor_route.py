@@ -28,7 +28,8 @@ from docker_credential_convox.errors import CredentialsNotFound
 from docker_credential_convox.helper import Helper
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registries import docker_config
-from docker_credential_convox.registries.doctor import OK, PROBLEM, Doctor
+from docker_credential_convox.registries.doctor import Doctor
+from docker_credential_convox.registries.doctor_report import OK, PROBLEM
 from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.settings import Settings
 from standins.aws_proxy import AwsProxy
