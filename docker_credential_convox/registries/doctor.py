@@ -3,10 +3,10 @@
 The checks follow a request's path: which helper Docker runs for the server and why
 (`doctor_docker`, by Docker's rules in `docker_lookup`), what the helper holds for it (canonical
 key, kind, credential source and where its secret lives), whether the keyring answers, and for
-ECR the cached token, a fresh mint and the clock against AWS's. With a shared scope configured
-(issue 12), which scope, and whether the registry's shared entry reads now (one GetSecretValue
-past the machine's cache; the value is only parsed, never shown); a shared entry answers when
-no local one does.
+ECR the cached token, a fresh mint and the clock against AWS's (`doctor_ecr`). With a shared
+scope configured (issue 12), which scope, and whether the registry's shared entry reads now (one
+GetSecretValue past the machine's cache; the value is only parsed, never shown); a shared entry
+answers when no local one does.
 
 Read-only: nothing here writes Docker's config, the registry index, the keyring or the token
 cache (the token minted to test the source is dropped). Secrets are read only to see that they
@@ -28,10 +28,10 @@ from docker_credential_convox.helper import NOTHING, SHARED
 from docker_credential_convox.registries import containers, docker_config
 from docker_credential_convox.registries.context import Context, config_path, server_from
 from docker_credential_convox.registries.doctor_docker import check_docker
+from docker_credential_convox.registries.doctor_ecr import check_clock, describe_cached
 from docker_credential_convox.registries.doctor_report import (
     NAME,
     Finding,
-    describe_duration,
     exit_code,
     note,
     ok,
@@ -47,23 +47,14 @@ from docker_credential_convox.server_keys import (
     token_api,
 )
 from docker_credential_convox.settings import ENV_NO_CACHE, ENV_SHARED, Settings
-from docker_credential_convox.shared.document import parse_optional
+from docker_credential_convox.shared.document import SharedEntry, parse_optional
 from docker_credential_convox.sources import StoredLogin
 from docker_credential_convox.sources.ecr import AwsSource, EcrKeys, EcrLoginToken
-from docker_credential_convox.tokencache import CachedToken
 
 if TYPE_CHECKING:
     from docker_credential_convox.helper import Helper, Route
     from docker_credential_convox.registry_index import Entry
-    from docker_credential_convox.shared.document import SharedEntry
     from docker_credential_convox.stores import SecretStore
-
-# ECR hands out tokens that last 12 hours from its own clock: a fresh token's expiry, less
-# that, is AWS's "now", to compare with ours.
-ECR_TOKEN_LIFETIME = 12 * 3600.0
-# Beyond this, SigV4 requests start failing and cached tokens expire earlier or later than the
-# helper thinks.
-CLOCK_TOLERANCE = 300.0
 
 
 # --- the helper's side -------------------------------------------------------------------------
@@ -361,46 +352,6 @@ class Doctor:
         if target.service != SERVICE_ECR:
             return [found]
         return [found, check_clock(minted.expires_at, started, finished)]
-
-
-def describe_cached(token: CachedToken, now: float) -> Finding:
-    """What the cached token for a registry's source means for the next `get`."""
-    times = f"issued {describe_time(token.issued_at)}, expires {describe_time(token.expires_at)}"
-    if token.issued_at > now + CLOCK_TOLERANCE:
-        return problem(
-            "cached token",
-            f"{times}: issued {describe_duration(token.issued_at - now)} in this machine's "
-            "future, so the clock was turned back since",
-            "check the clock (timedatectl), then `registries remove` and `add` the registry",
-        )
-    if token.is_fresh(now):
-        return ok(
-            "cached token",
-            f"{times} (in {describe_duration(token.expires_at - now)}); reused until "
-            f"{describe_time(token.refresh_at)}",
-        )
-    if token.is_usable(now):
-        return ok("cached token", f"{times}; past half its life, the next get mints a new one")
-    return ok("cached token", f"{times}; expired, the next get mints a new one")
-
-
-def check_clock(expires_at: float, started: float, finished: float) -> Finding:
-    """This clock against AWS's, from a token minted between `started` and `finished`."""
-    aws_now = expires_at - ECR_TOKEN_LIFETIME
-    skew = (started + finished) / 2 - aws_now  # > 0: ours is ahead
-    if abs(skew) <= CLOCK_TOLERANCE:
-        return ok(
-            "clock",
-            f"agrees with AWS's ({describe_duration(skew)} apart, by the expiry of the token "
-            "just minted)",
-        )
-    direction = "ahead of" if skew > 0 else "behind"
-    return problem(
-        "clock",
-        f"this machine's clock is {describe_duration(skew)} {direction} AWS's (by the expiry of "
-        "the token just minted), so cached tokens are kept past their expiry or dropped early",
-        "synchronise the clock (timedatectl set-ntp true)",
-    )
 
 
 def _keyring_problem(exc: StoreUnavailable, needed: str = "") -> Finding:
