@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import docker_config_path, run_helper_in
-from support_registries import add, get_credentials
+from support.registries import add, get_credentials
 
 from standins.registry import Registry
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["support.aws_emulator"]
 
 GET_TOKEN = "ecr:GetAuthorizationToken"
 ACCESS_KEY_ID = "AKIAI44QH8DHBEXAMPLE"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from support import docker_config_path, helper_listing, keyring_usernames, run_helper_in
-from support_registries import (
+from support.registries import (
     REAL_WORLD_CONFIG,
     add,
     assert_nothing_stored,

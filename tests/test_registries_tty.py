@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import HELPER, docker_config_path, helper_listing, keyring_usernames
-from support_registries import get_credentials, read_config
+from support.registries import get_credentials, read_config
 
 from standins.environment import FAKE_AWS_ENV
 from standins.registry import Registry
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["support.aws_emulator"]
 
 TIMEOUT_SECONDS = 30.0
 
