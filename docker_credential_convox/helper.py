@@ -1,19 +1,19 @@
 """The router: parse the server once, find what answers it, ask the backend that serves it.
 
-`route` is the one place that decides, and says why (a `Route`; `get` follows it, `registries
-doctor` explains it): the index entry a server's lookup keys find (a shorter path's entry answers
-a longer path), the source it records (sources/), and for an alias the registry it is another
-name for. A registry without a local entry is looked up in the shared scope, if one is
-configured (shared/): its shared entry is routed the same way, and its backend reads the secret
-from a read-only view of that entry instead of the OS keyring, so backends never learn that an
-entry is shared. Local entries win; `store` and `erase` on the protocol stay local; `list`
-merges both.
+`route` is the one decision, with its reason (a `Route`: `get` follows it, `registries doctor`
+explains it): the index entry a server's lookup keys find (a shorter path's entry answers a
+longer path), the source it records (sources/), and for an alias the registry it names. A
+registry without a local entry is looked up in the shared scope, if one is configured (shared/),
+and routed the same way; its backend reads the secret from a read-only view of that entry, so
+backends never learn that it is shared. Local entries win; `store` and `erase` stay local;
+`list` merges both.
 
-Data flows down: the router builds each backend once and hands it what one call needs (a secret
+Data flows down: each backend is built once, here, and handed what one call needs (a secret
 reader for `get`, the `Records` writer for `store` and `erase`); nothing below calls back up.
-Each protocol operation has a form that takes what is already parsed (`answer` a route,
-`store_source`, `erase_server`): the `registries` commands (registries/operations.py) and the
-kubelet provider use those, never a backend's writes.
+Each protocol operation has a form over what is already parsed (`answer` a route, `store_source`,
+`erase_server`), which the `registries` commands (registries/operations.py) and the kubelet
+provider use. Imports inside functions keep a module off the paths that never need it
+(tests/test_startup.py names them).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Callable, Optional
 
-    from docker_credential_convox.aws import MintedToken
     from docker_credential_convox.backends import Backend, LocalSecrets, SecretReader
     from docker_credential_convox.backends.ecr import EcrBackend
     from docker_credential_convox.backends.records import Records
@@ -46,10 +45,8 @@ if TYPE_CHECKING:
     from docker_credential_convox.shared.document import SharedEntry
     from docker_credential_convox.shared.entries import SharedRegistries
     from docker_credential_convox.sources import Source
-    from docker_credential_convox.sources.ecr import AwsSource
     from docker_credential_convox.stores import SecretStore
     from docker_credential_convox.stores.pass_store import PassStore
-    from docker_credential_convox.tokencache import CachedToken
 
 # What answers a `get` (Route.kind).
 LOCAL = "local"
@@ -369,24 +366,6 @@ class Helper:
         except HelperError as exc:
             self.diagnostics.warn(f"shared registries not listed: {exc.message}")
             return []
-
-    # -- for `registries doctor` until it reads these where they live -----------------------
-
-    @property
-    def secret_store(self) -> SecretStore:
-        return self.secrets.store
-
-    def lookup(self, server: Server) -> Optional[Entry]:
-        return self.entries().get(server.key)
-
-    def source_of(self, server: Server, entry: Optional[Entry]) -> Optional[Source]:
-        return sources.from_entry(server.kind, entry)
-
-    def cached_token(self, server: Server, source: AwsSource) -> Optional[CachedToken]:
-        return self.ecr.cached(server, source)
-
-    def mint_now(self, server: Server, source: AwsSource, secret: Optional[str]) -> MintedToken:
-        return self.ecr.mint_now(server, source, secret)
 
 
 def entries_under(entries: Mapping[str, Entry], server: Server) -> list[Entry]:

@@ -24,6 +24,12 @@ from docker_credential_convox.registries.terminal import (
     read_password_stdin,
 )
 from docker_credential_convox.server_keys import Server
+from docker_credential_convox.sources import ROLE_PREFIX
+from docker_credential_convox.sources.ecr import (
+    CHAIN_DESCRIPTION,
+    PROFILE_PREFIX,
+    private_ecr_registry,
+)
 
 
 def _check_flags(args: argparse.Namespace, server: Server) -> None:
@@ -78,8 +84,6 @@ def _check_flags(args: argparse.Namespace, server: Server) -> None:
 
 def _ecr_target(typed: str) -> Server:
     """The private ECR registry --ecr-registry names; one-line UsageError otherwise."""
-    from docker_credential_convox.sources.ecr import private_ecr_registry
-
     target = private_ecr_registry(typed)
     if target is None:
         raise UsageError(
@@ -120,7 +124,7 @@ def _ask_login(ctx: Context, args: argparse.Namespace, what: str) -> tuple[str, 
 def _require_secret_store(ctx: Context, key: str) -> None:
     """Ask the store that will keep the secret (the OS keyring, or pass) whether it answers, so
     that a missing or locked one is said in one line before any prompt or check, not after."""
-    ctx.helper.secret_store.find_username(key)  # StoreUnavailable says what to do
+    ctx.helper.secrets.store.find_username(key)  # StoreUnavailable says what to do
 
 
 def _require_unicode(what: str, value: str) -> None:
@@ -151,6 +155,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         _require_secret_store(ctx, server.key)
         username, password = _ask_login(ctx, args, "password")
         if not args.no_verify:
+            # ssl and http.client: only when a login is checked with its registry
             from docker_credential_convox.registries.login_check import check_credentials
 
             checked = check_credentials(server.key, username, password)
@@ -196,6 +201,7 @@ def _add_shared(ctx: Context, args: argparse.Namespace, server: Server, store_ur
     else:
         username, password = _ask_login(ctx, args, "password")
         if not args.no_verify:
+            # ssl and http.client: only when a login is checked with its registry
             from docker_credential_convox.registries.login_check import check_credentials
 
             check_credentials(server.key, username, password)
@@ -230,9 +236,6 @@ def _ecr_credentials(
 ) -> Optional[Credentials]:
     """The `store` request of the ECR source the flags (or prompts) give; None: the default
     chain (no flags and no terminal, or an empty access key ID at the prompt)."""
-    from docker_credential_convox.sources import ROLE_PREFIX
-    from docker_credential_convox.sources.ecr import PROFILE_PREFIX
-
     if args.profile is not None:
         return Credentials(store_url, PROFILE_PREFIX + args.profile.strip(), "")
     if args.role_arn is not None:
@@ -284,8 +287,6 @@ def _add_alias(ctx: Context, args: argparse.Namespace, server: Server, store_url
 
 def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -> None:
     """Check that the AWS default chain mints a token for `server`; forget any stored source."""
-    from docker_credential_convox.sources.ecr import CHAIN_DESCRIPTION
-
     ctx.note(
         f"Using {CHAIN_DESCRIPTION} for {server.key} (for an IAM user's access keys give "
         "--username ACCESS_KEY_ID --password-stdin; or --profile NAME, or --role-arn ARN)."
