@@ -58,7 +58,8 @@ NOTHING = "nothing"
 class Route:
     """What answers a `get` of one server, and why: the router's one decision (`Helper.route`).
 
-    `kind`: LOCAL (an index entry), SHARED (the shared scope's entry), DEFAULT_CHAIN (an ECR
+    `kind`: LOCAL (an index entry, or a source the caller chose: the kubelet provider's
+    workload role), SHARED (the shared scope's entry), DEFAULT_CHAIN (an ECR
     registry with no usable entry: AWS's default chain) or NOTHING (credentials not found).
     `server` is the server answered (a shorter path's key, or an alias's target) and `source` its
     credential source; `entry_key` is the key of the entry whose source answers, `via` the key of
@@ -93,7 +94,7 @@ class Route:
 
 
 class Helper:
-    """The four protocol operations over every backend, sharing one registry index."""
+    """`route` and the four protocol operations over every backend, sharing one index."""
 
     def __init__(
         self,
