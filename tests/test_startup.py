@@ -312,6 +312,7 @@ pytest_plugins = ["support.aws_emulator", "support.shared"]
 # What a `get` answered from the machine's shared cache never loads: no AWS client, no keyring,
 # no ECR layer for a shared login.
 UNNEEDED_FOR_CACHED_SHARED = (
+    *WRITERS,  # a shared entry is only read: no writer is built around it
     "botocore",
     "boto3",
     "keyring",
