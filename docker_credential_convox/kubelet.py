@@ -385,7 +385,7 @@ def main(
         return 1
     except Exception as exc:  # kubelet logs stderr, never stdout: one line there, no traceback
         if settings.debug:
-            import traceback
+            import traceback  # only to show an internal error
 
             traceback.print_exc(file=err)
         err.write(

@@ -9,6 +9,7 @@ rows in rows.py, and `doctor` asks the router's `route`.
 from __future__ import annotations
 
 from docker_credential_convox import TYPE_CHECKING, sources
+from docker_credential_convox.backends.ecr import VERIFY
 from docker_credential_convox.errors import UsageError
 from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.settings import ENV_SHARED
@@ -77,8 +78,6 @@ def store_shared(
             "(--role-arn)"
         )
     if verify and isinstance(source, AwsSource):
-        from docker_credential_convox.backends.ecr import VERIFY
-
         router.ecr.mint(server, source, secret, verb=VERIFY)
     entry = source.entry(server.key, server.url)
     return shared.put(SharedEntry(entry, secret or ""), kms_key_id)
