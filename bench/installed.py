@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -141,3 +142,28 @@ def make_installed_layout(directory: Path) -> tuple[Path, Path]:
     shutil.copy(BENCH_DIR.parent / "packaging" / "launchers" / script.name, script)
     script.chmod(0o755)
     return python, script
+
+
+def pip_installed(directory: Path) -> tuple[Path, Path]:
+    """A venv holding this tree's wheel, installed by pip (not editable) as users do, with
+    .venv's libraries linked beside it (no network needed). Its python and its launcher."""
+    wheels = directory / "wheel"
+    subprocess.run(
+        [
+            *(str(PYTHON), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"),
+            *("--no-index", "-w", str(wheels), str(BENCH_DIR.parent)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    venv = directory / "venv"
+    subprocess.run([str(PYTHON), "-m", "venv", "--without-pip", str(venv)], check=True)
+    version = "python{}.{}".format(*sys.version_info[:2])
+    theirs = venv / "lib" / version / "site-packages"
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.startswith(("__editable__", "docker_credential_convox", "__pycache__")):
+            (theirs / entry.name).symlink_to(entry)
+    python = venv / "bin" / "python"
+    pip = [str(PYTHON), "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
+    subprocess.run([*pip, "--no-index", str(next(wheels.glob("*.whl")))], check=True)
+    return python, venv / "bin" / "docker-credential-convox"
