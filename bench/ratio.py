@@ -32,6 +32,7 @@ from bench.timing import Process, interleave, quartile_and_median, time_process
 from standins.environment import hermetic_env
 from standins.moto_servers import start_moto_server
 
+ROOT = Path(__file__).resolve().parent.parent
 TARGET = 1.5  # issue 19 item 8: each hot path's p25 <= 1.5x the floor's
 
 
@@ -95,10 +96,9 @@ def measure(python: Path, helper: Path, env: dict[str, str], runs: int) -> list[
     return rows
 
 
-def git_head() -> str:
-    """HEAD, with "+changes" when the package or the launchers differ from it."""
-    root = Path(__file__).resolve().parent.parent
-    git = ["git", "-C", str(root)]
+def git_head(tree: Path) -> str:
+    """HEAD of `tree`, with "+changes" when its package or launchers differ from it."""
+    git = ["git", "-C", str(tree)]
     head = subprocess.run(
         [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -111,11 +111,11 @@ def git_head() -> str:
     return (head or "?") + ("+changes" if dirty else "")
 
 
-def render(label: str, rows: list[list[str]], runs: int, loads: Sequence[float]) -> str:
+def render(label: str, tree: str, rows: list[list[str]], runs: int, loads: Sequence[float]) -> str:
     lines = [
         f"## {label}",
         "",
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, tree {git_head()}, Python "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, tree {tree}, Python "
         f"{platform.python_version()}, {runs} runs of each side, load average "
         f"{loads[0]:.2f} before, {loads[1]:.2f} after (`uptime`; 2 cores shared).",
         "",
@@ -131,12 +131,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=40, help="runs of each side (default 40)")
     parser.add_argument("--label", default="measured", help="the section's heading")
     parser.add_argument("--output", type=Path, help="append the section here (default: none)")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="the checkout to install (default: this one)"
+    )
     args = parser.parse_args(argv)
     loads = [os.getloadavg()[0]]
     root = Path(tempfile.mkdtemp(prefix="dccx-ratio-"))
     moto = start_moto_server(root / "moto", expiring_tokens=True)
     try:
-        python, helper = pip_installed(root / "installed")
+        python, helper = pip_installed(root / "installed", args.tree)
         env = hermetic_env(root / "home", {"AWS_ENDPOINT_URL_ECR": moto.url})
         mint(helper, env)
         rows = measure(python, helper, env, args.runs)
@@ -144,7 +147,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         moto.stop()
         shutil.rmtree(root, ignore_errors=True)
     loads.append(os.getloadavg()[0])
-    section = render(args.label, rows, args.runs, loads)
+    section = render(args.label, git_head(args.tree), rows, args.runs, loads)
     if args.output:
         with args.output.open("a") as output:
             output.write(section)
