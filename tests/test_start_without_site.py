@@ -224,3 +224,80 @@ def test_an_editable_install_falls_back_to_the_usual_start(helper_env: dict[str,
     result, modules = run(Path(sys.executable).parent / LAUNCHER, helper_env, "version")
     assert result.returncode == 0, result
     assert "site" in modules
+
+
+# -- the end of a hot path: no collector, no interpreter shutdown (issue 19 item 8) ----------
+
+# A process as the launcher starts it (no `site`), with a witness whose finalizer writes to
+# stderr when the interpreter shuts down as usual (module globals are cleared then).
+WITNESS_PROBE = """
+import gc, os, sys
+
+class Witness:
+    def __del__(self):
+        os.write(2, b"SHUTDOWN\\n")
+
+witness = Witness()
+sys.argv = ["docker-credential-convox", *sys.argv[1:]]
+from docker_credential_convox import cli
+
+helper_main = cli.main
+
+def main():
+    code = helper_main()
+    os.write(2, b"GC=%d\\n" % gc.isenabled())  # as the helper's request ends
+    return code
+
+cli.main = main
+{before}
+from docker_credential_convox.start_without_site import run
+sys.exit(run([]))
+"""
+
+
+def run_witnessed(
+    env: dict[str, str], before: str, *args: str, stdin: str = ""
+) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of the probe running `before`, then the helper."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", WITNESS_PROBE.format(before=before), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_a_hot_path_skips_the_collector_and_the_interpreter_shutdown(
+    helper_env: dict[str, str],
+) -> None:
+    code, stdout, stderr = run_witnessed(helper_env, "", "get", stdin="unknown.example")
+    assert (code, stdout) == (1, NOT_FOUND + "\n"), stderr
+    assert "GC=0" in stderr
+    assert "SHUTDOWN" not in stderr
+
+
+def test_anything_left_for_atexit_gets_the_usual_shutdown(helper_env: dict[str, str]) -> None:
+    before = "import atexit; atexit.register(lambda: os.write(2, b'ATEXIT\\\\n'))"
+    code, stdout, stderr = run_witnessed(helper_env, before, "version")
+    assert (code, stdout.startswith("docker-credential-convox (")) == (0, True), stderr
+    assert "ATEXIT" in stderr
+    assert "SHUTDOWN" in stderr
+
+
+def test_a_path_that_loaded_site_gets_the_collector_and_the_usual_shutdown(
+    helper_env: dict[str, str],
+) -> None:
+    # The collector goes off as the launcher prepares, and back on as `site` loads.
+    before = (
+        "from docker_credential_convox.start_without_site import load_site, prepare\n"
+        "prepare([])\n"
+        "assert not gc.isenabled()\n"
+        "load_site()"
+    )
+    code, _, stderr = run_witnessed(helper_env, before, "version")
+    assert code == 0, stderr
+    assert "GC=1" in stderr
+    assert "SHUTDOWN" in stderr
