@@ -1,43 +1,49 @@
 """`registries doctor SERVER`: why a pull of SERVER gets no credentials, one check per line.
 
-Each check is a `Finding` rendered as one line, `ok: TOPIC: ...`, `note: TOPIC: ...` or
-`problem: TOPIC: ...; fix: ...`, so the fix is on the line that names the problem. The checks
-follow a request's path: which helper Docker runs for the server and why (Docker's own rules:
-DOCKER_AUTH_CONFIG, then `credHelpers` by exact key, then `credsStore`, else the plaintext
-`auths`), what the helper holds for it (canonical key, kind, credential source and where its
-secret lives), whether the keyring answers, and for ECR the cached token, a fresh mint and the
-clock against AWS's. With a shared scope configured (issue 12), which scope, and whether the
-registry's shared entry reads now (one GetSecretValue past the machine's cache; the value is
-only parsed, never shown); a shared entry answers when no local one does.
+The checks follow a request's path: which helper Docker runs for the server and why
+(`doctor_docker`, by Docker's rules in `docker_lookup`), what the helper holds for it (canonical
+key, kind, credential source and where its secret lives), whether the keyring answers, and for
+ECR the cached token, a fresh mint and the clock against AWS's. With a shared scope configured
+(issue 12), which scope, and whether the registry's shared entry reads now (one GetSecretValue
+past the machine's cache; the value is only parsed, never shown); a shared entry answers when
+no local one does.
 
 Read-only: nothing here writes Docker's config, the registry index, the keyring or the token
 cache (the token minted to test the source is dropped). Secrets are read only to see that they
 are there, or to mint, and never reach a message: findings carry usernames, access key IDs,
-paths and times only.
+paths and times only. Each check is a `Finding`; `doctor_report` renders them.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, Optional
 
-from docker_credential_convox import APP
 from docker_credential_convox.errors import AwsError, HelperError, StoreUnavailable
 from docker_credential_convox.filecache import describe_time
 from docker_credential_convox.helper import NOTHING, SHARED
-from docker_credential_convox.registries import docker_config, json_roundtrip
+from docker_credential_convox.registries import docker_config
 from docker_credential_convox.registries.context import Context, server_from
+from docker_credential_convox.registries.doctor_docker import check_docker
+from docker_credential_convox.registries.doctor_report import (
+    NAME,
+    PROBLEM,
+    Finding,
+    describe_duration,
+    exit_code,
+    note,
+    ok,
+    problem,
+    render_report,
+    run_command,
+)
 from docker_credential_convox.server_keys import (
-    DOCKER_HUB_KEY,
     ECR,
     ECR_PUBLIC,
     SERVICE_ECR,
     Server,
-    parse_server,
     token_api,
 )
 from docker_credential_convox.settings import ENV_NO_CACHE, Settings
@@ -51,231 +57,12 @@ if TYPE_CHECKING:
     from docker_credential_convox.shared.document import SharedEntry
     from docker_credential_convox.stores import SecretStore
 
-NAME = APP
-OK = "ok"
-NOTE = "note"
-PROBLEM = "problem"
 # ECR hands out tokens that last 12 hours from its own clock: a fresh token's expiry, less
 # that, is AWS's "now", to compare with ours.
 ECR_TOKEN_LIFETIME = 12 * 3600.0
 # Beyond this, SigV4 requests start failing and cached tokens expire earlier or later than the
 # helper thinks.
 CLOCK_TOLERANCE = 300.0
-ENV_DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
-
-
-class Finding:
-    """One checked fact: its status, the topic, what was found and, for a problem, the fix."""
-
-    __slots__ = ("fix", "status", "text", "topic")
-
-    def __init__(self, status: str, topic: str, text: str, fix: Optional[str] = None) -> None:
-        self.status = status
-        self.topic = topic
-        self.text = text
-        self.fix = fix
-
-    def render(self) -> str:
-        """`status: topic: text[; fix: fix]`, one line."""
-        line = f"{self.status}: {self.topic}: {self.text}"
-        return " ".join((f"{line}; fix: {self.fix}" if self.fix else line).split())
-
-    def __repr__(self) -> str:
-        return f"Finding({self.render()!r})"
-
-
-def ok(topic: str, text: str) -> Finding:
-    return Finding(OK, topic, text)
-
-
-def note(topic: str, text: str) -> Finding:
-    return Finding(NOTE, topic, text)
-
-
-def problem(topic: str, text: str, fix: str) -> Finding:
-    return Finding(PROBLEM, topic, text, fix)
-
-
-def run_command(*words: str) -> str:
-    """A command of ours for a fix, quoted as the user would type it."""
-    return "run `" + " ".join((NAME, *words)) + "`"
-
-
-def describe_duration(seconds: float) -> str:
-    """`3h 05m`, `12m`, `40s`: a span for people, to the nearest second or minute."""
-    seconds = abs(seconds)
-    if seconds < 59.5:
-        return f"{seconds:.0f}s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    return f"{minutes // 60}h {minutes % 60:02d}m"
-
-
-def render_report(heading: str, findings: Sequence[Finding]) -> str:
-    """The heading, one line per finding, and how many problems were found."""
-    problems = sum(1 for finding in findings if finding.status == PROBLEM)
-    if problems == 0:
-        summary = "No problems found."
-    else:
-        summary = f"{problems} problem{'s' if problems > 1 else ''} found."
-    return "".join(line + "\n" for line in [heading, *(f.render() for f in findings), summary])
-
-
-def exit_code(findings: Sequence[Finding]) -> int:
-    """0 when every check passed, 1 when any found a problem."""
-    return 1 if any(finding.status == PROBLEM for finding in findings) else 0
-
-
-def docker_lookup_key(typed: str, server: Server) -> str:
-    """The key Docker looks SERVER up by: the image reference's host[:port]; Hub's index URL."""
-    if server.key == DOCKER_HUB_KEY:
-        return docker_config.DOCKER_HUB_SERVER_URL
-    return docker_config.config_keys_for(typed)[0]
-
-
-def _names(config_key: str, server: Server) -> bool:
-    try:
-        return parse_server(config_key).key == server.key
-    except HelperError:
-        return False
-
-
-def creds_store(config: docker_config.DockerConfig) -> str:
-    """The config's `credsStore` (the helper for every registry without credHelpers), or ""."""
-    node = config.document.get("credsStore")
-    if isinstance(node, json_roundtrip.Scalar) and isinstance(node.value, str):
-        return node.value
-    return ""
-
-
-def plaintext_keys(config: docker_config.DockerConfig, server: Server) -> list[str]:
-    """The `auths` keys that hold a plaintext secret for `server`."""
-    return [
-        login.config_key for login in config.plaintext_logins() if _names(login.config_key, server)
-    ]
-
-
-# --- Docker's side: which helper runs, and why -----------------------------------------------
-
-
-def docker_auth_config_keys(environ: Mapping[str, str], server: Server) -> list[str]:
-    """The `auths` keys of DOCKER_AUTH_CONFIG naming `server` (Docker reads it before helpers)."""
-    text = environ.get(ENV_DOCKER_AUTH_CONFIG, "")
-    if not text.strip():
-        return []
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return []  # Docker ignores a value it cannot parse
-    auths = document.get("auths") if isinstance(document, dict) else None
-    if not isinstance(auths, dict):
-        return []
-    return [key for key in auths if isinstance(key, str) and _names(key, server)]
-
-
-def resolve_helper(config: docker_config.DockerConfig, key: str) -> tuple[str, str]:
-    """The helper Docker runs for lookup key `key` ("" for none), and why, by Docker's rules:
-    credHelpers by exact key, else credsStore."""
-    helper = config.cred_helpers().get(key)
-    if helper is not None:
-        return helper, f'credHelpers["{key}"] in {config.path}'
-    store = creds_store(config)
-    if store:
-        return store, f"credsStore in {config.path}, with no credHelpers entry for {key}"
-    return "", ""
-
-
-def check_docker(
-    config: docker_config.DockerConfig,
-    typed: str,
-    server: Server,
-    environ: Mapping[str, str],
-    which: Callable[[str], Optional[str]],
-) -> Finding:
-    """Which helper Docker runs for `server`, by Docker's rules, and whether that is this one."""
-    key = docker_lookup_key(typed, server)
-    shadowing = docker_auth_config_keys(environ, server)
-    if shadowing:
-        return problem(
-            "docker",
-            f"{ENV_DOCKER_AUTH_CONFIG} in the environment holds credentials for "
-            f'"{shadowing[0]}", and docker uses them before any credential helper',
-            f"unset {ENV_DOCKER_AUTH_CONFIG}, or drop that entry from it",
-        )
-    helper, why = resolve_helper(config, key)
-    if helper == docker_config.HELPER_NAME:
-        return _routed_here(config, typed, server, f"runs {NAME} for {key} ({why})", which)
-    if helper:
-        return problem(
-            "docker",
-            f"runs docker-credential-{helper} for {key} ({why}), not {NAME}",
-            f"{run_command('registries', 'add', typed)} (a credHelpers entry wins over credsStore)",
-        )
-    return _not_routed(config, typed, server, key)
-
-
-def _plaintext_fix(typed: str, server: Server) -> str:
-    """How to drop a plaintext copy: `import` moves it; ECR logins are re-added instead."""
-    if server.kind in (ECR, ECR_PUBLIC):
-        return run_command("registries", "add", typed)
-    return run_command("registries", "import")
-
-
-def _routed_here(
-    config: docker_config.DockerConfig,
-    typed: str,
-    server: Server,
-    route: str,
-    which: Callable[[str], Optional[str]],
-) -> Finding:
-    executable = which(NAME)
-    if executable is None:
-        return problem(
-            "docker",
-            f"{route}, but {NAME} is not on this PATH",
-            f"put {NAME} in a directory on the PATH that docker runs with",
-        )
-    stale = plaintext_keys(config, server)
-    if stale:
-        return problem(
-            "docker",
-            f'{route}, but auths["{stale[0]}"] still holds a plaintext password, which docker '
-            "sends whenever the helper fails",
-            f"{_plaintext_fix(typed, server)} (it removes the plaintext copy)",
-        )
-    return ok("docker", f"{route}; found at {executable}")
-
-
-def _not_routed(
-    config: docker_config.DockerConfig, typed: str, server: Server, key: str
-) -> Finding:
-    add = run_command("registries", "add", typed)
-    misspelled = [
-        other for other in config.cred_helpers() if other != key and _names(other, server)
-    ]
-    if misspelled:
-        return problem(
-            "docker",
-            f'credHelpers names this registry "{misspelled[0]}", but docker looks up exactly '
-            f'"{key}", so it runs no helper for it',
-            add,
-        )
-    stale = plaintext_keys(config, server)
-    if stale:
-        return problem(
-            "docker",
-            f"no credential helper is named for {key} in {config.path}, and "
-            f'auths["{stale[0]}"] holds a plaintext password, which docker sends instead of '
-            f"asking {NAME}",
-            _plaintext_fix(typed, server),
-        )
-    return problem(
-        "docker",
-        f"no credential helper is named for {key} in {config.path}, so docker never asks "
-        f"{NAME} and pulls anonymously",
-        add,
-    )
 
 
 # --- the helper's side -------------------------------------------------------------------------
