@@ -53,8 +53,26 @@ def mint(helper: Path, env: dict[str, str]) -> None:
         raise RuntimeError(f"the second ECR get did not hit the cache: {done.stderr[-400:]}")
 
 
-def measure(python: Path, helper: Path, env: dict[str, str], runs: int) -> list[list[str]]:
-    """One row per hot path: its p25 and median, the floor's, the ratio of the p25s."""
+def modules_loaded(process: Process) -> list[str]:
+    """The modules one run of `process` imports beyond the floor's, in order (-X importtime)."""
+    done = subprocess.run(
+        list(process.argv),
+        input=process.stdin,
+        env={**process.env, "PYTHONPROFILEIMPORTTIME": "1"},
+        capture_output=True,
+        check=False,
+    )
+    lines = done.stderr.decode(errors="replace").splitlines()
+    names = [line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")]
+    first = names.index("docker_credential_convox") if "docker_credential_convox" in names else 0
+    return [name.replace("docker_credential_convox", "dcc") for name in names[first:]]
+
+
+def measure(
+    python: Path, helper: Path, env: dict[str, str], runs: int
+) -> tuple[list[list[str]], list[str]]:
+    """One row per hot path (its p25 and median, the floor's, the ratio of the p25s), and the
+    modules each path loads."""
     floor_argv = [str(python.resolve()), "-I", "-S", "-c", "pass"]
     paths = [
         (Process("`get`, ECR, cached", [str(helper), "get"], ECR_HOST.encode(), env), ECR_HOST),
@@ -73,8 +91,10 @@ def measure(python: Path, helper: Path, env: dict[str, str], runs: int) -> list[
     )
     if NOT_FOUND not in check.stdout:
         raise RuntimeError(f"unknown get answered {check.stdout!r} {check.stderr[-300:]!r}")
-    rows = []
+    rows, loaded = [], []
     for path, host in paths:
+        modules = modules_loaded(path)
+        loaded.append(f"- {path.name}, {len(modules)} modules: {', '.join(modules)}")
         floor = Process(f"floor for {path.name}", floor_argv, host.encode(), env)
         for process in (path, floor):  # warm the page cache; never timed
             time_process(process)
@@ -93,7 +113,7 @@ def measure(python: Path, helper: Path, env: dict[str, str], runs: int) -> list[
                 "yes" if value <= TARGET else "**no**",
             ]
         )
-    return rows
+    return rows, loaded
 
 
 def git_head(tree: Path) -> str:
@@ -111,7 +131,15 @@ def git_head(tree: Path) -> str:
     return (head or "?") + ("+changes" if dirty else "")
 
 
-def render(label: str, tree: str, rows: list[list[str]], runs: int, loads: Sequence[float]) -> str:
+def render(
+    label: str,
+    tree: str,
+    rows: list[list[str]],
+    loaded: list[str],
+    *,
+    runs: int,
+    loads: Sequence[float],
+) -> str:
     lines = [
         f"## {label}",
         "",
@@ -123,6 +151,8 @@ def render(label: str, tree: str, rows: list[list[str]], runs: int, loads: Seque
         "|---|--:|--:|--:|--:|--:|---|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", "Modules loaded after the interpreter's own (`dcc` is the package), in order:"]
+    lines += ["", *loaded]
     return "\n".join(lines) + "\n\n"
 
 
@@ -142,12 +172,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         python, helper = pip_installed(root / "installed", args.tree)
         env = hermetic_env(root / "home", {"AWS_ENDPOINT_URL_ECR": moto.url})
         mint(helper, env)
-        rows = measure(python, helper, env, args.runs)
+        rows, loaded = measure(python, helper, env, args.runs)
     finally:
         moto.stop()
         shutil.rmtree(root, ignore_errors=True)
     loads.append(os.getloadavg()[0])
-    section = render(args.label, git_head(args.tree), rows, args.runs, loads)
+    section = render(args.label, git_head(args.tree), rows, loaded, runs=args.runs, loads=loads)
     if args.output:
         with args.output.open("a") as output:
             output.write(section)
