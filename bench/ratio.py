@@ -28,7 +28,7 @@ from typing import Optional
 
 from bench.base import ECR_HOST, MOTO_PASSWORD, NOT_FOUND, UNKNOWN_REGISTRY
 from bench.installed import pip_installed
-from bench.timing import Process, interleave, quartile_and_median, time_process
+from bench.timing import Process, instructions, interleave, quartile_and_median, time_process
 from standins.environment import hermetic_env
 from standins.moto_servers import start_moto_server
 
@@ -102,6 +102,10 @@ def measure(
         p25, median = quartile_and_median(samples[path.name])
         floor_p25, floor_median = quartile_and_median(samples[floor.name])
         value = p25 / floor_p25
+        counts = "—"
+        if shutil.which("valgrind"):
+            ours, theirs = (instructions(run.argv, run.stdin, run.env) for run in (path, floor))
+            counts = f"{ours / 1e6:.1f} M / {theirs / 1e6:.1f} M = {ours / theirs:.2f}x"
         rows.append(
             [
                 path.name,
@@ -111,6 +115,7 @@ def measure(
                 f"{floor_median * 1000:.1f} ms",
                 f"{value:.2f}x",
                 "yes" if value <= TARGET else "**no**",
+                counts,
             ]
         )
     return rows, loaded
@@ -147,8 +152,9 @@ def render(
         f"{platform.python_version()}, {runs} runs of each side, load average "
         f"{loads[0]:.2f} before, {loads[1]:.2f} after (`uptime`; 2 cores shared).",
         "",
-        f"| hot path | p25 | median | floor p25 | floor median | p25 / floor p25 | ≤ {TARGET}x |",
-        "|---|--:|--:|--:|--:|--:|---|",
+        "| hot path | p25 | median | floor p25 | floor median | p25 / floor p25 "
+        f"| ≤ {TARGET}x | instructions, path / floor (callgrind) |",
+        "|---|--:|--:|--:|--:|--:|---|--:|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines += ["", "Modules loaded after the interpreter's own (`dcc` is the package), in order:"]

@@ -239,6 +239,24 @@ def quartile_and_median(values: Sequence[float]) -> tuple[float, float]:
     return statistics.quantiles(values, n=4)[0], statistics.median(values)
 
 
+def instructions(argv: Sequence[str], stdin: bytes, env: Mapping[str, str]) -> int:
+    """Instructions one run of `argv` executes, counted by valgrind's callgrind: every process
+    it runs (a launcher that is a shell script execs Python), summed. Repeatable to a fraction
+    of a percent on a busy machine, where wall time is not."""
+    argv = [
+        "valgrind",
+        "--tool=callgrind",
+        "--trace-children=yes",
+        "--callgrind-out-file=/dev/null",
+        *argv,
+    ]
+    done = subprocess.run(argv, input=stdin, capture_output=True, env=dict(env), check=False)
+    found = re.findall(rb"Collected : (\d+)", done.stderr)
+    if not found:
+        raise RuntimeError(f"callgrind counted nothing: {done.stderr.decode()[-400:]}")
+    return sum(int(count) for count in found)
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
