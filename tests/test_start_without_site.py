@@ -301,3 +301,68 @@ def test_a_path_that_loaded_site_gets_the_collector_and_the_usual_shutdown(
     assert code == 0, stderr
     assert "GC=1" in stderr
     assert "SHUTDOWN" in stderr
+
+
+# -- this package's modules from their cached bytecode (issue 19 item 8) ---------------------
+
+# Which loader loaded each of the package's modules that a request imported, one line each.
+LOADERS_PROBE = """
+import os, sys
+sys.argv = ["docker-credential-convox", *sys.argv[1:]]
+from docker_credential_convox import cli
+from docker_credential_convox.start_without_site import run
+
+helper_main = cli.main
+earlier = set(sys.modules)  # loaded before the launcher prepared: the usual finders'
+
+def main():
+    code = helper_main()
+    for name, module in sorted(sys.modules.items()):
+        if name.startswith("docker_credential_convox.") and name not in earlier:
+            loader = type(module.__spec__.loader).__name__
+            os.write(2, f"LOADER {{name}} {{loader}} {{module.__file__}}\\n".encode())
+    return code
+
+cli.main = main
+sys.exit(run([]))
+"""
+
+
+def loaders(env: dict[str, str], *args: str, stdin: str = "") -> dict[str, tuple[str, str]]:
+    """Module -> (loader class, file) for the package's modules one request loaded."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", LOADERS_PROBE.format(), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    lines = [line.split()[1:] for line in result.stderr.splitlines() if line.startswith("LOADER")]
+    return {name: (loader, file) for name, loader, file in lines}
+
+
+def test_a_hot_path_runs_the_package_from_its_cached_bytecode(
+    helper_env: dict[str, str],
+) -> None:
+    found = loaders(helper_env, "get", stdin="unknown.example")
+    assert "docker_credential_convox.helper" in found
+    assert {loader for loader, _ in found.values()} == {"_CachedBytecode"}
+    helper_file = found["docker_credential_convox.helper"][1]
+    assert helper_file == str(ROOT / "docker_credential_convox" / "helper.py")
+
+
+def test_bytecode_older_than_its_source_is_not_run(
+    broken_venv: Path, helper_env: dict[str, str]
+) -> None:
+    version = "python{}.{}".format(*sys.version_info[:2])
+    package = broken_venv / "lib" / version / "site-packages" / "docker_credential_convox"
+    protocol = package / "protocol.py"
+    edited = protocol.read_text().replace(
+        'return f"{name} ({distribution}) {version}\\n"', 'return "edited\\n"'
+    )
+    assert edited != protocol.read_text()
+    protocol.write_text(edited)  # newer than the bytecode pip compiled, another size
+    result, modules = run(broken_venv / "bin" / LAUNCHER, helper_env, "version")
+    assert (result.returncode, result.stdout) == (0, "edited\n"), result
+    assert "site" not in modules
