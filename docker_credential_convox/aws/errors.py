@@ -1,4 +1,5 @@
-"""What an AWS call's failure may say: AWS's own error code and message, or only the status.
+"""What an AWS call's failure may say: AWS's own error code and message, or only the status,
+and what to do about it.
 
 An endpoint's answer is not AWS's when botocore could not read an AWS error out of it (a proxy's
 page, an echo of the request, a body that is not the protocol's): botocore then puts the whole
@@ -9,14 +10,16 @@ type instead. What is kept is cut to one line with every encoding of every secre
 
 from __future__ import annotations
 
-from docker_credential_convox import TYPE_CHECKING
-from docker_credential_convox.errors import one_line
+from docker_credential_convox import APP, TYPE_CHECKING
+from docker_credential_convox.errors import AwsError, one_line
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, Optional
 
 CODE_LIMIT = 80
+MESSAGE_LIMIT = 400  # characters of an AWS error message kept in the one-line error
+DEADLINE_CODE = "DeadlineExceeded"  # the code of an AwsError for a call past its deadline
 # botocore exceptions whose text is built from local settings only (an endpoint URL, a profile
 # or region name), never from what an endpoint sent.
 _LOCAL_TEXT = frozenset(
@@ -70,3 +73,76 @@ def error_parts(exc: BaseException, secrets: Sequence[str], limit: int) -> tuple
     if name in _LOCAL_TEXT:
         return name, one_line(str(exc), limit, secrets), 0
     return name, "", 0
+
+
+HINTS = {
+    "NoCredentials": (
+        "hint: give the helper AWS credentials (`aws configure`, AWS_PROFILE, `aws sso login`), "
+        f"or store access keys for this registry: `{APP} registries add SERVER`"
+    ),
+    "ProfileNotFound": (
+        "hint: check the profile's name in the AWS config files "
+        "(AWS_CONFIG_FILE, default ~/.aws/config)"
+    ),
+    "bad-credentials": (
+        "hint: AWS does not accept these credentials: check the access key ID and secret"
+    ),
+    "expired": "hint: the AWS session credentials have expired: refresh them and try again",
+    "unreachable": (
+        "hint: the AWS API could not be reached: check the network, HTTPS_PROXY, and any "
+        "AWS_ENDPOINT_URL_* setting"
+    ),
+}
+_HINT_GROUPS = {
+    "UnrecognizedClientException": "bad-credentials",
+    "InvalidClientTokenId": "bad-credentials",
+    "InvalidSignatureException": "bad-credentials",
+    "SignatureDoesNotMatch": "bad-credentials",
+    "ExpiredToken": "expired",
+    "ExpiredTokenException": "expired",
+    "RequestExpired": "expired",
+    "EndpointConnectionError": "unreachable",
+    "ConnectTimeoutError": "unreachable",
+    "ReadTimeoutError": "unreachable",
+    "ConnectionClosedError": "unreachable",
+    "ProxyConnectionError": "unreachable",
+    "SSLError": "unreachable",
+    DEADLINE_CODE: "unreachable",
+}
+_SSO_ERRORS = frozenset({"TokenRetrievalError", "UnauthorizedSSOTokenError", "SSOTokenLoadError"})
+
+
+def _hint(code: str, profile: Optional[str], operation: str) -> Optional[str]:
+    """What to do about an AWS error, for stderr."""
+    if code in _SSO_ERRORS:
+        option = f" --profile {profile}" if profile else ""
+        return (
+            "hint: the AWS SSO session has expired or was never started: "
+            f"run `aws sso login{option}`"
+        )
+    if code in ("AccessDenied", "AccessDeniedException"):
+        action = "sts:AssumeRole" if operation.startswith("sts:") else "ecr:GetAuthorizationToken"
+        return f"hint: the AWS principal is not allowed {action}: check its IAM policy"
+    return HINTS.get(_HINT_GROUPS.get(code, code))
+
+
+def mint_error(
+    exc: BaseException,
+    operation: str,
+    profile: Optional[str],
+    secrets: Sequence[str],
+    credentials_method: str,
+) -> AwsError:
+    """The AwsError for a botocore exception raised by a mint's `operation`, with a hint
+    (`profile`: the AWS profile the credentials came from, for `aws sso login`)."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, bx.NoCredentialsError):
+        code, message = "NoCredentials", "no AWS credentials were found"
+    else:  # AWS's own code and message, never what an endpoint that is not AWS sent
+        code, message, status = error_parts(exc, secrets, MESSAGE_LIMIT)
+        if not message and code.startswith("HTTP "):
+            message = "the endpoint's answer is not an AWS error"
+        elif not message:
+            message = code if status else "not shown, as it may quote what the endpoint sent"
+    return AwsError(operation, code, message, _hint(code, profile, operation), credentials_method)
