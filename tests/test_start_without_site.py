@@ -366,3 +366,16 @@ def test_bytecode_older_than_its_source_is_not_run(
     result, modules = run(broken_venv / "bin" / LAUNCHER, helper_env, "version")
     assert (result.returncode, result.stdout) == (0, "edited\n"), result
     assert "site" not in modules
+
+
+def test_a_package_wins_over_a_module_of_its_name_as_with_importlib(
+    broken_venv: Path, helper_env: dict[str, str]
+) -> None:
+    version = "python{}.{}".format(*sys.version_info[:2])
+    package = broken_venv / "lib" / version / "site-packages" / "docker_credential_convox"
+    assert (package / "sources" / "__init__.py").exists()
+    # What a stale build directory leaves in a wheel after a module became a package.
+    (package / "sources.py").write_text("raise RuntimeError('a stale module')\n")
+    result, modules = run(broken_venv / "bin" / LAUNCHER, helper_env, "get", stdin="x.example")
+    assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
+    assert "site" not in modules
