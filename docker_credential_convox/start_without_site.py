@@ -97,7 +97,7 @@ class _SiteOnMiss:
 
 class _OwnModules:
     """Second on sys.meta_path: a module of this package, found where its name puts it under
-    the package's directory (a module before a package of the same name, as importlib does)."""
+    the package's directory (a package before a module of the same name, as importlib does)."""
 
     @staticmethod
     def find_spec(
@@ -108,7 +108,7 @@ class _OwnModules:
             return None  # other bytecode files (-O, a cache prefix): the usual finders know which
         parent, _, last = name[len(_PREFIX) :].rpartition(".")
         directory = _PACKAGE_DIR + "/" + parent.replace(".", "/") if parent else _PACKAGE_DIR
-        for folder, file in ((directory, last + ".py"), (directory + "/" + last, "__init__.py")):
+        for folder, file in ((directory + "/" + last, "__init__.py"), (directory, last + ".py")):
             try:
                 source = os.stat(folder + "/" + file)
             except OSError:
