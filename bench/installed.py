@@ -150,10 +150,15 @@ def pip_installed(directory: Path, tree: Path = BENCH_DIR.parent) -> tuple[Path,
     network needed) and nothing else: site-packages as big as a user's, which every start
     lists. Its python and its launcher."""
     wheels = directory / "wheel"
+    # From a copy: setuptools reuses the tree's build/ directory, where a module since moved
+    # or deleted would ride along into the wheel.
+    source = directory / "source"
+    leave_out = shutil.ignore_patterns("build", "dist", ".venv", ".git", "*.egg-info", "*.pyc")
+    shutil.copytree(tree, source, ignore=leave_out)
     subprocess.run(
         [
             *(str(PYTHON), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"),
-            *("--no-index", "-w", str(wheels), str(tree)),
+            *("--no-index", "-w", str(wheels), str(source)),
         ],
         check=True,
         capture_output=True,
