@@ -29,7 +29,7 @@ from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import Entry
 from docker_credential_convox.server_keys import parse_key
 from docker_credential_convox.settings import Settings
-from docker_credential_convox.sources.ecr import EcrAlias, EcrDefaultChain
+from docker_credential_convox.sources.ecr import EcrAlias, EcrDefaultChain, EcrKeys, EcrProfile
 
 pytest_plugins = ["support.aws_emulator", "support.shared"]
 
@@ -47,19 +47,16 @@ DOCKER_HUB_SPELLINGS = (
 
 
 class Router:
-    """One machine's helper, in process: a fresh HOME, the in-memory store, a held clock."""
+    """One machine's helper, in process: its environment, the in-memory store, a held clock."""
 
-    def __init__(self, home: Path, extra: dict[str, str] | None = None) -> None:
-        self.env = hermetic_env(home, extra)
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
         self.store = InMemoryStore()
         self.stderr = io.StringIO()
         self.now = time.time()
-        self.helper = self.new_helper()
-
-    def new_helper(self) -> Helper:
-        """Another process of the same machine: the same files and store, nothing in memory."""
-        return Helper(
-            Settings(self.env),
+        # As cli.py builds it, with the store and the clock injected.
+        self.helper = Helper(
+            Settings(env),
             Diagnostics(self.stderr, debug=True),
             secret_store=self.store,
             clock=lambda: self.now,
@@ -85,7 +82,8 @@ class Router:
 
 @pytest.fixture
 def router(tmp_path: Path) -> Router:
-    return Router(tmp_path / "home")
+    """A machine with a fresh HOME and nothing stored."""
+    return Router(hermetic_env(tmp_path / "home"))
 
 
 # -- stored logins: exact keys and paths --------------------------------------------------------
@@ -139,6 +137,14 @@ def test_erase_forgets_exactly_its_own_key(router: Router) -> None:
     assert router.store.get(REGISTRY, "everyone") == "registry-secret"
 
 
+def test_a_new_login_replaces_the_old_one_and_leaves_no_secret_behind(router: Router) -> None:
+    router.login(REGISTRY, "alice", "alice-secret")
+    router.login(f"https://{REGISTRY}/v2/", "bob", "bob-secret")  # the same key, spelled anew
+    assert router.answer(REGISTRY) == (REGISTRY, "bob", "bob-secret")
+    assert router.store.secrets == {(REGISTRY, "bob"): "bob-secret"}
+    assert router.helper.list() == {f"https://{REGISTRY}/v2/": "bob"}
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     stored=st.lists(
@@ -153,7 +159,7 @@ def test_any_request_is_answered_by_its_longest_stored_prefix(
     stored: list[str], requested: str
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="dccx-routing-") as home:
-        router = Router(Path(home) / "home")
+        router = Router(hermetic_env(Path(home)))
         for path in stored:
             key = f"{REGISTRY}/{path}" if path else REGISTRY
             router.login(key, f"user-{path or 'root'}", f"secret-{path}")
@@ -238,6 +244,34 @@ def test_an_ecr_path_is_answered_by_the_registry_entry(router: Router) -> None:
     assert router.answer(f"{ECR_HOST}/team/app")[1:] == ("AWS", "ecr-login-token")
 
 
+@pytest.mark.parametrize(
+    ("entry", "kind", "source_class"),
+    [
+        (Entry(ECR_HOST, ECR_HOST, "AKIAI44QH8DHBEXAMPLE", EcrKeys.kind), LOCAL, EcrKeys),
+        (
+            Entry(ECR_HOST, ECR_HOST, "profile:dev", EcrProfile.kind, {"profile": "dev"}),
+            LOCAL,
+            EcrProfile,
+        ),
+        # An entry this release cannot read leaves an ECR registry to the default chain.
+        (
+            Entry(ECR_HOST, ECR_HOST, "x", "a-source-of-a-later-release"),
+            DEFAULT_CHAIN,
+            EcrDefaultChain,
+        ),
+    ],
+    ids=["access-keys", "profile", "unknown-source"],
+)
+def test_an_ecr_entry_routes_to_the_source_it_records(
+    router: Router, entry: Entry, kind: str, source_class: type
+) -> None:
+    router.record(entry)
+    route = router.helper.route(parse_key(f"https://{ECR_HOST}/team/app"))
+    assert (route.kind, route.server.key) == (kind, ECR_HOST)
+    assert type(route.source) is source_class
+    assert router.store.calls == []  # routing reads the index, never a secret
+
+
 def test_an_ecr_alias_answers_with_its_targets_token_under_its_own_name(router: Router) -> None:
     router.login(ECR_HOST, "AWS", "ecr-login-token")
     router.login(REGISTRY, f"ecr-alias:{ECR_HOST}", "")
@@ -281,13 +315,10 @@ def test_an_alias_naming_no_ecr_registry_answers_nothing_with_a_warning(router: 
 
 
 @pytest.fixture
-def fleet_router(tmp_path: Path, machine: Machine, monkeypatch: pytest.MonkeyPatch) -> Router:
+def fleet_router(machine: Machine, monkeypatch: pytest.MonkeyPatch) -> Router:
     """A machine of the fleet, in process (botocore reads os.environ: it is the machine's)."""
     set_environ(monkeypatch, machine)
-    router = Router(tmp_path / "in-process")
-    router.env = machine
-    router.helper = router.new_helper()
-    return router
+    return Router(machine)
 
 
 def test_a_shared_entry_answers_a_registry_without_a_local_one(
@@ -300,6 +331,7 @@ def test_a_shared_entry_answers_a_registry_without_a_local_one(
     assert route.scope == machine["DOCKER_CREDENTIAL_CONVOX_SHARED"]
     assert fleet_router.answer(REGISTRY) == (REGISTRY, "fleet-bot", "fleet-secret")
     assert fleet_router.store.calls == []  # a shared answer never opens the local store
+    assert fleet_router.helper.list() == {REGISTRY: "fleet-bot"}
     nothing = fleet_router.helper.route(parse_key("other.example.com"))
     assert nothing.kind == NOTHING
     assert nothing.why.endswith(f", here or in {route.scope}")
@@ -315,5 +347,9 @@ def test_a_local_entry_beats_the_shared_one(fleet_router: Router, machine: Machi
     fleet_router.login(REGISTRY, "local-user", "local-secret")
     assert fleet_router.route(REGISTRY) == (LOCAL, REGISTRY)
     assert fleet_router.answer(REGISTRY) == (REGISTRY, "local-user", "local-secret")
+    assert fleet_router.helper.list() == {
+        REGISTRY: "local-user",
+        f"{REGISTRY}/team": "team-bot",
+    }
     fleet_router.helper.erase(REGISTRY)  # erase stays local: the shared entry answers again
     assert fleet_router.answer(REGISTRY) == (REGISTRY, "fleet-bot", "fleet-secret")

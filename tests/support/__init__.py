@@ -9,6 +9,7 @@ Modules of this package (a plugin is loaded with `pytest_plugins = ["support.NAM
 - `support.shared`: plugin: machines of a fleet (`machine`, `new_machine`, `shared_scope`); and
   sharing a registry, looking at Secrets Manager;
 - `support.pass_store`: plugin: a real `pass` store per test (`pass_env`); and looking at it;
+- `support.secret_stores`: the SecretStore contract, and the in-memory fake that keeps it;
 - `support.aws_emulator`: plugin: moto_server behind the counting proxy (`aws_proxy`, `ecr_env`);
 - `support.registry_server`: the session's registry (`registry`, `registry_image`; conftest.py);
 - `support.docker_daemon`: the session's Docker daemon (`docker_daemon`; conftest.py).
