@@ -151,11 +151,15 @@ def web_identity_credentials(
     # node's own credentials, which this call must not need.
     placeholder: Keys = {"aws_access_key_id": "unsigned", "aws_secret_access_key": "unsigned"}
     sts = client(chain, "sts", attempt.target, settings, placeholder, unsigned=True)
-    role = sts.assume_role_with_web_identity(
-        RoleArn=role_arn,
-        RoleSessionName=WEB_IDENTITY_SESSION_NAME,
-        WebIdentityToken=token,
-        DurationSeconds=ROLE_SESSION_SECONDS,
+    endpoint = endpoint_for(_sts_target(attempt.target), settings)
+    role = attempt.call(
+        lambda: sts.assume_role_with_web_identity(
+            RoleArn=role_arn,
+            RoleSessionName=WEB_IDENTITY_SESSION_NAME,
+            WebIdentityToken=token,
+            DurationSeconds=ROLE_SESSION_SECONDS,
+        ),
+        endpoint,
     )["Credentials"]
     attempt.secrets += [role["SecretAccessKey"], role["SessionToken"]]
     attempt.method = "assume-role-with-web-identity"
