@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Callable, Optional
 
-    from docker_credential_convox.aws import MintedToken
+    from docker_credential_convox.aws.ecr_token import MintedToken
     from docker_credential_convox.backends import SecretReader
     from docker_credential_convox.backends.records import Records
     from docker_credential_convox.diagnostics import Diagnostics
@@ -149,12 +149,12 @@ class EcrBackend:
     ) -> CachedToken:
         """Mint a token for `server` now with `source` (and `secret`, the one it keeps, if any);
         a SourceError names the registry, source and AWS error."""
-        from docker_credential_convox import aws  # botocore: only when a token is minted
+        from docker_credential_convox.aws.clients import endpoint_for  # aws/: only to mint
 
         target = self.target(server)
         self.diagnostics.debug(
             f"minting a token for {server.key} with {source.describe()} "
-            f"at {aws.endpoint_for(target, self.settings)}"
+            f"at {endpoint_for(target, self.settings)}"
         )
         issued_at = self.clock()
         started = time.monotonic()
@@ -193,11 +193,13 @@ class EcrBackend:
 
     def mint_now(self, server: Server, source: AwsSource, secret: Optional[str]) -> MintedToken:
         """One GetAuthorizationToken for `server`, uncached; raises AwsError (for `doctor`)."""
-        from docker_credential_convox import aws  # botocore: only when a token is minted
+        from docker_credential_convox.aws.ecr_token import (
+            mint_token,
+        )  # aws/ and botocore: only to mint
 
-        return aws.mint_token(
+        return mint_token(
             self.target(server),
-            source,
+            source.credential_plan(),
             self.settings,
             self.diagnostics,
             secret=secret,
