@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -84,9 +85,12 @@ def attacker() -> Attacker:
     for tool in ("useradd", "setpriv"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed: cannot act as a second local user")
-    try:
-        entry = pwd.getpwnam(ATTACKER)
-    except KeyError:
+    for _ in range(20):  # scripts/test-artifacts.sh runs two suites at once: both may add it
+        try:
+            entry = pwd.getpwnam(ATTACKER)
+            break
+        except KeyError:
+            pass
         made = subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ATTACKER],
             capture_output=True,
@@ -94,8 +98,11 @@ def attacker() -> Attacker:
             check=False,
         )
         if made.returncode != 0 and "already exists" not in made.stderr:
-            pytest.skip(f"cannot create the user {ATTACKER}: {made.stderr.strip()}")
-        entry = pwd.getpwnam(ATTACKER)
+            if "lock" not in made.stderr:  # "cannot lock /etc/passwd": the other one is at it
+                pytest.skip(f"cannot create the user {ATTACKER}: {made.stderr.strip()}")
+            time.sleep(0.5)
+    else:
+        pytest.skip(f"cannot create the user {ATTACKER}: /etc/passwd stayed locked")
     assert entry.pw_uid != os.getuid()
     return Attacker(entry.pw_uid, entry.pw_gid)
 
