@@ -4,3 +4,7 @@ __version__ = "0.1.0"
 # The executable's name, spelled here once: files, services, messages and help derive from it.
 APP = "docker-credential-convox"
 DISTRIBUTION = APP  # the Python distribution bears the same name
+# Type-only imports sit under `if TYPE_CHECKING:`, this name imported from here: `typing` costs
+# milliseconds at start-up, so it is never imported at run time, and mypy treats any name
+# TYPE_CHECKING as always true.
+TYPE_CHECKING = False

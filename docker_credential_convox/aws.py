@@ -34,7 +34,7 @@ import contextlib
 import math
 import time
 
-from docker_credential_convox import APP, __version__
+from docker_credential_convox import APP, TYPE_CHECKING, __version__
 from docker_credential_convox.errors import AwsError, one_line
 from docker_credential_convox.server_keys import SERVICE_ECR, Target
 from docker_credential_convox.settings import (
@@ -45,8 +45,6 @@ from docker_credential_convox.settings import (
     Settings,
 )
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, Callable, Optional, TypeVar

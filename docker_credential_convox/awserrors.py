@@ -9,10 +9,9 @@ type instead. What is kept is cut to one line with every encoding of every secre
 
 from __future__ import annotations
 
+from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.errors import one_line
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any

@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
-from docker_credential_convox import APP, DISTRIBUTION, __version__, protocol
+from docker_credential_convox import APP, DISTRIBUTION, TYPE_CHECKING, __version__, protocol
 from docker_credential_convox.errors import BadRequest, HelperError
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import IO, Optional, TextIO

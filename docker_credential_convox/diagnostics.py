@@ -6,10 +6,8 @@ non-secret facts (server, source, error class), never tokens or keys.
 
 from __future__ import annotations
 
-from docker_credential_convox import APP
+from docker_credential_convox import APP, TYPE_CHECKING
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 

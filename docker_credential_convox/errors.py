@@ -6,8 +6,8 @@ No message may contain a secret: messages reach stdout, logs and the user's term
 
 from __future__ import annotations
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
+from docker_credential_convox import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Optional

@@ -26,12 +26,10 @@ from __future__ import annotations
 import os
 import time
 
-from docker_credential_convox import fileio, minijson
+from docker_credential_convox import TYPE_CHECKING, fileio, minijson
 from docker_credential_convox.errors import HelperError, StateError
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true, and at run
-# time a stand-in lets `CachedFetcher[Entry]` be written without it.
-TYPE_CHECKING = False
+# At run time a stand-in lets `CachedFetcher[Entry]` be written without `typing`.
 if TYPE_CHECKING:
     from typing import Callable, Generic, Optional, TypeVar
 

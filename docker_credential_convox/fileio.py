@@ -15,11 +15,9 @@ import errno  # built in: no file to load
 import os
 import stat
 
-from docker_credential_convox import APP
+from docker_credential_convox import APP, TYPE_CHECKING
 from docker_credential_convox.errors import StateError
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 

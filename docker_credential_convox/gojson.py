@@ -10,8 +10,8 @@ invalid UTF-8 so). Replies only: the helper's own files keep minijson's format.
 
 from __future__ import annotations
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
+from docker_credential_convox import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 

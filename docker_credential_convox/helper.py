@@ -14,7 +14,7 @@ mint) are here too, so that they never reach into a backend.
 
 from __future__ import annotations
 
-from docker_credential_convox import sources
+from docker_credential_convox import TYPE_CHECKING, sources
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import CredentialsNotFound  # loaded by servers already
 from docker_credential_convox.protocol import Credentials
@@ -22,8 +22,6 @@ from docker_credential_convox.registry_index import RegistryIndex
 from docker_credential_convox.server_keys import REGISTRY, Server, parse_key, parse_server
 from docker_credential_convox.settings import PASS_STORE, Settings
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Callable, Optional

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import APP
+from docker_credential_convox import APP, TYPE_CHECKING
 from docker_credential_convox.errors import BadRequest, CredentialsNotFound, HelperError
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import IO, Callable, Optional, TextIO

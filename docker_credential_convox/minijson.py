@@ -9,8 +9,8 @@ Anything else, an error, or a Python without `_json` goes through `json` itself.
 
 from __future__ import annotations
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
+from docker_credential_convox import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from typing import Any, Callable
 

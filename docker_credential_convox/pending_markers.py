@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import fileio
+from docker_credential_convox import TYPE_CHECKING, fileio
 from docker_credential_convox.errors import StateError
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 

@@ -6,11 +6,9 @@ case-insensitively and unknown fields are ignored, as Go's encoding/json does.
 
 from __future__ import annotations
 
-from docker_credential_convox import APP
+from docker_credential_convox import APP, TYPE_CHECKING
 from docker_credential_convox.errors import BadRequest, MissingServerURL, MissingUsername
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import IO, Optional

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import fileio, minijson
+from docker_credential_convox import TYPE_CHECKING, fileio, minijson
 from docker_credential_convox.errors import StateError
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from contextlib import AbstractContextManager

@@ -16,10 +16,9 @@ by hashes or hex, never by the key itself.
 
 from __future__ import annotations
 
+from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.errors import BadRequest, MissingServerURL
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import APP
+from docker_credential_convox import APP, TYPE_CHECKING
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Optional

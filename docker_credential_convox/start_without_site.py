@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import sys
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
+from docker_credential_convox import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from importlib.machinery import ModuleSpec

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 
-from docker_credential_convox import APP
+from docker_credential_convox import APP, TYPE_CHECKING
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import (
     CredentialsNotFound,
@@ -39,8 +39,6 @@ from docker_credential_convox.filecache import (
     unlink_if_there,
 )
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional
 

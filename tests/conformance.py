@@ -57,7 +57,8 @@ SPELLINGS: dict[str, Callable[[str], str]] = {
 KILLED = 137  # what the crash point exits with: os._exit, as SIGKILL leaves a process
 # The crash points of a route that keeps its secret in the OS keyring and its entry in the
 # registry index: store writes the keyring, then the index; erase the keyring, then the index.
-# "store, before its secret" is after the pending marker (pending_markers.py), before the keyring write.
+# "store, before its secret" is after the pending marker (pending_markers.py), before the keyring
+# write.
 KEYRING_THEN_INDEX: Mapping[str, str] = MappingProxyType(
     {
         "store": "docker_credential_convox.registry_index:RegistryIndex.put",

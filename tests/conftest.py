@@ -3,8 +3,8 @@
 Every test environment is hermetic (standins.environment): a fresh HOME and XDG directories,
 fake AWS keys with instance metadata disabled and config files emptied, and nothing but
 127.0.0.1 to talk to. The services are the `standins` package's; the fixtures here and in the
-fixtures_*.py plugins only start and stop them for pytest. Helpers that tests share are in
-support.py.
+plugins of the `support` package only start and stop them for pytest. Helpers that tests share
+are in the `support` package too (tests/support/__init__.py says which module holds what).
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ from pathlib import Path
 
 import pytest
 
-# Session fixtures for the other real services live in modules of their own.
-from fixtures_daemons import docker_daemon  # noqa: F401
-from fixtures_services import registry, registry_image  # noqa: F401
-from support import RunHelper, hermetic_env
+# Before the first import of the package: its asserts show values, and a module that is both a
+# plugin (`pytest_plugins`) and imported by a test module loads once, without a warning.
+pytest.register_assert_rewrite("support")
 
-from standins import StandInError
-from standins.secret_service import SecretService, private_secret_service
+# Session fixtures for the other real services live in modules of their own.
+from support import RunHelper, hermetic_env  # noqa: E402
+from support.docker_daemon import docker_daemon  # noqa: E402, F401
+from support.registry_server import registry, registry_image  # noqa: E402, F401
+
+from standins import StandInError  # noqa: E402
+from standins.secret_service import SecretService, private_secret_service  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # support.py, when run as a script
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # the support package, when run as a script
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # standins
 
 from support import HELPER, hermetic_env

@@ -16,12 +16,12 @@ from typing import Optional
 
 import pytest
 from support import NOT_FOUND, run_helper_in
-from support_registries import get_credentials
-from support_shared import GET_SECRET, share
+from support.registries import get_credentials
+from support.shared import GET_SECRET, share
 
 from standins.aws_proxy import AwsProxy
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 SERVER = "region-test.example.com:5000"
 SECRET_REGION = "eu-west-3"

@@ -2,8 +2,9 @@
 
 A `store` for a private ECR registry keeps an IAM user's access keys (the secret in the OS
 keyring); `get` answers Username `AWS` and a token minted with them (moto_server behind the
-counting proxy of fixtures_aws). The default chain has no credentials here, so a registry with
-nothing stored answers a one-line error naming it, not a token minted from elsewhere.
+counting proxy of support.aws_emulator). The default chain has no credentials here, so a
+registry with nothing stored answers a one-line error naming it, not a token minted from
+elsewhere.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from conformance import (  # noqa: E402
 )
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]  # moto_server, aws_proxy, ecr_env
+pytest_plugins = ["support.aws_emulator"]  # moto_server, aws_proxy, ecr_env
 
 GET_TOKEN = "ecr:GetAuthorizationToken"  # as the counting proxy names it
 MOTO_PASSWORD_PREFIX = "123456789012-auth-token-"

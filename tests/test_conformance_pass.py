@@ -1,7 +1,7 @@
 """The protocol contract on the pass route: registry logins kept in a `pass` store.
 
 DOCKER_CREDENTIAL_CONVOX_SECRET_STORE=pass: the secrets live in a real `pass` store (gpg with a
-passphrase-less key, fixtures_pass), in docker-credential-pass's layout; the registry index
+passphrase-less key, support.pass_store), in docker-credential-pass's layout; the registry index
 still holds the entries. No Secret Service is on the bus.
 """
 
@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import pytest
 from support import NOT_FOUND
-from support_pass import pass_usernames
+from support.pass_store import pass_usernames
 
 from docker_credential_convox.server_keys import parse_server
 
@@ -25,7 +25,7 @@ from conformance import (  # noqa: E402
     Result,
 )
 
-pytest_plugins = ["fixtures_pass"]
+pytest_plugins = ["support.pass_store"]
 
 # As KEYRING_THEN_INDEX (an erase deletes the secret, then the index entry), with the pass store
 # writing the secret.

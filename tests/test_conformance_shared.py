@@ -4,7 +4,7 @@ The operator writes with `registries add SERVER --shared`, removes with `registr
 SERVER --shared` (protocol `store`/`erase` stay local, so this route declares protocol_writes
 False); `get` and `list` answer from the shared scope through the machine's cache. The machine
 has a fresh HOME and no Secret Service anywhere: nothing here may need a keyring. moto_server
-behind the counting proxy (fixtures_aws) is Secrets Manager; each test has its own scope.
+behind the counting proxy (support.aws_emulator) is Secrets Manager; each test has its own scope.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from conformance import (  # noqa: E402
     Result,
 )
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 
 class TestSharedRoute(CredentialHelperContract):

@@ -21,7 +21,7 @@ from typing import Callable
 
 import pytest
 from support import BIN_DIR, HELPER, require_tools, run_client, run_helper_in
-from support_registries import add, get_credentials, registries
+from support.registries import add, get_credentials, registries
 
 from standins.daemons import HelperCallLog, Podman
 from standins.environment import default_env

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from support_registries import REAL_WORLD_CONFIG, tokens
+from support.registries import REAL_WORLD_CONFIG, tokens
 
 from docker_credential_convox.errors import DockerConfigError
 from docker_credential_convox.registries import docker_config, json_roundtrip

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import docker_config_path, run_helper_in
-from support_registries import add, get_credentials
+from support.registries import add, get_credentials
 
 from standins.registry import Registry
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["support.aws_emulator"]
 
 GET_TOKEN = "ecr:GetAuthorizationToken"
 ACCESS_KEY_ID = "AKIAI44QH8DHBEXAMPLE"
@@ -338,3 +338,83 @@ def test_doctor_says_when_the_helper_docker_would_run_is_not_on_path(
     line = checks(result)["docker"]
     assert line.startswith("problem: docker: "), line
     assert "docker-credential-convox is not on this PATH" in line
+
+
+# --- what `registries add` will need, and a secret gone from the keyring (issue 19 item 7) ------
+
+
+def test_doctor_without_a_keyring_says_add_needs_one_for_a_registry_with_nothing_stored(
+    helper_env: dict[str, str], plain_host: str, tmp_path: Path
+) -> None:
+    write_config(helper_env, {"credHelpers": {plain_host: "convox"}})
+    no_bus = {**helper_env, "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"}
+
+    result = doctor(no_bus, plain_host)
+
+    assert result.returncode == 1, result
+    line = checks(result)["keyring"]
+    assert line.startswith("problem: keyring: no usable OS keyring"), result.stdout
+    assert "registries add" in line  # what it is needed for
+    assert "fix: " in line
+    assert "not needed" not in result.stdout
+
+
+def test_doctor_of_a_registry_with_nothing_stored_does_not_call_its_secret_unneeded(
+    helper_env: dict[str, str], plain_host: str
+) -> None:
+    write_config(helper_env, {"credHelpers": {plain_host: "convox"}})
+
+    result = doctor(helper_env, plain_host)
+
+    line = checks(result)["keyring"]
+    assert line.startswith("ok: keyring: "), result.stdout
+    assert "no secret is needed" not in line
+    assert "not needed" not in line
+
+
+def clear_keyring(env: Mapping[str, str], key: str) -> None:
+    """Remove every secret the helper filed under `key`, behind its back."""
+    subprocess.run(
+        ["secret-tool", "clear", "service", f"docker-credential-convox:{key}"],
+        env=dict(env),
+        check=True,
+    )
+
+
+def test_doctor_of_a_password_missing_from_the_keyring_never_calls_it_ok(
+    helper_env: dict[str, str], plain_host: str
+) -> None:
+    password = "pw-" + uuid.uuid4().hex
+    assert add(helper_env, plain_host, "bob", password, "--no-verify").returncode == 0
+    clear_keyring(helper_env, plain_host)
+
+    result = doctor(helper_env, plain_host)
+
+    assert result.returncode == 1, result
+    lines = checks(result)
+    assert lines["credentials"].startswith("problem: credentials: username bob"), result.stdout
+    assert "credentials not found in native keychain" in lines["credentials"]
+    assert FIX_ADD.format(server=plain_host) in lines["credentials"]
+    assert lines["keyring"].startswith("ok: keyring: "), result.stdout  # it answers
+    assert "the secret is in" not in result.stdout
+    assert "1 problem found." in result.stdout
+
+
+def test_doctor_of_an_access_key_missing_from_the_keyring_never_calls_it_ok(
+    ecr_env: dict[str, str], aws_proxy: AwsProxy, ecr_host: str
+) -> None:
+    assert add(ecr_env, ecr_host, ACCESS_KEY_ID, SECRET_ACCESS_KEY).returncode == 0
+    clear_keyring(ecr_env, ecr_host)
+    aws_proxy.reset()
+
+    result = doctor(ecr_env, ecr_host)
+
+    assert result.returncode == 1, result
+    lines = checks(result)
+    assert lines["credentials"].startswith("problem: credentials: "), result.stdout
+    assert ACCESS_KEY_ID in lines["credentials"]
+    assert FIX_ADD.format(server=ecr_host) in lines["credentials"]
+    assert lines["keyring"].startswith("ok: keyring: "), result.stdout
+    assert "secret access key is in" not in result.stdout
+    assert "1 problem found." in result.stdout
+    assert aws_proxy.calls_of(GET_TOKEN) == []  # nothing to mint with

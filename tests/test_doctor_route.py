@@ -20,21 +20,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import RunHelper, run_helper_in, store_as_docker_does
-from support_registries import get_credentials
-from support_shared import RUNTIME_DIR, SHARED, share
+from support.registries import get_credentials
+from support.shared import RUNTIME_DIR, SHARED, share
 
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import CredentialsNotFound
 from docker_credential_convox.helper import Helper
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registries import docker_config
-from docker_credential_convox.registries.doctor import OK, PROBLEM, Doctor
+from docker_credential_convox.registries.doctor import Doctor
+from docker_credential_convox.registries.doctor_report import OK, PROBLEM
 from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.settings import Settings
 from standins.aws_proxy import AwsProxy
 from standins.environment import endpoint_env
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 ECR_HOST = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
 HOSTS = ["registry.example.com", "reg.example:5000", ECR_HOST]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import HELPER, NOT_FOUND, keyring_usernames, run_helper_in
-from support_ecr import (
+from support.ecr import (
     ASSUME_ROLE,
     GET_PUBLIC_TOKEN,
     GET_TOKEN,
@@ -35,9 +35,9 @@ from support_ecr import (
 from standins.environment import FAKE_AWS_ENV
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]  # moto_server, aws_proxy, ecr_env
+pytest_plugins = ["support.aws_emulator"]  # moto_server, aws_proxy, ecr_env
 
 ENV_KEY = FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"]
 ENV_SECRET = FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"]

@@ -2,7 +2,7 @@
 
 `registry.corp.example` stands for a CNAME or proxy in front of a private ECR registry: its
 `get` must answer with a token minted for the ECR registry (moto_server behind the counting
-proxy of fixtures_aws), shared with the ECR host itself through the token cache.
+proxy of support.aws_emulator), shared with the ECR host itself through the token cache.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import NOT_FOUND, helper_listing, keyring_usernames, run_helper_in
-from support_ecr import (
+from support.ecr import (
     GET_TOKEN,
     HEAVY,
     MOTO_PASSWORD_PREFIX,
@@ -27,14 +27,14 @@ from support_ecr import (
     index_file,
     store,
 )
-from support_registries import assert_one_line_error, read_config, registries
+from support.registries import assert_one_line_error, read_config, registries
 
 from standins.environment import FAKE_AWS_ENV
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]  # moto_server, aws_proxy, ecr_env
+pytest_plugins = ["support.aws_emulator"]  # moto_server, aws_proxy, ecr_env
 
 ENV_KEY = FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"]
 NEEDS_ECR = "--ecr-registry needs a private Amazon ECR registry"

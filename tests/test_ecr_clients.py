@@ -19,9 +19,9 @@ import pytest
 from support import run_client
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["support.aws_emulator"]
 pytestmark = pytest.mark.clients
 
 GET_TOKEN = "ecr:GetAuthorizationToken"

@@ -12,9 +12,9 @@ import pytest
 from support import HELPER
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["support.aws_emulator"]
 
 GET_TOKEN = "ecr:GetAuthorizationToken"
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 import pytest
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import SourceError, StoreUnavailable
@@ -25,7 +25,7 @@ from docker_credential_convox.settings import Settings
 from docker_credential_convox.sources.ecr import AwsSource, EcrKeys
 from docker_credential_convox.tokencache import CachedToken
 
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["support.aws_emulator"]
 
 GET_TOKEN = "ecr:GetAuthorizationToken"
 

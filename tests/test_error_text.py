@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support import hermetic_env, run_helper_in
-from support_shared import RUNTIME_DIR, SHARED
+from support.shared import RUNTIME_DIR, SHARED
 
 from docker_credential_convox.errors import one_line
 from standins.environment import endpoint_env

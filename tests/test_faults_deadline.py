@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 from support import NOT_FOUND, run_helper_in
-from support_ecr import ASSUME_ROLE, GET_PUBLIC_TOKEN, GET_TOKEN, cache_file, store
-from support_shared import GET_SECRET, MAX_AGE, STALE_FOR, share
+from support.ecr import ASSUME_ROLE, GET_PUBLIC_TOKEN, GET_TOKEN, cache_file, store
+from support.shared import GET_SECRET, MAX_AGE, STALE_FOR, share
 
 from standins.aws_proxy import AwsProxy
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 DEADLINE_SETTING = "DOCKER_CREDENTIAL_CONVOX_AWS_DEADLINE"
 DEADLINE = 3.0

@@ -27,9 +27,9 @@ import pytest
 from support import HELPER, NOT_FOUND, helper_listing, run_helper_in
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]  # moto_server, aws_proxy, ecr_env
+pytest_plugins = ["support.aws_emulator"]  # moto_server, aws_proxy, ecr_env
 
 APP = "docker-credential-convox"
 GET_TOKEN = "ecr:GetAuthorizationToken"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from support import docker_config_path, helper_listing, require_tools, run_client
-from support_registries import assert_one_line_error, get_credentials, registries
+from support.registries import assert_one_line_error, get_credentials, registries
 
 from standins.registry import Registry
 

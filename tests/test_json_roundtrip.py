@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support_registries import REAL_WORLD_CONFIG, tokens
+from support.registries import REAL_WORLD_CONFIG, tokens
 
 from docker_credential_convox.registries import json_roundtrip
 from docker_credential_convox.registries.json_roundtrip import JsonArray, JsonObject, Scalar

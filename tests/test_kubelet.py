@@ -19,16 +19,15 @@ from typing import TYPE_CHECKING, Optional
 
 import pytest
 from support import BIN_DIR, get_reply, run_client, run_helper_in
-from support_shared import MAX_AGE, share, unshare
+from support.shared import MAX_AGE, NewMachine, share, unshare
 
 from standins.kubelet import AuthConfig, Kubelet, PluginProvider, ServiceAccount, parse_config
 from standins.registry import Registry, write_accept_anything_policy
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
-    from fixtures_shared import NewMachine
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 V1 = "credentialprovider.kubelet.k8s.io/v1"
 ECR_HOST = "123456789012.dkr.ecr.us-west-2.amazonaws.com"

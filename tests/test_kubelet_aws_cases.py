@@ -25,9 +25,9 @@ from docker_credential_convox.server_keys import ECR, parse_server, token_api
 from standins.kubelet import urls_match
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["support.aws_emulator"]
 
 V1 = "credentialprovider.kubelet.k8s.io/v1"
 PRIVATE = "123456789123.dkr.ecr.us-west-2.amazonaws.com"

@@ -1,6 +1,6 @@
 """The pass store beside docker-credential-pass: one layout, read and written by both helpers.
 
-Real `pass`, real gpg (fixtures_pass) and Debian's Go helper (golang-docker-credential-helpers,
+Real `pass`, real gpg (support.pass_store) and Debian's Go helper (golang-docker-credential-helpers,
 0.6.4). An entry either helper stores is answered by the other's `get` and shown by its `list`;
 either helper's `erase` removes what the other stored. Also: the setting in the config file, the
 errors of a store nobody initialised, no secret in any argv, no keyring on the path.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from support import HELPER, NOT_FOUND, fail_without, hermetic_env, run_helper_in
-from support_pass import (
+from support.pass_store import (
     GO_PASS_HELPER,
     PASS_FOLDER,
     SECRET_STORE,
@@ -47,7 +47,7 @@ from docker_credential_convox.settings import Settings
 pytest.register_assert_rewrite("conformance")  # before its import: asserts show values
 from conformance import CRASH_AT, KILLED  # noqa: E402
 
-pytest_plugins = ["fixtures_pass"]
+pytest_plugins = ["support.pass_store"]
 
 HUB = "https://index.docker.io/v1/"
 REGISTRY = "127.0.0.1:5000"

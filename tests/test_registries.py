@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from support import docker_config_path, helper_listing, keyring_usernames, run_helper_in
-from support_registries import (
+from support.registries import (
     REAL_WORLD_CONFIG,
     add,
     assert_nothing_stored,
@@ -668,3 +668,19 @@ def test_a_config_symlink_is_followed_and_kept(helper_env: dict[str, str], tmp_p
         "psFormat": "table",
         "credHelpers": {"registry.example.com": "convox"},
     }
+
+
+# --- no usable keyring (issue 19 item 7) ---------------------------------------------------------
+
+
+def test_add_without_a_keyring_says_so_before_reading_the_password_or_asking_the_registry(
+    helper_env: dict[str, str], registry: Registry, tmp_path: Path
+) -> None:
+    no_bus = {**helper_env, "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}"}
+    wrong = "not-" + registry.password  # a check with the registry would refuse it first
+
+    result = add(no_bus, registry.host, registry.username, wrong)
+
+    line = assert_one_line_error(result, wrong)
+    assert line.startswith("no usable OS keyring: "), result.stderr
+    assert not docker_config_path(helper_env).exists()  # nothing routed

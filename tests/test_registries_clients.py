@@ -1,7 +1,7 @@
 """After `registries add` alone, real clients authenticate: the Docker CLI, skopeo, and ECR.
 
 The private registry is Debian's docker-registry with htpasswd on 127.0.0.1 (standins.registry);
-ECR is moto_server behind the counting proxy of fixtures_aws (every AWS call is seen there).
+ECR is moto_server behind the counting proxy of support.aws_emulator (every AWS call is seen there).
 No Docker daemon: `docker manifest inspect --insecure` works client-side, and `docker pull`
 calls the helper's `get` once before it needs the daemon.
 """
@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import docker_config_path, helper_listing, run_client
-from support_registries import add, assert_one_line_error, get_credentials, read_config, registries
+from support.registries import add, assert_one_line_error, get_credentials, read_config, registries
 
 from standins.environment import FAKE_AWS_ENV
 from standins.registry import Registry
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
 # moto_server, the counting proxy and `ecr_env`, shared with the ECR tests.
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["support.aws_emulator"]
 pytestmark = pytest.mark.clients
 
 GET_TOKEN = "ecr:GetAuthorizationToken"  # operation names as the counting proxy records them

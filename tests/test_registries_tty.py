@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import HELPER, docker_config_path, helper_listing, keyring_usernames
-from support_registries import get_credentials, read_config
+from support.registries import get_credentials, read_config
 
 from standins.environment import FAKE_AWS_ENV
 from standins.registry import Registry
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws"]
+pytest_plugins = ["support.aws_emulator"]
 
 TIMEOUT_SECONDS = 30.0
 
@@ -300,3 +300,54 @@ def test_add_ecr_at_a_terminal_refuses_keys_aws_rejects_and_stores_nothing(
     assert helper_listing(ecr_env) == {}
     assert keyring_usernames(ecr_env, ecr_host) == []
     assert not docker_config_path(ecr_env).exists()
+
+
+# --- no usable keyring: said before any prompt (issue 19 item 7) ---------------------------------
+
+
+def no_keyring(env: Mapping[str, str], tmp_path: Path) -> dict[str, str]:
+    """`env` with a session bus address where nothing listens: no Secret Service answers."""
+    return {**env, "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}"}
+
+
+def test_add_at_a_terminal_without_a_keyring_says_so_in_one_line_before_any_prompt(
+    helper_env: dict[str, str], registry: Registry, tmp_path: Path
+) -> None:
+    with terminal(no_keyring(helper_env, tmp_path), "registries", "add", registry.host) as user:
+        code, shown = user.finish()  # nothing typed: a prompt would wait until the timeout
+
+    assert code == 1, shown
+    assert "Username: " not in shown
+    first, _, hint = shown.partition("\r\n")
+    assert first.startswith("no usable OS keyring: "), shown
+    assert hint.startswith("hint: "), shown
+    assert "Traceback" not in shown
+    assert not docker_config_path(helper_env).exists()  # nothing routed
+
+
+def test_add_ecr_at_a_terminal_without_a_keyring_refuses_access_keys_before_the_secret(
+    ecr_env: dict[str, str], aws_proxy: AwsProxy, ecr_host: str, tmp_path: Path
+) -> None:
+    with terminal(no_keyring(ecr_env, tmp_path), "registries", "add", ecr_host) as user:
+        user.read_until("Username: ")  # an empty answer chooses the default chain: no keyring
+        user.type(ECR_KEY_ID + "\n")
+        code, shown = user.finish()
+
+    assert code == 1, shown
+    assert "Password: " not in shown
+    assert shown.split("\r\n")[1].startswith("no usable OS keyring: "), shown
+    assert aws_proxy.calls_of("ecr:GetAuthorizationToken") == []
+    assert index_entry(ecr_env, ecr_host) is None
+
+
+def test_add_ecr_at_a_terminal_without_a_keyring_still_takes_the_default_chain(
+    ecr_env: dict[str, str], aws_proxy: AwsProxy, ecr_host: str, tmp_path: Path
+) -> None:
+    with terminal(no_keyring(ecr_env, tmp_path), "registries", "add", ecr_host) as user:
+        user.read_until("Username: ")
+        user.type("\n")
+        code, shown = user.finish()
+
+    assert code == 0, shown
+    assert shown.endswith("\r\nDone.\r\n")
+    assert read_config(ecr_env) == {"credHelpers": {ecr_host: "convox"}}

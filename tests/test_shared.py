@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from support import NOT_FOUND, run_helper_in
-from support_registries import get_credentials, registries
-from support_shared import (
+from support.registries import get_credentials, registries
+from support.shared import (
     GET_SECRET,
     MAX_AGE,
     SHARED,
@@ -30,7 +30,7 @@ from standins.aws_proxy import AwsProxy
 from standins.environment import FAKE_AWS_ENV
 from standins.moto_servers import MotoProcess
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 SERVER = "registry.example.com:5000"
 PASSWORD = "fleet-pässword-8c1f"

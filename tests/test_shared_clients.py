@@ -2,7 +2,7 @@
 
 An operator adds the session's registry (Debian's docker-registry with htpasswd auth) once with
 `registries add HOST --shared`: one secret in Secrets Manager (moto_server behind the counting
-proxy). A machine of the fleet (fixtures_shared: a fresh HOME, no D-Bus and so no keyring, the
+proxy). A machine of the fleet (support.shared: a fresh HOME, no D-Bus and so no keyring, the
 scope set, a runtime directory of its own) never sees the password: its Docker config only
 routes the registry to the helper. The real Docker CLI pulls through the session's dockerd and
 skopeo copies between repositories; after `registries remove --shared` and the cache's max age,
@@ -17,20 +17,16 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 from support import NOT_FOUND, run_client, run_helper_in, write_docker_config
-from support_shared import MAX_AGE, RUNTIME_DIR, share, unshare
+from support.shared import MAX_AGE, RUNTIME_DIR, NewMachine, share, unshare
 
 from standins.daemons import DockerDaemon
 from standins.registry import Registry, write_accept_anything_policy
 
-if TYPE_CHECKING:  # pytest loads fixtures_shared itself (pytest_plugins): import it for types only
-    from fixtures_shared import NewMachine
-
 pytestmark = pytest.mark.clients
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 NO_CREDENTIALS = "no basic auth credentials"  # dockerd, when the helper has nothing
 

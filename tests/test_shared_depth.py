@@ -15,13 +15,13 @@ import json
 from pathlib import Path
 
 import pytest
-from support_registries import get_credentials
-from support_shared import GET_SECRET, LIST_SECRETS, RUNTIME_DIR, aws_client, prefix_of, share
+from support.registries import get_credentials
+from support.shared import GET_SECRET, LIST_SECRETS, RUNTIME_DIR, aws_client, prefix_of, share
 
 from standins.aws_proxy import AwsProxy
 from standins.moto_servers import MotoProcess
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 SERVER = "registry.example.com:5000"
 PASSWORD = "depth-secret-90d3"

@@ -18,12 +18,12 @@ import json
 
 import pytest
 from support import run_helper_in
-from support_shared import aws_client, prefix_of
+from support.shared import aws_client, prefix_of
 
 from standins.aws_proxy import AwsProxy
 from standins.moto_servers import MotoProcess
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 SERVER = "registry.example.com:5000"
 SERVER_TAIL = "registry.example.com+5000"

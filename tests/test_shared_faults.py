@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from support import HELPER, NOT_FOUND, run_helper_in
-from support_shared import (
+from support.shared import (
     GET_SECRET,
     LIST_SECRETS,
     MAX_AGE,
@@ -33,20 +33,31 @@ from standins.aws_proxy import AwsProxy
 from standins.moto_servers import MotoProcess
 from standins.processes import free_loopback_port
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 SERVER = "registry.example.com:5000"
 SECRET_NAME_TAIL = "registry.example.com+5000"
 PASSWORD = "fleet-secret-77d2"
 
 
+# The stale bound is wide enough that a loaded machine still serves within it; the refusal is
+# waited for from the moment the warming `get` ended (its value was fetched before that).
+MAX_AGE_SECONDS = 1
+STALE_SECONDS = 5
+
+
 @pytest.fixture
-def shared(machine: dict[str, str]) -> dict[str, str]:
-    """`machine` with SERVER shared, a 1 s max age and a 2 s stale bound, its cache warm."""
+def shared(machine: dict[str, str]) -> tuple[dict[str, str], float]:
+    """`machine` with SERVER shared, a 1 s max age and a 5 s stale bound, its cache warm; and
+    the monotonic time by which the cached value had been fetched."""
     assert share(machine, SERVER, "fleet", PASSWORD, "--no-verify").returncode == 0
-    env = {**machine, MAX_AGE: "1", STALE_FOR: "2"}
+    env = {**machine, MAX_AGE: str(MAX_AGE_SECONDS), STALE_FOR: str(STALE_SECONDS)}
     assert run_helper_in(env, "get", stdin=SERVER).returncode == 0
-    return env
+    return env, time.monotonic()
+
+
+def sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *parts: str) -> str:
@@ -100,15 +111,15 @@ def test_an_endpoint_that_is_down_is_a_one_line_error(machine: dict[str, str]) -
 
 @pytest.mark.parametrize("fault", ["throttled", "down"])
 def test_a_cached_value_is_served_within_the_stale_bound_then_refused(
-    shared: dict[str, str], aws_proxy: AwsProxy, fault: str
+    shared: tuple[dict[str, str], float], aws_proxy: AwsProxy, fault: str
 ) -> None:
-    env = dict(shared)
+    env, fetched_by = dict(shared[0]), shared[1]
     if fault == "throttled":
         # FAULT INJECTION: moto never throttles; the proxy answers as AWS does when it does.
         aws_proxy.fail(GET_SECRET, "ThrottlingException", "Rate exceeded")
     else:
         env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = f"http://127.0.0.1:{free_loopback_port()}"
-    time.sleep(1.05)  # past the max age
+    sleep_until(fetched_by + MAX_AGE_SECONDS + 0.05)  # past the max age
 
     served = run_helper_in(env, "get", stdin=SERVER)
 
@@ -117,46 +128,48 @@ def test_a_cached_value_is_served_within_the_stale_bound_then_refused(
     assert "warning: Secrets Manager did not answer for the shared entry" in served.stderr
     assert PASSWORD not in served.stderr
 
-    time.sleep(2.1)  # past the stale bound as well
+    sleep_until(fetched_by + MAX_AGE_SECONDS + STALE_SECONDS + 0.1)  # past the stale bound too
     refused = run_helper_in(env, "get", stdin=SERVER)
 
     assert_one_line_error(refused)
 
 
 def test_access_denied_is_never_covered_by_a_cached_value(
-    shared: dict[str, str], aws_proxy: AwsProxy
+    shared: tuple[dict[str, str], float], aws_proxy: AwsProxy
 ) -> None:
     # FAULT INJECTION: the machine's role lost its permission (moto enforces no IAM).
     aws_proxy.fail(GET_SECRET, "AccessDeniedException", "not authorized")
-    time.sleep(1.05)
+    sleep_until(shared[1] + MAX_AGE_SECONDS + 0.05)
 
-    assert_one_line_error(run_helper_in(shared, "get", stdin=SERVER), "access denied")
+    assert_one_line_error(run_helper_in(shared[0], "get", stdin=SERVER), "access denied")
 
 
 def test_a_secret_deleted_behind_the_helpers_back_is_gone_within_the_max_age(
-    shared: dict[str, str], moto_server: MotoProcess
+    shared: tuple[dict[str, str], float], moto_server: MotoProcess
 ) -> None:
+    env, fetched_by = shared
     sm = aws_client("secretsmanager", moto_server.url)
     sm.delete_secret(
-        SecretId=f"{prefix_of(shared)}/{SECRET_NAME_TAIL}", ForceDeleteWithoutRecovery=True
+        SecretId=f"{prefix_of(env)}/{SECRET_NAME_TAIL}", ForceDeleteWithoutRecovery=True
     )
-    time.sleep(1.05)
+    sleep_until(fetched_by + MAX_AGE_SECONDS + 0.05)
 
-    result = run_helper_in(shared, "get", stdin=SERVER)
+    result = run_helper_in(env, "get", stdin=SERVER)
 
     assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
 
 
 def test_a_secret_rotated_behind_the_helpers_back_is_followed_within_the_max_age(
-    shared: dict[str, str], moto_server: MotoProcess
+    shared: tuple[dict[str, str], float], moto_server: MotoProcess
 ) -> None:
+    env, fetched_by = shared
     sm = aws_client("secretsmanager", moto_server.url)
-    name = f"{prefix_of(shared)}/{SECRET_NAME_TAIL}"
+    name = f"{prefix_of(env)}/{SECRET_NAME_TAIL}"
     value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     sm.put_secret_value(SecretId=name, SecretString=json.dumps({**value, "Secret": "rotated"}))
-    time.sleep(1.05)
+    sleep_until(fetched_by + MAX_AGE_SECONDS + 0.05)
 
-    result = run_helper_in(shared, "get", stdin=SERVER)
+    result = run_helper_in(env, "get", stdin=SERVER)
 
     assert json.loads(result.stdout)["Secret"] == "rotated", result
 

@@ -17,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from support import HELPER
-from support_shared import aws_client, prefix_of, share, unshare
+from support.shared import aws_client, prefix_of, share, unshare
 
 from standins.aws_proxy import AwsProxy
 from standins.moto_servers import MotoProcess
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 SERVER = "registry.example.com:5000"
 SECRET_NAME_TAIL = "registry.example.com+5000"

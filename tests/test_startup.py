@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 from support import RunHelper, run_helper_in
-from support_shared import share
+from support.shared import share
 
 import docker_credential_convox
 
 # Where the package is imported from (a probe run without `site` is told so).
 PACKAGE_PARENT = Path(docker_credential_convox.__file__).resolve().parent.parent
 
-pytest_plugins = ["fixtures_aws"]  # ecr_env: moto behind the AWS proxy
+pytest_plugins = ["support.aws_emulator"]  # ecr_env: moto behind the AWS proxy
 
 HEAVY = ("boto3", "botocore", "keyring", "secretstorage", "cachetools", "argparse")
 
@@ -279,7 +279,7 @@ def test_parsing_a_bare_host_compiles_only_the_patterns_it_uses(server: str, mos
 
 # -- a machine of a fleet: registries shared through AWS Secrets Manager (moto) -------------
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 # What a `get` answered from the machine's shared cache never loads: no AWS client, no keyring,
 # no ECR layer for a shared login.

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 from support import NOT_FOUND, keyring_usernames, run_helper_in
-from support_ecr import GET_TOKEN, MOTO_PASSWORD_PREFIX, cache_file, get, store
-from support_registries import get_credentials
-from support_shared import RUNTIME_DIR, share
+from support.ecr import GET_TOKEN, MOTO_PASSWORD_PREFIX, cache_file, get, store
+from support.registries import get_credentials
+from support.shared import RUNTIME_DIR, share
 
 if TYPE_CHECKING:
-    from fixtures_aws import AwsProxy
+    from support.aws_emulator import AwsProxy
 
-pytest_plugins = ["fixtures_aws", "fixtures_shared"]
+pytest_plugins = ["support.aws_emulator", "support.shared"]
 
 ATTACKER = "dccx-attacker"
 APP = "docker-credential-convox"

@@ -13,10 +13,11 @@ secret-store and index writes, so a store and an erase of one registry never int
 mix of them, and of `list` and `get`, ends as some serial order of them would.
 
 Write order, chosen so that an interrupted process never leaves a visible half-state:
-- store: a pending marker for the key (pending_markers.py), the secret into the store, the index entry,
-  then the marker is removed. Killed before the marker's removal, the index has no entry (or the
-  previous one), so `get`/`list` behave as if the store never happened; the orphaned secret is
-  overwritten by the next store or swept by the next erase, which the marker sends to the store.
+- store: a pending marker for the key (pending_markers.py), the secret into the store, the index
+  entry, then the marker is removed. Killed before the marker's removal, the index has no entry
+  (or the previous one), so `get`/`list` behave as if the store never happened; the orphaned
+  secret is overwritten by the next store or swept by the next erase, which the marker sends to
+  the store.
 - erase: the secret, then the index entry, and nothing new written (a user whose disk is full
   must still be able to log out): no marker, and where the index cannot be rewritten for lack of
   space the entry is removed in place (RegistryIndex.remove). Killed in between, the entry
@@ -35,12 +36,10 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import sources
+from docker_credential_convox import TYPE_CHECKING, sources
 from docker_credential_convox.errors import StateError, StoreUnavailable
 from docker_credential_convox.pending_markers import PendingMarkers
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Callable, Optional, Protocol

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 
+from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.errors import (
     AwsError,
     CredentialsNotFound,
@@ -35,8 +36,6 @@ from docker_credential_convox.sources.ecr import (
 )
 from docker_credential_convox.tokencache import CachedToken, token_cache
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Callable, Optional

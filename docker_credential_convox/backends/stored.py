@@ -7,13 +7,11 @@ touch the store at all.
 
 from __future__ import annotations
 
-from docker_credential_convox import sources
+from docker_credential_convox import TYPE_CHECKING, sources
 from docker_credential_convox.errors import CredentialsNotFound
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.sources import StoredLogin
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Optional

@@ -117,6 +117,12 @@ def _ask_login(ctx: Context, args: argparse.Namespace, what: str) -> tuple[str, 
     return username, password
 
 
+def _require_secret_store(ctx: Context, key: str) -> None:
+    """Ask the store that will keep the secret (the OS keyring, or pass) whether it answers, so
+    that a missing or locked one is said in one line before any prompt or check, not after."""
+    ctx.helper.secret_store.find_username(key)  # StoreUnavailable says what to do
+
+
 def _require_unicode(what: str, value: str) -> None:
     """A one-line UsageError naming `what` when `value` holds bytes that were not UTF-8: no store
     can keep it, and the encoder's own error would quote the byte and its position."""
@@ -142,6 +148,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     elif is_ecr(server):
         _add_ecr(ctx, args, server, store_url)
     else:
+        _require_secret_store(ctx, server.key)
         username, password = _ask_login(ctx, args, "password")
         if not args.no_verify:
             from docker_credential_convox.registries.login_check import check_credentials
@@ -232,21 +239,27 @@ def _ecr_credentials(
         return Credentials(
             store_url, ROLE_PREFIX + args.role_arn.strip(), (args.external_id or "").strip()
         )
+    keeps_secret = not args.shared  # in the keyring; a shared entry keeps it in the scope
     if args.username is not None or args.password_stdin:
+        if keeps_secret:
+            _require_secret_store(ctx, store_url)
         username, secret = _ask_login(ctx, args, "secret access key")
         return Credentials(store_url, username, secret)
-    return _ask_access_keys(ctx, store_url)
+    return _ask_access_keys(ctx, store_url, keeps_secret)
 
 
-def _ask_access_keys(ctx: Context, store_url: str) -> Optional[Credentials]:
+def _ask_access_keys(ctx: Context, store_url: str, keeps_secret: bool) -> Optional[Credentials]:
     """On a terminal, an access key ID and secret access key typed at Convox's prompts; None
-    (the default chain) without a terminal, or when the username is left empty."""
+    (the default chain) without a terminal, or when the username is left empty. With
+    `keeps_secret`, the keyring must answer before the secret is asked for."""
     if not ctx.terminal.interactive():
         return None  # scripts give flags; with none, the default chain as before
     try:
         access_key_id = ctx.terminal.ask(USERNAME_PROMPT).strip()
         if not access_key_id:
             return None
+        if keeps_secret:  # an empty access key ID (the default chain) needs no keyring
+            _require_secret_store(ctx, store_url)
         secret = ctx.terminal.ask_secret(PASSWORD_PROMPT)
     except EOFError:
         raise UsageError("no access key ID or secret access key given") from None

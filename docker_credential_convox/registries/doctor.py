@@ -1,281 +1,60 @@
 """`registries doctor SERVER`: why a pull of SERVER gets no credentials, one check per line.
 
-Each check is a `Finding` rendered as one line, `ok: TOPIC: ...`, `note: TOPIC: ...` or
-`problem: TOPIC: ...; fix: ...`, so the fix is on the line that names the problem. The checks
-follow a request's path: which helper Docker runs for the server and why (Docker's own rules:
-DOCKER_AUTH_CONFIG, then `credHelpers` by exact key, then `credsStore`, else the plaintext
-`auths`), what the helper holds for it (canonical key, kind, credential source and where its
-secret lives), whether the keyring answers, and for ECR the cached token, a fresh mint and the
-clock against AWS's. With a shared scope configured (issue 12), which scope, and whether the
-registry's shared entry reads now (one GetSecretValue past the machine's cache; the value is
-only parsed, never shown); a shared entry answers when no local one does.
+The checks follow a request's path: which helper Docker runs for the server and why
+(`doctor_docker`, by Docker's rules in `docker_lookup`), what the helper holds for it (canonical
+key, kind, credential source and where its secret lives), whether the keyring answers, and for
+ECR the cached token, a fresh mint and the clock against AWS's (`doctor_ecr`). With a shared
+scope configured (issue 12), which scope, and whether the registry's shared entry reads now (one
+GetSecretValue past the machine's cache; the value is only parsed, never shown); a shared entry
+answers when no local one does.
 
 Read-only: nothing here writes Docker's config, the registry index, the keyring or the token
 cache (the token minted to test the source is dropped). Secrets are read only to see that they
 are there, or to mint, and never reach a message: findings carry usernames, access key IDs,
-paths and times only.
+paths and times only. Each check is a `Finding`; `doctor_report` renders them.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Callable, Optional
 
-from docker_credential_convox import APP
+from docker_credential_convox import sources
 from docker_credential_convox.errors import AwsError, HelperError, StoreUnavailable
 from docker_credential_convox.filecache import describe_time
 from docker_credential_convox.helper import NOTHING, SHARED
-from docker_credential_convox.registries import docker_config, json_roundtrip
-from docker_credential_convox.registries.context import Context, server_from
+from docker_credential_convox.registries import containers, docker_config
+from docker_credential_convox.registries.context import Context, config_path, server_from
+from docker_credential_convox.registries.doctor_docker import check_docker
+from docker_credential_convox.registries.doctor_ecr import check_clock, describe_cached
+from docker_credential_convox.registries.doctor_report import (
+    NAME,
+    Finding,
+    exit_code,
+    note,
+    ok,
+    problem,
+    render_report,
+    run_command,
+)
 from docker_credential_convox.server_keys import (
-    DOCKER_HUB_KEY,
     ECR,
     ECR_PUBLIC,
     SERVICE_ECR,
     Server,
-    parse_server,
     token_api,
 )
-from docker_credential_convox.settings import ENV_NO_CACHE, Settings
+from docker_credential_convox.settings import ENV_NO_CACHE, ENV_SHARED, Settings
+from docker_credential_convox.shared.document import SharedEntry, parse_optional
 from docker_credential_convox.sources import StoredLogin
 from docker_credential_convox.sources.ecr import AwsSource, EcrKeys, EcrLoginToken
-from docker_credential_convox.tokencache import CachedToken
 
 if TYPE_CHECKING:
     from docker_credential_convox.helper import Helper, Route
     from docker_credential_convox.registry_index import Entry
-    from docker_credential_convox.shared.document import SharedEntry
     from docker_credential_convox.stores import SecretStore
-
-NAME = APP
-OK = "ok"
-NOTE = "note"
-PROBLEM = "problem"
-# ECR hands out tokens that last 12 hours from its own clock: a fresh token's expiry, less
-# that, is AWS's "now", to compare with ours.
-ECR_TOKEN_LIFETIME = 12 * 3600.0
-# Beyond this, SigV4 requests start failing and cached tokens expire earlier or later than the
-# helper thinks.
-CLOCK_TOLERANCE = 300.0
-ENV_DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
-
-
-class Finding:
-    """One checked fact: its status, the topic, what was found and, for a problem, the fix."""
-
-    __slots__ = ("fix", "status", "text", "topic")
-
-    def __init__(self, status: str, topic: str, text: str, fix: Optional[str] = None) -> None:
-        self.status = status
-        self.topic = topic
-        self.text = text
-        self.fix = fix
-
-    def render(self) -> str:
-        """`status: topic: text[; fix: fix]`, one line."""
-        line = f"{self.status}: {self.topic}: {self.text}"
-        return " ".join((f"{line}; fix: {self.fix}" if self.fix else line).split())
-
-    def __repr__(self) -> str:
-        return f"Finding({self.render()!r})"
-
-
-def ok(topic: str, text: str) -> Finding:
-    return Finding(OK, topic, text)
-
-
-def note(topic: str, text: str) -> Finding:
-    return Finding(NOTE, topic, text)
-
-
-def problem(topic: str, text: str, fix: str) -> Finding:
-    return Finding(PROBLEM, topic, text, fix)
-
-
-def run_command(*words: str) -> str:
-    """A command of ours for a fix, quoted as the user would type it."""
-    return "run `" + " ".join((NAME, *words)) + "`"
-
-
-def describe_duration(seconds: float) -> str:
-    """`3h 05m`, `12m`, `40s`: a span for people, to the nearest second or minute."""
-    seconds = abs(seconds)
-    if seconds < 59.5:
-        return f"{seconds:.0f}s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    return f"{minutes // 60}h {minutes % 60:02d}m"
-
-
-def render_report(heading: str, findings: Sequence[Finding]) -> str:
-    """The heading, one line per finding, and how many problems were found."""
-    problems = sum(1 for finding in findings if finding.status == PROBLEM)
-    if problems == 0:
-        summary = "No problems found."
-    else:
-        summary = f"{problems} problem{'s' if problems > 1 else ''} found."
-    return "".join(line + "\n" for line in [heading, *(f.render() for f in findings), summary])
-
-
-def exit_code(findings: Sequence[Finding]) -> int:
-    """0 when every check passed, 1 when any found a problem."""
-    return 1 if any(finding.status == PROBLEM for finding in findings) else 0
-
-
-def docker_lookup_key(typed: str, server: Server) -> str:
-    """The key Docker looks SERVER up by: the image reference's host[:port]; Hub's index URL."""
-    if server.key == DOCKER_HUB_KEY:
-        return docker_config.DOCKER_HUB_SERVER_URL
-    return docker_config.config_keys_for(typed)[0]
-
-
-def _names(config_key: str, server: Server) -> bool:
-    try:
-        return parse_server(config_key).key == server.key
-    except HelperError:
-        return False
-
-
-def creds_store(config: docker_config.DockerConfig) -> str:
-    """The config's `credsStore` (the helper for every registry without credHelpers), or ""."""
-    node = config.document.get("credsStore")
-    if isinstance(node, json_roundtrip.Scalar) and isinstance(node.value, str):
-        return node.value
-    return ""
-
-
-def plaintext_keys(config: docker_config.DockerConfig, server: Server) -> list[str]:
-    """The `auths` keys that hold a plaintext secret for `server`."""
-    return [
-        login.config_key for login in config.plaintext_logins() if _names(login.config_key, server)
-    ]
-
-
-# --- Docker's side: which helper runs, and why -----------------------------------------------
-
-
-def docker_auth_config_keys(environ: Mapping[str, str], server: Server) -> list[str]:
-    """The `auths` keys of DOCKER_AUTH_CONFIG naming `server` (Docker reads it before helpers)."""
-    text = environ.get(ENV_DOCKER_AUTH_CONFIG, "")
-    if not text.strip():
-        return []
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return []  # Docker ignores a value it cannot parse
-    auths = document.get("auths") if isinstance(document, dict) else None
-    if not isinstance(auths, dict):
-        return []
-    return [key for key in auths if isinstance(key, str) and _names(key, server)]
-
-
-def resolve_helper(config: docker_config.DockerConfig, key: str) -> tuple[str, str]:
-    """The helper Docker runs for lookup key `key` ("" for none), and why, by Docker's rules:
-    credHelpers by exact key, else credsStore."""
-    helper = config.cred_helpers().get(key)
-    if helper is not None:
-        return helper, f'credHelpers["{key}"] in {config.path}'
-    store = creds_store(config)
-    if store:
-        return store, f"credsStore in {config.path}, with no credHelpers entry for {key}"
-    return "", ""
-
-
-def check_docker(
-    config: docker_config.DockerConfig,
-    typed: str,
-    server: Server,
-    environ: Mapping[str, str],
-    which: Callable[[str], Optional[str]],
-) -> Finding:
-    """Which helper Docker runs for `server`, by Docker's rules, and whether that is this one."""
-    key = docker_lookup_key(typed, server)
-    shadowing = docker_auth_config_keys(environ, server)
-    if shadowing:
-        return problem(
-            "docker",
-            f"{ENV_DOCKER_AUTH_CONFIG} in the environment holds credentials for "
-            f'"{shadowing[0]}", and docker uses them before any credential helper',
-            f"unset {ENV_DOCKER_AUTH_CONFIG}, or drop that entry from it",
-        )
-    helper, why = resolve_helper(config, key)
-    if helper == docker_config.HELPER_NAME:
-        return _routed_here(config, typed, server, f"runs {NAME} for {key} ({why})", which)
-    if helper:
-        return problem(
-            "docker",
-            f"runs docker-credential-{helper} for {key} ({why}), not {NAME}",
-            f"{run_command('registries', 'add', typed)} (a credHelpers entry wins over credsStore)",
-        )
-    return _not_routed(config, typed, server, key)
-
-
-def _plaintext_fix(typed: str, server: Server) -> str:
-    """How to drop a plaintext copy: `import` moves it; ECR logins are re-added instead."""
-    if server.kind in (ECR, ECR_PUBLIC):
-        return run_command("registries", "add", typed)
-    return run_command("registries", "import")
-
-
-def _routed_here(
-    config: docker_config.DockerConfig,
-    typed: str,
-    server: Server,
-    route: str,
-    which: Callable[[str], Optional[str]],
-) -> Finding:
-    executable = which(NAME)
-    if executable is None:
-        return problem(
-            "docker",
-            f"{route}, but {NAME} is not on this PATH",
-            f"put {NAME} in a directory on the PATH that docker runs with",
-        )
-    stale = plaintext_keys(config, server)
-    if stale:
-        return problem(
-            "docker",
-            f'{route}, but auths["{stale[0]}"] still holds a plaintext password, which docker '
-            "sends whenever the helper fails",
-            f"{_plaintext_fix(typed, server)} (it removes the plaintext copy)",
-        )
-    return ok("docker", f"{route}; found at {executable}")
-
-
-def _not_routed(
-    config: docker_config.DockerConfig, typed: str, server: Server, key: str
-) -> Finding:
-    add = run_command("registries", "add", typed)
-    misspelled = [
-        other for other in config.cred_helpers() if other != key and _names(other, server)
-    ]
-    if misspelled:
-        return problem(
-            "docker",
-            f'credHelpers names this registry "{misspelled[0]}", but docker looks up exactly '
-            f'"{key}", so it runs no helper for it',
-            add,
-        )
-    stale = plaintext_keys(config, server)
-    if stale:
-        return problem(
-            "docker",
-            f"no credential helper is named for {key} in {config.path}, and "
-            f'auths["{stale[0]}"] holds a plaintext password, which docker sends instead of '
-            f"asking {NAME}",
-            _plaintext_fix(typed, server),
-        )
-    return problem(
-        "docker",
-        f"no credential helper is named for {key} in {config.path}, so docker never asks "
-        f"{NAME} and pulls anonymously",
-        add,
-    )
 
 
 # --- the helper's side -------------------------------------------------------------------------
@@ -353,9 +132,6 @@ class Doctor:
     def _shared(self, server: Server, route: Optional[Route]) -> Optional[Finding]:
         """Which scope is configured, and the shared entry `route` answers from (else the
         registry's) read now, not cached; no finding without a scope."""
-        from docker_credential_convox.settings import ENV_SHARED
-        from docker_credential_convox.shared.document import parse_optional
-
         try:
             shared = self.helper.shared
         except HelperError as exc:
@@ -382,8 +158,6 @@ class Doctor:
 
     def _from_shared(self, server: Server, shared: SharedEntry, route: Route) -> list[Finding]:
         """What the shared entry answers with (for ECR, a mint with it now)."""
-        from docker_credential_convox import sources
-
         source = sources.from_entry(server.kind, shared.entry)
         assert source is not None  # a shared entry records a source
         found = ok(
@@ -410,32 +184,43 @@ class Doctor:
             self._backend = self.store.describe()
         return self._backend
 
-    def _read_secret(self, key: str, username: str, what: str) -> tuple[Finding, Optional[str]]:
-        """The keyring finding for the secret filed under (key, username), and the secret."""
+    def _with_secret(
+        self, stored: str, key: str, username: str, what: str, *, fix: str, where: str = ""
+    ) -> tuple[list[Finding], Optional[str]]:
+        """The credentials and keyring findings of a login whose secret (`what`) is filed under
+        (key, username) in `where` (default: its location), and the secret. A secret the
+        keyring answers without is the credentials' problem, never an `ok` above it; an
+        unanswered read, the keyring's."""
+        where = where or self.store.location(key)
+        found = ok("credentials", f"{stored}; the {what} is in {where}")
         try:
             secret = self.store.get(key, username)
             backend = self._backend_name()
         except StoreUnavailable as exc:
-            return _keyring_problem(exc), None
+            return [found, _keyring_problem(exc)], None
         if not secret:
-            return (
-                problem(
-                    "keyring",
-                    f"{backend} answers, but holds no {what} for {username} under "
-                    f"{key}, so `get` answers `credentials not found in native keychain`",
-                    "store it again",
-                ),
-                None,
+            missing = problem(
+                "credentials",
+                f"{stored}, but {where} holds no {what} for {username}, so `get` answers "
+                "`credentials not found in native keychain`",
+                fix,
             )
-        return ok("keyring", f"{backend} answers and holds the {what} for {username}"), secret
+            return [missing, ok("keyring", f"{backend} answers")], None
+        holds = ok("keyring", f"{backend} answers and holds the {what} for {username}")
+        return [found, holds], secret
 
-    def _probe_keyring(self, key: str) -> Finding:
-        """Whether the keyring answers, for a registry that keeps no secret in it."""
+    def _probe_keyring(self, key: str, needed_by: str = "") -> Finding:
+        """Whether the keyring answers, for a registry that keeps no secret in it: a problem if
+        `needed_by` (the command that would store one) needs it, else a note."""
         try:
             self.store.find_username(key)
             backend = self._backend_name()
         except StoreUnavailable as exc:
+            if needed_by:
+                return _keyring_problem(exc, f"{needed_by} needs it to keep the secret for {key}")
             return note("keyring", f"not needed for {key}, and it does not answer: {exc.message}")
+        if needed_by:
+            return ok("keyring", f"{backend} answers; {needed_by} keeps the secret for {key} there")
         return ok("keyring", f"{backend} answers (no secret is needed for {key})")
 
     # -- ordinary registries ----------------------------------------------------------------
@@ -443,6 +228,7 @@ class Doctor:
     def _static(
         self, typed: str, server: Server, entry: Optional[Entry], route: Optional[Route] = None
     ) -> list[Finding]:
+        add = run_command("registries", "add", typed)
         if entry is None:
             why = route.why if route is not None else f"no entry for {server.key}"
             return [
@@ -451,20 +237,14 @@ class Doctor:
                     f"{NAME} holds nothing for {server.key} ({why}), so `get` answers "
                     "`credentials not found in native keychain` and docker says "
                     "`no basic auth credentials`",
-                    run_command("registries", "add", typed),
+                    add,
                 ),
-                self._probe_keyring(server.key),
+                self._probe_keyring(server.key, needed_by=f"`registries add {typed}`"),
             ]
         answers = f"; {route.why}" if route is not None else ""
-        found = ok(
-            "credentials",
-            f"username {entry.username} (stored as {entry.server_url}{answers}); the secret "
-            f"is in {self.store.location(server.key)}",
-        )
-        keyring, _ = self._read_secret(server.key, entry.username, "secret")
-        if keyring.status == PROBLEM and keyring.fix == "store it again":
-            keyring.fix = run_command("registries", "add", typed)
-        return [found, keyring]
+        stored = f"username {entry.username} (stored as {entry.server_url}{answers})"
+        findings, _ = self._with_secret(stored, server.key, entry.username, "secret", fix=add)
+        return findings
 
     def _unanswered(self, typed: str, route: Route) -> Finding:
         """An entry that answers nothing (an alias naming no ECR registry)."""
@@ -494,25 +274,26 @@ class Doctor:
         if isinstance(recorded, StoredLogin):
             return self._static(typed, server, entry)
         findings: list[Finding] = []
+        add = run_command("registries", "add", typed)
         if isinstance(recorded, EcrLoginToken):
             if recorded.is_current(self.clock()):
-                keyring, _ = self._read_secret(server.key, recorded.secret_username or "", "token")
-                return [
-                    ok(
-                        "credentials",
-                        "a token stored by `docker login -u AWS` at "
-                        f"{describe_time(recorded.stored_at)}, in {self.store.name}, returned "
-                        f"until {describe_time(recorded.expires_at)}",
-                    ),
-                    keyring,
-                ]
+                stored = (
+                    "a token stored by `docker login -u AWS` at "
+                    f"{describe_time(recorded.stored_at)}, returned until "
+                    f"{describe_time(recorded.expires_at)}"
+                )
+                username = recorded.secret_username or ""
+                findings, _ = self._with_secret(
+                    stored, server.key, username, "token", fix=add, where=self.store.name
+                )
+                return findings
             findings.append(
                 problem(
                     "credentials",
                     f"the token stored by `docker login -u AWS` expired at "
                     f"{describe_time(recorded.expires_at)}; the AWS default credential chain "
                     "is used now",
-                    run_command("registries", "add", typed) + " with lasting AWS credentials",
+                    add + " with lasting AWS credentials",
                 )
             )
             entry = None
@@ -520,14 +301,15 @@ class Doctor:
         assert isinstance(source, AwsSource)  # an ECR registry's: recorded, or the default chain
         secret: Optional[str] = None
         if isinstance(source, EcrKeys):
-            findings.append(
-                ok(
-                    "credentials",
-                    f"{source.describe()}; its secret access key is in {self.store.name}",
-                )
+            checked, secret = self._with_secret(
+                source.describe(),
+                server.key,
+                source.username,
+                "secret access key",
+                fix=add,
+                where=self.store.name,
             )
-            keyring, secret = self._read_secret(server.key, source.username, "secret access key")
-            findings.append(keyring)
+            findings.extend(checked)
         else:
             unrecorded = "" if entry is not None else f" (nothing is recorded for {server.key})"
             if not findings:
@@ -535,7 +317,7 @@ class Doctor:
             findings.append(self._probe_keyring(server.key))
         findings.append(self._cached_token(server, source))
         if isinstance(source, EcrKeys) and secret is None:
-            return findings  # the keyring finding already says what is wrong
+            return findings  # the findings above already say what is wrong
         findings.extend(self._mint_now(server, source, secret))
         return findings
 
@@ -572,55 +354,16 @@ class Doctor:
         return [found, check_clock(minted.expires_at, started, finished)]
 
 
-def describe_cached(token: CachedToken, now: float) -> Finding:
-    """What the cached token for a registry's source means for the next `get`."""
-    times = f"issued {describe_time(token.issued_at)}, expires {describe_time(token.expires_at)}"
-    if token.issued_at > now + CLOCK_TOLERANCE:
-        return problem(
-            "cached token",
-            f"{times}: issued {describe_duration(token.issued_at - now)} in this machine's "
-            "future, so the clock was turned back since",
-            "check the clock (timedatectl), then `registries remove` and `add` the registry",
-        )
-    if token.is_fresh(now):
-        return ok(
-            "cached token",
-            f"{times} (in {describe_duration(token.expires_at - now)}); reused until "
-            f"{describe_time(token.refresh_at)}",
-        )
-    if token.is_usable(now):
-        return ok("cached token", f"{times}; past half its life, the next get mints a new one")
-    return ok("cached token", f"{times}; expired, the next get mints a new one")
-
-
-def check_clock(expires_at: float, started: float, finished: float) -> Finding:
-    """This clock against AWS's, from a token minted between `started` and `finished`."""
-    aws_now = expires_at - ECR_TOKEN_LIFETIME
-    skew = (started + finished) / 2 - aws_now  # > 0: ours is ahead
-    if abs(skew) <= CLOCK_TOLERANCE:
-        return ok(
-            "clock",
-            f"agrees with AWS's ({describe_duration(skew)} apart, by the expiry of the token "
-            "just minted)",
-        )
-    direction = "ahead of" if skew > 0 else "behind"
-    return problem(
-        "clock",
-        f"this machine's clock is {describe_duration(skew)} {direction} AWS's (by the expiry of "
-        "the token just minted), so cached tokens are kept past their expiry or dropped early",
-        "synchronise the clock (timedatectl set-ntp true)",
-    )
-
-
-def _keyring_problem(exc: StoreUnavailable) -> Finding:
-    """The keyring's one-line error as a finding: what is wrong, then what to do."""
+def _keyring_problem(exc: StoreUnavailable, needed: str = "") -> Finding:
+    """The keyring's one-line error as a finding: what is wrong (and, if given, what `needed`
+    it), then what to do."""
     what, separator, fix = exc.message.partition("; ")  # "no usable OS keyring: ...; start one"
     if not separator:
         what, separator, fix = exc.message.partition(" is locked: ")
         what = f"{what} is locked" if separator else what
     return problem(
         "keyring",
-        what,
+        f"{what}, and {needed}" if needed else what,
         fix or "see Troubleshooting in the README; DOCKER_CREDENTIAL_CONVOX_DEBUG=1 shows more",
     )
 
@@ -637,9 +380,6 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 def _containers_findings(ctx: Context, typed: str, server: Server) -> list[Finding]:
     """podman, skopeo and buildah's side (issue 18): the checks of registries/containers.py."""
-    from docker_credential_convox.registries import containers
-    from docker_credential_convox.registries.context import config_path
-
     try:
         held = ctx.helper.lookup(server) is not None
     except HelperError:

@@ -5,8 +5,8 @@ Built by Helper.rows; rendered as a table or JSON by registries/listing.py. Impo
 
 from __future__ import annotations
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
+from docker_credential_convox import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Optional

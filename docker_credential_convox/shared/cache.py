@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import APP, fileio
+from docker_credential_convox import APP, TYPE_CHECKING, fileio
 from docker_credential_convox.errors import HelperError, SharedStoreError, StateError, one_line
 from docker_credential_convox.filecache import (
     LOCK_TIMEOUT,
@@ -37,8 +37,6 @@ from docker_credential_convox.filecache import (
     unlink_if_there,
 )
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional
 

@@ -14,14 +14,12 @@ host and collect the tokens each machine mints with its own credentials.
 
 from __future__ import annotations
 
-from docker_credential_convox import minijson
+from docker_credential_convox import TYPE_CHECKING, minijson
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.registry_index import Entry
 from docker_credential_convox.server_keys import ECR, ECR_PUBLIC, REGISTRY
 from docker_credential_convox.sources import ROLE_PREFIX, is_role_arn
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import time
 
-from docker_credential_convox import APP, minijson
+from docker_credential_convox import APP, TYPE_CHECKING, minijson
 from docker_credential_convox.errors import BadRequest, SharedStoreError, SourceError, one_line
 from docker_credential_convox.server_keys import REGISTRY
 from docker_credential_convox.shared.cache import SharedCache
 from docker_credential_convox.shared.document import SharedEntry, parse_optional
 from docker_credential_convox.shared.scope import parse_scope
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional
 

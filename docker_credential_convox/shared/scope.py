@@ -14,10 +14,9 @@ Pure functions, no I/O: the name of a registry's secret derives from its canonic
 
 from __future__ import annotations
 
+from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.errors import BadRequest
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 

@@ -7,10 +7,9 @@ entries change only through `registries add|remove --shared`.
 
 from __future__ import annotations
 
+from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.errors import StoreUnavailable
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 

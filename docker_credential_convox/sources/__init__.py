@@ -14,6 +14,7 @@ login, which every index entry was before sources had names, is here, the ECR on
 
 from __future__ import annotations
 
+from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.registry_index import Entry
 from docker_credential_convox.server_keys import DOCKER_HUB_KEY, REGISTRY
 
@@ -27,8 +28,6 @@ def is_role_arn(text: str) -> bool:
     return text.startswith("arn:") and ":role/" in text
 
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import ClassVar, Optional

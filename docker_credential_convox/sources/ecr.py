@@ -14,13 +14,12 @@ a source's identity and never produces credentials.
 
 from __future__ import annotations
 
+from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.errors import BadRequest, CredentialsNotFound, HelperError
 from docker_credential_convox.filecache import describe_time
 from docker_credential_convox.server_keys import ECR, REGISTRY, parse_server
 from docker_credential_convox.sources import MINTED, ROLE_PREFIX, Source, is_role_arn
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar, Optional
 

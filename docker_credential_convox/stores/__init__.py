@@ -16,8 +16,8 @@ do; nothing above this interface knows which store it talks to.
 
 from __future__ import annotations
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
+from docker_credential_convox import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from typing import Optional, Protocol
 

@@ -12,8 +12,8 @@ index still names. With the pass store, the store decides which stored secrets e
 
 from __future__ import annotations
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
+from docker_credential_convox import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

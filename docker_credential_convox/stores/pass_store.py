@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import os
 
+from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.errors import StoreNotAnswering, StoreUnavailable, one_line
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Optional

@@ -19,8 +19,8 @@ the caller asks keyring, which handles and reports each case its own way.
 
 from __future__ import annotations
 
-# `typing` costs milliseconds at start-up; mypy treats this name as always true.
-TYPE_CHECKING = False
+from docker_credential_convox import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from typing import Any, Optional
 

@@ -1,6 +1,18 @@
 """Helpers shared by test modules: the helper under test, how to run it and its clients, and
-what to look at afterwards. Fixtures live in conftest.py and the fixtures_*.py plugins; the
-services themselves in the `standins` package at the root of the checkout.
+what to look at afterwards. The services themselves are the `standins` package's (at the root of
+the checkout); conftest.py and this package's plugins only start and stop them for pytest.
+
+Modules of this package (a plugin is loaded with `pytest_plugins = ["support.NAME"]`):
+- `support` (here): the executable under test, running it and clients, what it holds, config.json;
+- `support.registries`: the `registries` commands, a real-world config.json, one-line errors;
+- `support.ecr`: ECR operation names and keys, `get`/`store`, the token cache and index files;
+- `support.shared`: plugin: machines of a fleet (`machine`, `new_machine`, `shared_scope`); and
+  sharing a registry, looking at Secrets Manager;
+- `support.pass_store`: plugin: a real `pass` store per test (`pass_env`); and looking at it;
+- `support.secret_stores`: the SecretStore contract, and the in-memory fake that keeps it;
+- `support.aws_emulator`: plugin: moto_server behind the counting proxy (`aws_proxy`, `ecr_env`);
+- `support.registry_server`: the session's registry (`registry`, `registry_image`; conftest.py);
+- `support.docker_daemon`: the session's Docker daemon (`docker_daemon`; conftest.py).
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@
   `ecr_env` endpoints point there).
 - `ecr_env` / `ecr_environ`: `helper_env` with every AWS endpoint on the proxy, as a mapping or
   as this process's os.environ.
-Test modules load these fixtures with `pytest_plugins = ["fixtures_aws"]` and import nothing
-from here at run time (only `AwsProxy` for type checking), so pytest can load this module itself.
+Test modules load these fixtures with `pytest_plugins = ["support.aws_emulator"]`.
 """
 
 from __future__ import annotations
@@ -18,12 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import set_environ
 
 from standins import StandInError
 from standins.aws_proxy import AwsProxy, Call
 from standins.environment import endpoint_env
 from standins.moto_servers import MotoProcess, start_moto_server
+from support import set_environ
 
 __all__ = [
     "AwsProxy",

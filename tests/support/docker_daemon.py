@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import require_tools
 
 from standins.daemons import DOCKER_TOOLS, DockerDaemon
+from support import require_tools
 
 __all__ = ["docker_daemon"]
 

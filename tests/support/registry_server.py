@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support import fail_without
 
 from standins import StandInError
 from standins.registry import TOOLS, Registry, start_registry
+from support import fail_without
 
 __all__ = ["Registry", "registry", "registry_image"]
 
