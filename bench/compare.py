@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import io
 import json
-import re
 import resource
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from bench.timing import Command, Timer, ms
+from bench.timing import Command, Timer, instructions, ms
 from standins.environment import hermetic_env
 from standins.secret_service import private_secret_service
 
@@ -132,24 +131,6 @@ def run(exe: Path, action: str, stdin: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
-def instructions(exe: Path, action: str, stdin: str, env: dict[str, str]) -> int:
-    """Instructions the whole command executed, counted by callgrind: every process it runs
-    (a launcher that is a shell script execs Python), summed."""
-    argv = [
-        "valgrind",
-        "--tool=callgrind",
-        "--trace-children=yes",
-        "--callgrind-out-file=/dev/null",
-        str(exe),
-        action,
-    ]
-    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, check=False)
-    found = re.findall(r"Collected : (\d+)", done.stderr)
-    if not found:
-        raise RuntimeError(f"callgrind counted nothing: {done.stderr.strip()[-400:]}")
-    return sum(int(count) for count in found)
-
-
 def cpu_seconds(exe: Path, action: str, stdin: str, env: dict[str, str]) -> float:
     """User + system time of one fresh process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -189,7 +170,7 @@ def compare(
         for exe in (base, head):
             if expect not in run(exe, action, stdin, env):
                 raise RuntimeError(f"{exe} {action}: stdout lacks {expect!r}")
-        counts = [instructions(exe, action, stdin, env) for exe in (base, head)]
+        counts = [instructions([str(exe), action], stdin.encode(), env) for exe in (base, head)]
         cpu: dict[Path, list[float]] = {base: [], head: []}
         for i in range(args.processes):
             for exe in (base, head) if i % 2 else (head, base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -141,3 +142,65 @@ def make_installed_layout(directory: Path) -> tuple[Path, Path]:
     shutil.copy(BENCH_DIR.parent / "packaging" / "launchers" / script.name, script)
     script.chmod(0o755)
     return python, script
+
+
+def pip_installed(directory: Path, tree: Path = BENCH_DIR.parent) -> tuple[Path, Path]:
+    """A venv holding the wheel of `tree` (this checkout by default), installed by pip (not
+    editable) as users do, beside .venv's copies of its runtime dependencies (linked: no
+    network needed) and nothing else: site-packages as big as a user's, which every start
+    lists. Its python and its launcher."""
+    wheels = directory / "wheel"
+    # From a copy: setuptools reuses the tree's build/ directory, where a module since moved
+    # or deleted would ride along into the wheel.
+    source = directory / "source"
+    leave_out = shutil.ignore_patterns("build", "dist", ".venv", ".git", "*.egg-info", "*.pyc")
+    shutil.copytree(tree, source, ignore=leave_out)
+    subprocess.run(
+        [
+            *(str(PYTHON), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"),
+            *("--no-index", "-w", str(wheels), str(source)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    venv = directory / "venv"
+    subprocess.run([str(PYTHON), "-m", "venv", "--without-pip", str(venv)], check=True)
+    version = "python{}.{}".format(*sys.version_info[:2])
+    theirs = venv / "lib" / version / "site-packages"
+    ours = Path(sysconfig.get_paths()["purelib"])
+    for name in runtime_entries("docker-credential-convox"):
+        if (ours / name).exists() and not (theirs / name).exists():
+            (theirs / name).symlink_to(ours / name)
+    python = venv / "bin" / "python"
+    pip = [str(PYTHON), "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
+    subprocess.run([*pip, "--no-index", str(next(wheels.glob("*.whl")))], check=True)
+    return python, venv / "bin" / "docker-credential-convox"
+
+
+def runtime_entries(project: str) -> set[str]:
+    """The top-level site-packages entries (packages, modules, .dist-info) of `project`'s
+    runtime dependencies, transitively, as installed here; `project` itself left out."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    entries: set[str] = set()
+    todo = [project]
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for line in distribution.requires or ():
+            requirement = Requirement(line)
+            # No extras: a marker names one only for an optional dependency.
+            if requirement.marker is None or requirement.marker.evaluate():
+                todo.append(requirement.name)
+        if name != project:
+            entries |= {Path(str(path)).parts[0] for path in distribution.files or ()}
+    return {entry for entry in entries if entry not in ("..", "__pycache__")}

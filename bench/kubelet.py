@@ -26,7 +26,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Optional
 
 from bench.base import BENCH_DIR, HELPER
+from bench.timing import Process, interleave, quartile_and_median, time_process
 from standins.aws_proxy import AwsProxy
 from standins.environment import endpoint_env, hermetic_env
 from standins.kubelet import Kubelet
@@ -131,15 +131,6 @@ def calls_per_hour(
     }
 
 
-def run_once(argv: list[str], stdin: bytes, env: Mapping[str, str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(argv, input=stdin, env=dict(env), capture_output=True, check=False)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"{argv} failed: {result.stderr.decode()[-300:]}")
-    return elapsed
-
-
 def latencies(root: Path, proxy: AwsProxy, runs: int) -> list[tuple[str, float, float]]:
     """(name, p25 ms, median ms) for warm and cold `kubelet` beside `get`, interleaved ABBA."""
     env = node_env(root / "latency", proxy, REAL_MAX_AGE)
@@ -151,32 +142,25 @@ def latencies(root: Path, proxy: AwsProxy, runs: int) -> list[tuple[str, float, 
     get_argv = [str(HELPER), "get"]
     # `get` with the cache the provider keeps on a node (see docs/kubernetes.md).
     get_env = {**env, "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR": str(cache)}
-    run_once(kubelet_argv, request, env)  # warm the cache
-    samples: dict[str, list[float]] = {
-        "get, cached": [],
-        "kubelet, warm": [],
-        "get, cold": [],
-        "kubelet, cold": [],
-    }
-    for number in range(runs):
-        pair = [
-            ("get, cached", get_argv, ECR_HOST.encode(), get_env),
-            ("kubelet, warm", kubelet_argv, request, env),
-        ]
-        for name, argv, data, run_env in pair if number % 2 == 0 else reversed(pair):
-            samples[name].append(run_once(argv, data, run_env))
-    for number in range(max(4, runs // 4)):
-        pair = [
-            ("get, cold", get_argv, ECR_HOST.encode(), get_env),
-            ("kubelet, cold", kubelet_argv, request, env),
-        ]
-        for name, argv, data, run_env in pair if number % 2 == 0 else reversed(pair):
-            shutil.rmtree(cache, ignore_errors=True)
-            samples[name].append(run_once(argv, data, run_env))
+    time_process(Process("warm the cache", kubelet_argv, request, env))
+    samples: dict[str, list[float]] = {}
+    interleave(
+        Process("get, cached", get_argv, ECR_HOST.encode(), get_env),
+        Process("kubelet, warm", kubelet_argv, request, env),
+        runs,
+        samples,
+    )
+    interleave(
+        Process("get, cold", get_argv, ECR_HOST.encode(), get_env),
+        Process("kubelet, cold", kubelet_argv, request, env),
+        max(4, runs // 4),
+        samples,
+        before=lambda: shutil.rmtree(cache, ignore_errors=True),
+    )
     rows = []
     for name, values in samples.items():
-        quartiles = statistics.quantiles(values, n=4)
-        rows.append((name, quartiles[0] * 1000, statistics.median(values) * 1000))
+        p25, median = quartile_and_median(values)
+        rows.append((name, p25 * 1000, median * 1000))
     return rows
 
 

@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -183,6 +183,78 @@ def check_once(command: Command) -> float:
             f"stdout {done.stdout.strip()[:400]!r}; stderr {done.stderr.strip()[:400]!r}"
         )
     return took
+
+
+@dataclass(frozen=True)
+class Process:
+    """One whole process to time without a shell: argv, stdin, environment, its exit code."""
+
+    name: str
+    argv: Sequence[str]
+    stdin: bytes
+    env: Mapping[str, str]
+    code: int = 0
+
+
+def time_process(process: Process) -> float:
+    """Wall time of one run of `process`, in seconds; RuntimeError if it ends otherwise."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        list(process.argv),
+        input=process.stdin,
+        env=dict(process.env),
+        capture_output=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != process.code:
+        raise RuntimeError(
+            f"{process.name}: exited {done.returncode}, not {process.code}: "
+            f"{done.stderr.decode(errors='replace')[-300:]}"
+        )
+    return elapsed
+
+
+def interleave(
+    first: Process,
+    second: Process,
+    runs: int,
+    samples: Optional[dict[str, list[float]]] = None,
+    before: Optional[Callable[[], None]] = None,
+) -> dict[str, list[float]]:
+    """`runs` runs of each, interleaved A B B A in this one process tree (so a change of the
+    machine's load hits both alike), added to `samples` by name; `before` runs before each."""
+    samples = {} if samples is None else samples
+    for number in range(runs):
+        pair = (first, second) if number % 2 == 0 else (second, first)
+        for process in pair:
+            if before is not None:
+                before()
+            samples.setdefault(process.name, []).append(time_process(process))
+    return samples
+
+
+def quartile_and_median(values: Sequence[float]) -> tuple[float, float]:
+    """The 25th percentile and the median of `values`."""
+    return statistics.quantiles(values, n=4)[0], statistics.median(values)
+
+
+def instructions(argv: Sequence[str], stdin: bytes, env: Mapping[str, str]) -> int:
+    """Instructions one run of `argv` executes, counted by valgrind's callgrind: every process
+    it runs (a launcher that is a shell script execs Python), summed. Repeatable to a fraction
+    of a percent on a busy machine, where wall time is not."""
+    argv = [
+        "valgrind",
+        "--tool=callgrind",
+        "--trace-children=yes",
+        "--callgrind-out-file=/dev/null",
+        *argv,
+    ]
+    done = subprocess.run(argv, input=stdin, capture_output=True, env=dict(env), check=False)
+    found = re.findall(rb"Collected : (\d+)", done.stderr)
+    if not found:
+        raise RuntimeError(f"callgrind counted nothing: {done.stderr.decode()[-400:]}")
+    return sum(int(count) for count in found)
 
 
 def slug(name: str) -> str:

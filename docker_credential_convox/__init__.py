@@ -8,3 +8,5 @@ DISTRIBUTION = APP  # the Python distribution bears the same name
 # milliseconds at start-up, so it is never imported at run time, and mypy treats any name
 # TYPE_CHECKING as always true.
 TYPE_CHECKING = False
+# An import inside a function keeps botocore, keyring or jeepney, or a module that a hot path
+# (tests/test_startup.py) never needs, off the paths that do not use it; that is its only reason.

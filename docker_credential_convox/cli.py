@@ -11,7 +11,7 @@ import os
 import sys
 
 from docker_credential_convox import APP, DISTRIBUTION, TYPE_CHECKING, __version__, protocol
-from docker_credential_convox.errors import BadRequest, HelperError
+from docker_credential_convox.errors import BadRequest, HelperError, report_internal_error
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -107,21 +107,6 @@ def _debug_enabled(environ: Mapping[str, str]) -> bool:
     from docker_credential_convox.settings import ENV_DEBUG, is_true
 
     return is_true(environ.get(ENV_DEBUG))
-
-
-def report_internal_error(
-    exc: Exception, program: str, debug: bool, report: TextIO, trace: TextIO
-) -> None:
-    """An unexpected exception as one line on `report`: its type only, as its text may hold a
-    secret; the traceback goes to `trace` only when debugging was asked for."""
-    if debug:
-        import traceback
-
-        traceback.print_exc(file=trace)
-    report.write(
-        f"internal error in {program} ({type(exc).__name__}); "
-        "set DOCKER_CREDENTIAL_CONVOX_DEBUG=1 and retry to see the details\n"
-    )
 
 
 class GuardedOutput:

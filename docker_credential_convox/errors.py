@@ -10,7 +10,7 @@ from docker_credential_convox import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Optional
+    from typing import Optional, TextIO
 
 
 NOT_FOUND_MESSAGE = "credentials not found in native keychain"
@@ -181,3 +181,18 @@ class AwsError(Exception):
     def summary(self) -> str:
         """`operation failed: Code: message`, one line."""
         return f"{self.operation} failed: {self.code}: {self.message}"
+
+
+def report_internal_error(
+    exc: Exception, program: str, debug: bool, report: TextIO, trace: TextIO
+) -> None:
+    """An unexpected exception as one line on `report`: its type only, as its text may hold a
+    secret; the traceback goes to `trace` only when debugging was asked for."""
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=trace)
+    report.write(
+        f"internal error in {program} ({type(exc).__name__}); "
+        "set DOCKER_CREDENTIAL_CONVOX_DEBUG=1 and retry to see the details\n"
+    )

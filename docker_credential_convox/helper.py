@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Callable, Optional
 
-    from docker_credential_convox.aws import MintedToken
+    from docker_credential_convox.aws.ecr_token import MintedToken
     from docker_credential_convox.backends import Backend, Records
     from docker_credential_convox.backends.ecr import EcrBackend
     from docker_credential_convox.registries.rows import Row

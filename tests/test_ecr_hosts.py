@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from docker_credential_convox import aws
+from docker_credential_convox.aws import clients
 from docker_credential_convox.backends.ecr import EcrBackend
 from docker_credential_convox.server_keys import ECR, ECR_PUBLIC, REGISTRY, Target, parse_server
 from docker_credential_convox.settings import Settings
@@ -106,8 +106,8 @@ def no_endpoint_overrides(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]
 
 def url_of_token_request(settings: Settings, target: Target) -> str:
     """The URL botocore would call for GetAuthorizationToken; the request is stopped unsent."""
-    session = aws.session(settings)
-    client = aws.client(
+    session = clients.session(settings)
+    client = clients.client(
         session,
         target.service,
         target,

@@ -193,3 +193,39 @@ def test_a_deadline_that_is_not_seconds_is_refused_in_one_line(
 def test_the_deadline_setting_is_documented(pytestconfig: pytest.Config) -> None:
     environment = Path(pytestconfig.rootpath, "docs", "environment.md").read_text()
     assert f"| `{DEADLINE_SETTING}` |" in environment
+
+
+WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+
+
+def test_a_dripping_sts_ends_a_workloads_kubelet_request_within_the_deadline(
+    ecr_env: dict[str, str], aws_proxy: AwsProxy, host: str
+) -> None:
+    """The service-account token's AssumeRoleWithWebIdentity is under the same budget: a node's
+    request ends long before kubelet's 60 s exec timeout kills it."""
+    aws_proxy.drip(WEB_IDENTITY)  # FAULT INJECTION: headers, then one byte per second
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YXBwczphIn0.c2ln"
+    body = (
+        '{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1",'
+        f'"image":"{host}/app","serviceAccountToken":"{token}","serviceAccountAnnotations":'
+        '{"eks.amazonaws.com/ecr-role-arn":"arn:aws:iam::123456789012:role/workload"}}'
+    )
+    started = time.monotonic()
+    try:
+        result = run_helper_in(
+            {**ecr_env, DEADLINE_SETTING: str(DEADLINE)},
+            "kubelet",
+            stdin=body,
+            timeout=HUNG_AFTER,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`kubelet` still running after {HUNG_AFTER:g} s against a dripping STS")
+    took = time.monotonic() - started
+
+    assert result.returncode == 1, result
+    assert result.stdout == "", result
+    assert WEB_IDENTITY in result.stderr, result
+    assert "Traceback" not in result.stderr, result
+    assert token not in result.stderr
+    assert took < DEADLINE + MARGIN
+    assert aws_proxy.dripped(WEB_IDENTITY) >= 1

@@ -224,3 +224,158 @@ def test_an_editable_install_falls_back_to_the_usual_start(helper_env: dict[str,
     result, modules = run(Path(sys.executable).parent / LAUNCHER, helper_env, "version")
     assert result.returncode == 0, result
     assert "site" in modules
+
+
+# -- the end of a hot path: no collector, no interpreter shutdown (issue 19 item 8) ----------
+
+# A process as the launcher starts it (no `site`), with a witness whose finalizer writes to
+# stderr when the interpreter shuts down as usual (module globals are cleared then).
+WITNESS_PROBE = """
+import gc, os, sys
+
+class Witness:
+    def __del__(self):
+        os.write(2, b"SHUTDOWN\\n")
+
+witness = Witness()
+sys.argv = ["docker-credential-convox", *sys.argv[1:]]
+from docker_credential_convox import cli
+
+helper_main = cli.main
+
+def main():
+    code = helper_main()
+    os.write(2, b"GC=%d\\n" % gc.isenabled())  # as the helper's request ends
+    return code
+
+cli.main = main
+{before}
+from docker_credential_convox.start_without_site import run
+sys.exit(run([]))
+"""
+
+
+def run_witnessed(
+    env: dict[str, str], before: str, *args: str, stdin: str = ""
+) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of the probe running `before`, then the helper."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", WITNESS_PROBE.format(before=before), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_a_hot_path_skips_the_collector_and_the_interpreter_shutdown(
+    helper_env: dict[str, str],
+) -> None:
+    code, stdout, stderr = run_witnessed(helper_env, "", "get", stdin="unknown.example")
+    assert (code, stdout) == (1, NOT_FOUND + "\n"), stderr
+    assert "GC=0" in stderr
+    assert "SHUTDOWN" not in stderr
+
+
+def test_anything_left_for_atexit_gets_the_usual_shutdown(helper_env: dict[str, str]) -> None:
+    before = "import atexit; atexit.register(lambda: os.write(2, b'ATEXIT\\\\n'))"
+    code, stdout, stderr = run_witnessed(helper_env, before, "version")
+    assert (code, stdout.startswith("docker-credential-convox (")) == (0, True), stderr
+    assert "ATEXIT" in stderr
+    assert "SHUTDOWN" in stderr
+
+
+def test_a_path_that_loaded_site_gets_the_collector_and_the_usual_shutdown(
+    helper_env: dict[str, str],
+) -> None:
+    # The collector goes off as the launcher prepares, and back on as `site` loads.
+    before = (
+        "from docker_credential_convox.start_without_site import load_site, prepare\n"
+        "prepare([])\n"
+        "assert not gc.isenabled()\n"
+        "load_site()"
+    )
+    code, _, stderr = run_witnessed(helper_env, before, "version")
+    assert code == 0, stderr
+    assert "GC=1" in stderr
+    assert "SHUTDOWN" in stderr
+
+
+# -- this package's modules from their cached bytecode (issue 19 item 8) ---------------------
+
+# Which loader loaded each of the package's modules that a request imported, one line each.
+LOADERS_PROBE = """
+import os, sys
+sys.argv = ["docker-credential-convox", *sys.argv[1:]]
+from docker_credential_convox import cli
+from docker_credential_convox.start_without_site import run
+
+helper_main = cli.main
+earlier = set(sys.modules)  # loaded before the launcher prepared: the usual finders'
+
+def main():
+    code = helper_main()
+    for name, module in sorted(sys.modules.items()):
+        if name.startswith("docker_credential_convox.") and name not in earlier:
+            loader = type(module.__spec__.loader).__name__
+            os.write(2, f"LOADER {{name}} {{loader}} {{module.__file__}}\\n".encode())
+    return code
+
+cli.main = main
+sys.exit(run([]))
+"""
+
+
+def loaders(env: dict[str, str], *args: str, stdin: str = "") -> dict[str, tuple[str, str]]:
+    """Module -> (loader class, file) for the package's modules one request loaded."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", LOADERS_PROBE.format(), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    lines = [line.split()[1:] for line in result.stderr.splitlines() if line.startswith("LOADER")]
+    return {name: (loader, file) for name, loader, file in lines}
+
+
+def test_a_hot_path_runs_the_package_from_its_cached_bytecode(
+    helper_env: dict[str, str],
+) -> None:
+    found = loaders(helper_env, "get", stdin="unknown.example")
+    assert "docker_credential_convox.helper" in found
+    assert {loader for loader, _ in found.values()} == {"_CachedBytecode"}
+    helper_file = found["docker_credential_convox.helper"][1]
+    assert helper_file == str(ROOT / "docker_credential_convox" / "helper.py")
+
+
+def test_bytecode_older_than_its_source_is_not_run(
+    broken_venv: Path, helper_env: dict[str, str]
+) -> None:
+    version = "python{}.{}".format(*sys.version_info[:2])
+    package = broken_venv / "lib" / version / "site-packages" / "docker_credential_convox"
+    protocol = package / "protocol.py"
+    edited = protocol.read_text().replace(
+        'return f"{name} ({distribution}) {version}\\n"', 'return "edited\\n"'
+    )
+    assert edited != protocol.read_text()
+    protocol.write_text(edited)  # newer than the bytecode pip compiled, another size
+    result, modules = run(broken_venv / "bin" / LAUNCHER, helper_env, "version")
+    assert (result.returncode, result.stdout) == (0, "edited\n"), result
+    assert "site" not in modules
+
+
+def test_a_package_wins_over_a_module_of_its_name_as_with_importlib(
+    broken_venv: Path, helper_env: dict[str, str]
+) -> None:
+    version = "python{}.{}".format(*sys.version_info[:2])
+    package = broken_venv / "lib" / version / "site-packages" / "docker_credential_convox"
+    assert (package / "sources" / "__init__.py").exists()
+    # What a stale build directory leaves in a wheel after a module became a package.
+    (package / "sources.py").write_text("raise RuntimeError('a stale module')\n")
+    result, modules = run(broken_venv / "bin" / LAUNCHER, helper_env, "get", stdin="x.example")
+    assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
+    assert "site" not in modules

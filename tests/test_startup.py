@@ -126,7 +126,14 @@ def test_get_of_an_unknown_registry_loads_no_secret_store_and_no_ecr_layer(
     helper_env: dict[str, str],
 ) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", LAYERS_PROBE.format(layers=UNNEEDED_FOR_UNKNOWN), "get"],
+        [
+            *(sys.executable, "-c"),
+            # ...and, unlike an erase, no pending marker either
+            LAYERS_PROBE.format(
+                layers=(*UNNEEDED_FOR_UNKNOWN, "docker_credential_convox.pending_markers")
+            ),
+            "get",
+        ],
         input=b"unknown.example",
         capture_output=True,
         env=helper_env,
@@ -187,6 +194,25 @@ def test_a_cached_ecr_get_loads_neither_json_nor_re(ecr_env: dict[str, str]) -> 
     stdout, loaded = imported_without_site(ecr_env, "get", host.encode())
     assert b'"Username":"AWS"' in stdout
     assert loaded == "LOADED="
+
+
+# What a `get` answered from the token cache never loads (issue 19 item 8): it writes nothing,
+# so neither the pending markers of a store nor a secret store.
+UNNEEDED_FOR_CACHED_ECR = (
+    *HEAVY,
+    "docker_credential_convox.pending_markers",
+    "docker_credential_convox.stores.keyring",
+    "docker_credential_convox.aws",
+    "hashlib",
+)
+
+
+def test_a_cached_ecr_get_loads_no_pending_markers_and_no_store(ecr_env: dict[str, str]) -> None:
+    host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    assert run_helper_in(ecr_env, "get", stdin=host).returncode == 0  # mints, fills the cache
+    stdout, line = loaded_layers(ecr_env, UNNEEDED_FOR_CACHED_ECR, host)
+    assert b'"Username":"AWS"' in stdout
+    assert line == "LOADED="
 
 
 # The modules of the other `registries` commands, and the libraries only they need.

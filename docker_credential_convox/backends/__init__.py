@@ -38,13 +38,13 @@ import os
 
 from docker_credential_convox import TYPE_CHECKING, sources
 from docker_credential_convox.errors import StateError, StoreUnavailable
-from docker_credential_convox.pending_markers import PendingMarkers
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Callable, Optional, Protocol
 
     from docker_credential_convox.diagnostics import Diagnostics
+    from docker_credential_convox.pending_markers import PendingMarkers
     from docker_credential_convox.protocol import Credentials
     from docker_credential_convox.registry_index import Entry, RegistryIndex
     from docker_credential_convox.server_keys import Server
@@ -95,7 +95,12 @@ class Records:
         self.index = index
         self._store = store  # opened on first use: most requests never need it
         self.diagnostics = diagnostics
-        self.pending = pending or PendingMarkers.beside(index.path)
+        if pending is None:
+            # Here, not at the top: a cached ECR `get` loads this package, never a Records.
+            from docker_credential_convox.pending_markers import PendingMarkers
+
+            pending = PendingMarkers.beside(index.path)
+        self.pending = pending
 
     @property
     def store(self) -> SecretStore:

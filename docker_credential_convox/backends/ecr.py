@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Callable, Optional
 
-    from docker_credential_convox.aws import MintedToken
+    from docker_credential_convox.aws.ecr_token import MintedToken
     from docker_credential_convox.backends import Records
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.registry_index import Entry, RegistryIndex
@@ -150,12 +150,12 @@ class EcrBackend:
                     f"is missing from {self.records.store.name}",
                     hint="hint: store the access keys for this registry again",
                 )
-        from docker_credential_convox import aws
+        from docker_credential_convox.aws.clients import endpoint_for
 
         target = self.target(server)
         self.diagnostics.debug(
             f"minting a token for {server.key} with {source.describe()} "
-            f"at {aws.endpoint_for(target, self.settings)}"
+            f"at {endpoint_for(target, self.settings)}"
         )
         issued_at = self.clock()
         started = time.monotonic()
@@ -194,11 +194,11 @@ class EcrBackend:
 
     def mint_now(self, server: Server, source: AwsSource, secret: Optional[str]) -> MintedToken:
         """One GetAuthorizationToken for `server`, uncached; raises AwsError (for `doctor`)."""
-        from docker_credential_convox import aws
+        from docker_credential_convox.aws.ecr_token import mint_token
 
-        return aws.mint_token(
+        return mint_token(
             self.target(server),
-            source,
+            source.credential_plan(),
             self.settings,
             self.diagnostics,
             secret=secret,

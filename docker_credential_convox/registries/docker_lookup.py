@@ -64,6 +64,15 @@ def docker_auth_config_keys(environ: Mapping[str, str], server: Server) -> list[
     return [key for key in auths if isinstance(key, str) and names_server(key, server)]
 
 
+def unmatched_helper_keys(
+    config: docker_config.DockerConfig, key: str, server: Server
+) -> list[str]:
+    """credHelpers keys that name `server` but are not its lookup key `key`: Docker matches
+    credHelpers by the exact key, so it runs no helper for them."""
+    helpers = config.cred_helpers()
+    return [other for other in helpers if other != key and names_server(other, server)]
+
+
 def resolve_helper(config: docker_config.DockerConfig, key: str) -> tuple[str, str]:
     """The helper Docker runs for lookup key `key` ("" for none), and why, by Docker's rules:
     credHelpers by exact key, else credsStore."""

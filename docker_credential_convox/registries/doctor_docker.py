@@ -11,9 +11,9 @@ from docker_credential_convox.registries.docker_lookup import (
     ENV_DOCKER_AUTH_CONFIG,
     docker_auth_config_keys,
     docker_lookup_key,
-    names_server,
     plaintext_keys,
     resolve_helper,
+    unmatched_helper_keys,
 )
 from docker_credential_convox.registries.doctor_report import (
     NAME,
@@ -90,9 +90,7 @@ def _not_routed(
     config: docker_config.DockerConfig, typed: str, server: Server, key: str
 ) -> Finding:
     add = run_command("registries", "add", typed)
-    misspelled = [
-        other for other in config.cred_helpers() if other != key and names_server(other, server)
-    ]
+    misspelled = unmatched_helper_keys(config, key, server)
     if misspelled:
         return problem(
             "docker",

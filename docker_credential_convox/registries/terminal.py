@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import warnings
 from typing import TextIO
 
 from docker_credential_convox.errors import UsageError
@@ -46,9 +48,6 @@ class Terminal:
 
     def ask_secret(self, prompt: str) -> str:
         """One line typed after `prompt`, not echoed; EOFError on end of input."""
-        import getpass
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("error", getpass.GetPassWarning)  # never echo a password
             try:

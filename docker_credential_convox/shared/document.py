@@ -17,7 +17,7 @@ from __future__ import annotations
 from docker_credential_convox import TYPE_CHECKING, minijson
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.registry_index import Entry
-from docker_credential_convox.server_keys import ECR, ECR_PUBLIC, REGISTRY
+from docker_credential_convox.server_keys import ECR, ECR_PUBLIC, REGISTRY, parse_server
 from docker_credential_convox.sources import ROLE_PREFIX, is_role_arn
 
 if TYPE_CHECKING:
@@ -129,8 +129,6 @@ def _why_not_ours(  # noqa: PLR0911, PLR0912 - one return per check
     authority = server_url.split("://", 1)[-1].partition("/")[0]
     if not _is_plain(server_url) or "@" in authority:
         return "its ServerURL holds a control character or a user name"
-    from docker_credential_convox.server_keys import parse_server
-
     try:
         server = parse_server(server_url)
     except HelperError:

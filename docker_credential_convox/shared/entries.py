@@ -11,7 +11,13 @@ from __future__ import annotations
 import time
 
 from docker_credential_convox import APP, TYPE_CHECKING, minijson
-from docker_credential_convox.errors import BadRequest, SharedStoreError, SourceError, one_line
+from docker_credential_convox.errors import (
+    BadRequest,
+    HelperError,
+    SharedStoreError,
+    SourceError,
+    one_line,
+)
 from docker_credential_convox.server_keys import REGISTRY
 from docker_credential_convox.shared.cache import SharedCache
 from docker_credential_convox.shared.document import SharedEntry, parse_optional
@@ -104,8 +110,6 @@ class SharedRegistries:
     def _shared_prefix(self, keys: list[str]) -> Optional[str]:
         """The first of `keys` (shorter paths, longest first) the listing holds; the last (the
         registry's own) when the scope cannot be listed; None when it holds none of them."""
-        from docker_credential_convox.errors import HelperError
-
         try:
             listed = set(self.keys())
         except HelperError as exc:
@@ -169,8 +173,6 @@ class SharedRegistries:
 
     def listing(self) -> list[SharedEntry]:
         """Every shared entry that reads (one that does not is skipped with a warning)."""
-        from docker_credential_convox.errors import HelperError
-
         entries: list[SharedEntry] = []
         for key in self.keys():
             try:

@@ -8,8 +8,8 @@ produce AWS credentials, with which the ECR backend mints registry tokens. A tok
 in the secret store and returned for `LOGIN_TOKEN_LIFETIME` after it was stored. An alias
 (`ecr-alias`, `store` Username `ecr-alias:<ECR host>`) is another name for an ECR registry.
 
-botocore is imported inside `aws_credentials` only: a `get` answered from the token cache reads
-a source's identity and never produces credentials.
+A source hands the AWS layer (aws/) plain values, its `credential_plan`, and never the reverse: a
+`get` answered from the token cache reads a source's identity, and loads no module of that layer.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from docker_credential_convox.server_keys import ECR, REGISTRY, parse_server
 from docker_credential_convox.sources import MINTED, ROLE_PREFIX, Source, is_role_arn
 
 if TYPE_CHECKING:
-    from typing import Any, ClassVar, Optional
+    from typing import ClassVar, Optional
 
-    from docker_credential_convox import aws
+    from docker_credential_convox.aws.credentials import CredentialPlan
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.protocol import Credentials
     from docker_credential_convox.registry_index import Entry
@@ -55,6 +55,9 @@ class AwsSource(Source):
 
     backend = MINTED
     profile: Optional[str] = None
+    role_arn: Optional[str] = None
+    external_id: Optional[str] = None
+    web_identity_token: Optional[str] = None
     # What a `store` Username starts with for this source ("": any, the access keys' fallback).
     username_prefix: ClassVar[str] = ""
 
@@ -66,11 +69,17 @@ class AwsSource(Source):
         """What names this source for the token cache, without resolving any credential."""
         raise NotImplementedError
 
-    def aws_credentials(
-        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
-    ) -> tuple[Any, dict[str, Optional[str]]]:
-        """A botocore session and the credentials to call AWS with (botocore errors escape)."""
-        raise NotImplementedError
+    def credential_plan(self) -> CredentialPlan:
+        """Where the AWS layer finds this source's credentials, in plain values."""
+        from docker_credential_convox.aws.credentials import CredentialPlan
+
+        return CredentialPlan(
+            access_key_id=self.secret_username,  # stored keys file their secret under the key ID
+            profile=self.profile,
+            role_arn=self.role_arn,
+            external_id=self.external_id,
+            web_identity_token=self.web_identity_token,
+        )
 
 
 class EcrKeys(AwsSource):
@@ -105,16 +114,6 @@ class EcrKeys(AwsSource):
     def identity(self, settings: Settings) -> dict[str, object]:
         return {"keys": self.username}
 
-    def aws_credentials(
-        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
-    ) -> tuple[Any, dict[str, Optional[str]]]:
-        from docker_credential_convox import aws
-
-        attempt.method = "stored-keys"
-        # Stored keys stand alone: an AWS_PROFILE meant for other work must not interfere.
-        session = aws.session(settings, standalone=True)
-        return session, {"aws_access_key_id": self.username, "aws_secret_access_key": secret}
-
 
 class EcrDefaultChain(AwsSource):
     """The AWS default chain: environment, shared config and SSO, web identity, instance role."""
@@ -136,13 +135,6 @@ class EcrDefaultChain(AwsSource):
 
     def identity(self, settings: Settings) -> dict[str, object]:
         return {"default": settings.aws_default_chain_identity()}
-
-    def aws_credentials(
-        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
-    ) -> tuple[Any, dict[str, Optional[str]]]:
-        from docker_credential_convox import aws
-
-        return aws.chain_credentials(settings, attempt)
 
 
 class EcrProfile(AwsSource):
@@ -191,13 +183,6 @@ class EcrProfile(AwsSource):
 
     def identity(self, settings: Settings) -> dict[str, object]:
         return {"profile": self.profile}
-
-    def aws_credentials(
-        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
-    ) -> tuple[Any, dict[str, Optional[str]]]:
-        from docker_credential_convox import aws
-
-        return aws.chain_credentials(settings, attempt, self.profile)
 
 
 class EcrRole(AwsSource):
@@ -265,21 +250,6 @@ class EcrRole(AwsSource):
             "profile": self.profile or "",
         }
 
-    def aws_credentials(
-        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
-    ) -> tuple[Any, dict[str, Optional[str]]]:
-        from docker_credential_convox import aws
-
-        session, credentials = aws.chain_credentials(settings, attempt, self.profile)
-        return session, aws.assume_role(
-            session,
-            settings,
-            attempt,
-            credentials,
-            role_arn=self.role_arn,
-            external_id=self.external_id,
-        )
-
 
 class EcrWebIdentity(AwsSource):
     """A workload's IAM role, assumed with its Kubernetes service-account token through
@@ -293,7 +263,7 @@ class EcrWebIdentity(AwsSource):
     def __init__(self, role_arn: str, token: str, subject: str) -> None:
         super().__init__("", {"role_arn": role_arn})
         self.role_arn = role_arn
-        self.token = token
+        self.web_identity_token = token
         self.subject = subject
 
     def __repr__(self) -> str:
@@ -309,13 +279,6 @@ class EcrWebIdentity(AwsSource):
 
     def identity(self, settings: Settings) -> dict[str, object]:
         return {"web_identity_role": self.role_arn, "subject": self.subject}
-
-    def aws_credentials(
-        self, settings: Settings, attempt: aws.Attempt, secret: Optional[str]
-    ) -> tuple[Any, dict[str, Optional[str]]]:
-        from docker_credential_convox import aws
-
-        return aws.web_identity_credentials(settings, attempt, self.role_arn, self.token)
 
 
 class EcrLoginToken(Source):

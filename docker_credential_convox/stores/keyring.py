@@ -15,10 +15,13 @@ unlock prompt (a wait for a signal, not a call) all the time they need.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Optional
 
-from docker_credential_convox import APP
+from docker_credential_convox import APP, fileio
+from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import (
     NO_KEYRING_HINT,
     NO_KEYRING_MESSAGE,
@@ -28,11 +31,11 @@ from docker_credential_convox.errors import (
     one_line,
 )
 from docker_credential_convox.settings import DEFAULT_KEYRING_TIMEOUT
+from docker_credential_convox.stores.secretservice import read_plain
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-    from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.settings import Settings
 
 SERVICE_PREFIX = APP + ":"
@@ -227,8 +230,6 @@ class KeyringStore:
 
     def _load(self, name: str, quiet: bool = False) -> Optional[KeyringBackend]:
         """Instantiate a backend class by dotted path, without keyring's viability probe."""
-        import importlib
-
         module_name, _, class_name = name.rpartition(".")
         try:
             backend_class = getattr(importlib.import_module(module_name), class_name)
@@ -248,8 +249,6 @@ class KeyringStore:
         (none yet, or a directory others may write, which one warning line names)."""
         if not self._pin_path:
             return None
-        from docker_credential_convox import fileio
-
         directory, name = os.path.split(self._pin_path)
         try:
             found = fileio.trusted_dir(directory)
@@ -262,12 +261,7 @@ class KeyringStore:
 
     def _refuse_pin(self, refusal: Any) -> None:
         """Ignore the pin (keyring chooses, as without one), saying why in one warning line."""
-        from docker_credential_convox import fileio
-        from docker_credential_convox.diagnostics import Diagnostics
-
         if self._diagnostics is None:
-            import sys
-
             self._diagnostics = Diagnostics(sys.stderr)
         fileio.report_untrusted(self._diagnostics, refusal, "keyring backend pin ignored")
 
@@ -277,8 +271,6 @@ class KeyringStore:
         path = self._trusted_pin_path()
         if path is None:
             return None
-        from docker_credential_convox import fileio
-
         try:  # only a speed-up: anything odd in its place (a FIFO, say) is ignored, never waited on
             data = fileio.read_regular(path, PIN_MAX_BYTES, private=True)
         except fileio.Untrusted as exc:  # a pin naming the null backend would lose every secret
@@ -297,8 +289,6 @@ class KeyringStore:
         if _keyring_config_exists(self._config_path):
             return
         name = f"{type(backend).__module__}.{type(backend).__qualname__}"
-        from docker_credential_convox import fileio
-
         directory, file_name = os.path.split(self._pin_path)
         with contextlib.suppress(Exception):  # only a speed-up: never fail a request over it
             found = fileio.ensure_private_dir(directory)  # refuses what others may write
@@ -368,8 +358,6 @@ class KeyringStore:
         """The item keyring would return, read without keyring; None: ask keyring."""
         if self._session == "encrypted":
             return read_secret_service(service, username, self._timeout)
-        from docker_credential_convox.stores.secretservice import read_plain
-
         try:
             secret = read_plain({"service": service, "username": username}, self._timeout)
         except TimeoutError:

@@ -13,13 +13,15 @@ index still names. With the pass store, the store decides which stored secrets e
 from __future__ import annotations
 
 from docker_credential_convox import TYPE_CHECKING
+from docker_credential_convox.registry_index import Entry
+from docker_credential_convox.sources import StoredLogin, kept_secret
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.pending_markers import PendingMarkers
-    from docker_credential_convox.registry_index import Entry, RegistryIndex
+    from docker_credential_convox.registry_index import RegistryIndex
     from docker_credential_convox.stores.pass_store import PassStore
 
 # Usernames filed under one key outside the index that one erase removes (bounds a loop).
@@ -30,9 +32,6 @@ def entries_with_logins(
     entries: Mapping[str, Entry], store: PassStore, pending: PendingMarkers
 ) -> dict[str, Entry]:
     """The index's `entries` as the pass store's logins make them (the module's first rules)."""
-    from docker_credential_convox.registry_index import Entry
-    from docker_credential_convox.sources import StoredLogin, kept_secret
-
     held = store.logins()  # read after the index: a login the index names was written first
     merged = {}
     for key, entry in entries.items():
@@ -50,8 +49,6 @@ def entries_with_logins(
 def keep_only(store: PassStore, index: RegistryIndex, key: str, username: str) -> None:
     """After a store: the key's one login is `username`'s, filed as ours, if the index still
     names it (a later store may have overtaken this one: its login stays)."""
-    from docker_credential_convox.sources import kept_secret
-
     with index.registry_lock(key):
         entry = index.lookup(key)
         if entry is not None and kept_secret(entry) == username:

@@ -23,10 +23,17 @@ How the two helpers' entries meet:
 
 from __future__ import annotations
 
+import binascii
 import os
 
 from docker_credential_convox import TYPE_CHECKING
-from docker_credential_convox.errors import StoreNotAnswering, StoreUnavailable, one_line
+from docker_credential_convox.errors import (
+    HelperError,
+    StoreNotAnswering,
+    StoreUnavailable,
+    one_line,
+)
+from docker_credential_convox.server_keys import DOCKER_HUB_KEY, OPAQUE_PREFIX, parse_key
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -49,16 +56,12 @@ GPG_ID = ".gpg-id"  # the file `pass init` writes: the keys a folder's secrets a
 
 def encode(server_url: str) -> str:
     """The directory name of a server URL: base64url with padding (Go's URLEncoding)."""
-    import binascii
-
     text = binascii.b2a_base64(server_url.encode("utf-8"), newline=False).decode("ascii")
     return text.replace("+", "-").replace("/", "_")
 
 
 def decode(name: str) -> Optional[str]:
     """The server URL a directory name encodes, or None if it encodes none."""
-    import binascii
-
     try:
         raw = binascii.a2b_base64(name.replace("-", "+").replace("_", "/").encode("ascii"))
         return raw.decode("utf-8")
@@ -69,8 +72,6 @@ def decode(name: str) -> Optional[str]:
 def url_for(key: str) -> str:
     """The server URL ours files a registry key under: the spelling Docker sends (an opaque
     key's text as sent)."""
-    from docker_credential_convox.server_keys import DOCKER_HUB_KEY, OPAQUE_PREFIX
-
     if key == DOCKER_HUB_KEY:
         return HUB_URL
     if key.startswith(DOCKER_HUB_KEY + "/"):
@@ -81,9 +82,6 @@ def url_for(key: str) -> str:
 def key_of(server_url: str) -> str:
     """The registry key of a server URL found in the store (an opaque key if it parses not,
     as the protocol keys it)."""
-    from docker_credential_convox.errors import HelperError
-    from docker_credential_convox.server_keys import parse_key
-
     try:
         return parse_key(server_url).key
     except HelperError:  # blank: no request can name it

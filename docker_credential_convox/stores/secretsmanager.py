@@ -1,9 +1,9 @@
 """AWS Secrets Manager, the store of registries shared by a fleet: the calls and their errors.
 
-Each call is one botocore request through aws.py's client construction (timeouts, retries,
-endpoint override, the machine's own region and default credential chain), bounded as a whole
-by the AWS deadline (aws.within): past it, a transient "endpoint unreachable". botocore is imported
-inside the calls only: a `get` answered from the machine's cache never loads it.
+Each call is one botocore request through aws/clients.py (timeouts, retries, endpoint override,
+the machine's own region and default credential chain), bounded as a whole by the AWS deadline
+(aws/deadline.py): past it, a transient "endpoint unreachable". This module is imported when a
+call is to be made: a `get` answered from the machine's cache never loads it.
 
 Every failure becomes a SharedStoreError whose `cause` is a short phrase (not found is not a
 failure: `read` answers None), and whose `transient` says whether the cause may pass by itself
@@ -15,7 +15,11 @@ call carried masked: a value never reaches a message.
 from __future__ import annotations
 
 from docker_credential_convox import TYPE_CHECKING
+from docker_credential_convox.aws.clients import client, session
+from docker_credential_convox.aws.deadline import DeadlineExceeded, within
+from docker_credential_convox.aws.errors import error_parts
 from docker_credential_convox.errors import SharedStoreError, one_line
+from docker_credential_convox.server_keys import Target
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -81,8 +85,6 @@ def _error(  # noqa: PLR0911 - one return per cause
 ) -> SharedStoreError:
     """The SharedStoreError for a botocore exception raised by `operation`."""
     from botocore import exceptions as bx
-
-    from docker_credential_convox.awserrors import error_parts
 
     if isinstance(exc, bx.NoCredentialsError):
         return SharedStoreError(
@@ -156,13 +158,9 @@ class SecretsManager:
 
     def _api(self) -> Any:
         if self._client is None:
-            from docker_credential_convox import aws
-            from docker_credential_convox.server_keys import Target
-
-            session = aws.session(self.settings)
-            region = session.get_config_variable("region")
-            target = Target(SERVICE, region)
-            self._client = aws.client(session, SERVICE, target, self.settings, {})
+            chain = session(self.settings)
+            target = Target(SERVICE, chain.get_config_variable("region"))
+            self._client = client(chain, SERVICE, target, self.settings, {})
         return self._client
 
     def _call(self, operation: str, secrets: Sequence[str], **request: Any) -> Any:
@@ -182,11 +180,9 @@ class SecretsManager:
     ) -> Any:
         """`method(**request)`, abandoned at the AWS deadline with a transient SharedStoreError
         naming the endpoint and the bound (botocore's own errors escape as they came)."""
-        from docker_credential_convox import aws
-
         try:
-            return aws.within(self.settings.aws_deadline, lambda: method(**request))
-        except aws.DeadlineExceeded as exc:
+            return within(self.settings.aws_deadline, lambda: method(**request))
+        except DeadlineExceeded as exc:
             raise SharedStoreError(
                 "Secrets Manager endpoint unreachable",
                 one_line(f"{operation}: {exc.describe(self.endpoint)}", MESSAGE_LIMIT),
