@@ -36,8 +36,9 @@ lint: venv
 	$(BIN)/mypy
 
 # The suite runs in a loopback-only network namespace: nothing it starts can leave 127.0.0.1.
+# The slowest tests are listed at the end, to keep an eye on CI's time.
 test: deps venv lint
-	scripts/isolated.sh $(BIN)/pytest $(PYTEST_ARGS)
+	scripts/isolated.sh $(BIN)/pytest --durations=30 $(PYTEST_ARGS)
 
 # The story end to end against local stand-ins, in the same loopback-only namespace as the tests.
 demo: deps venv

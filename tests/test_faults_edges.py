@@ -497,6 +497,8 @@ def test_the_zipapp_never_imports_from_an_unpack_directory_others_may_write(
     assert mode(planted) == shared_mode
 
 
+# Where the single file unpacks, in order: its own setting, then the helper's cache directory.
+CACHE_SETTINGS = ("DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR", "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR")
 UNPACKED_PROBE = """
 import os, sys
 source = open({start!r}).read().rsplit("sys.exit(start())", 1)[0]
@@ -514,6 +516,11 @@ print(namespace["unpacked"]())
         {"XDG_CACHE_HOME": "/elsewhere/cache"},
         {"XDG_CACHE_HOME": "relative/cache"},
         {"DOCKER_CREDENTIAL_CONVOX_CACHE_DIR": "/explicit/dir"},
+        {"DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR": "/libraries"},
+        {
+            "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR": "/explicit/dir",
+            "DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR": "/libraries",
+        },
     ],
 )
 def test_the_zipapp_start_finds_the_unpack_directory_the_bootstrap_makes(
@@ -526,9 +533,12 @@ def test_the_zipapp_start_finds_the_unpack_directory_the_bootstrap_makes(
     started = subprocess.run(
         [sys.executable, "-S", "-c", probe], env=env, capture_output=True, text=True, check=True
     )
-    for name in ("HOME", "XDG_CACHE_HOME", "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR"):
+    for name in ("HOME", "XDG_CACHE_HOME", *CACHE_SETTINGS):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     made = os.path.join(_zipapp_bootstrap().unpack_root(), "@BUILD_ID@")
     assert started.stdout == made + "\n"
+    chosen = next((settings[name] for name in CACHE_SETTINGS if name in settings), None)
+    if chosen:  # the libraries' own setting first, then the cache directory's
+        assert made == os.path.join(chosen, "zipapp", "@BUILD_ID@")

@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ PASSWORD = "shared-pw-7d2e1b"
 PLANTED_USER = "ATTACKER"
 PLANTED_SECRET = "planted-by-another-user"
 CACHE_DIR = "DOCKER_CREDENTIAL_CONVOX_CACHE_DIR"
+ZIPAPP_CACHE_DIR = "DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR"
 ECR_LOGIN_CACHE_DIR = "AWS_ECR_CACHE_DIR"
 CONFIG_DIR = "DOCKER_CREDENTIAL_CONVOX_CONFIG_DIR"
 NULL_KEYRING = "keyring.backends.null.Keyring"
@@ -83,9 +85,12 @@ def attacker() -> Attacker:
     for tool in ("useradd", "setpriv"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed: cannot act as a second local user")
-    try:
-        entry = pwd.getpwnam(ATTACKER)
-    except KeyError:
+    for _ in range(20):  # scripts/test-artifacts.sh runs two suites at once: both may add it
+        try:
+            entry = pwd.getpwnam(ATTACKER)
+            break
+        except KeyError:
+            pass
         made = subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ATTACKER],
             capture_output=True,
@@ -93,8 +98,11 @@ def attacker() -> Attacker:
             check=False,
         )
         if made.returncode != 0 and "already exists" not in made.stderr:
-            pytest.skip(f"cannot create the user {ATTACKER}: {made.stderr.strip()}")
-        entry = pwd.getpwnam(ATTACKER)
+            if "lock" not in made.stderr:  # "cannot lock /etc/passwd": the other one is at it
+                pytest.skip(f"cannot create the user {ATTACKER}: {made.stderr.strip()}")
+            time.sleep(0.5)
+    else:
+        pytest.skip(f"cannot create the user {ATTACKER}: /etc/passwd stayed locked")
     assert entry.pw_uid != os.getuid()
     return Attacker(entry.pw_uid, entry.pw_gid)
 
@@ -486,10 +494,11 @@ def run_single_file(how: str, archive: Path, env: dict[str, str]) -> CompletedPr
     return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
 
 
+@pytest.mark.parametrize("variable", [CACHE_DIR, ZIPAPP_CACHE_DIR])
 @pytest.mark.parametrize("how", ["start.py", "bootstrap"])
 @pytest.mark.parametrize("owner", ["another user", "us, mode 0777"])
 def test_the_single_file_never_runs_libraries_planted_in_its_cache_directory(
-    attacker: Attacker, open_dir: Path, how: str, owner: str
+    attacker: Attacker, open_dir: Path, how: str, owner: str, variable: str
 ) -> None:
     base = open_dir / "cache"
     if owner == "another user":
@@ -505,16 +514,20 @@ def test_the_single_file_never_runs_libraries_planted_in_its_cache_directory(
     temp.mkdir(mode=0o700)
     env = {"PATH": os.environ["PATH"], "HOME": str(open_dir), "TMPDIR": str(temp)}
 
-    ran = run_single_file(how, archive, {**env, CACHE_DIR: str(base)})
+    ran = run_single_file(how, archive, {**env, variable: str(base)})
 
     assert (ran.returncode, ran.stdout) == (0, "ARCHIVE\n"), ran  # never UNPACKED COPY
     assert_one_warning_naming(ran.stderr, base)
     assert list(temp.iterdir()) == []  # the copy for this run only is gone
 
 
+@pytest.mark.parametrize("variable", [CACHE_DIR, ZIPAPP_CACHE_DIR])
 @pytest.mark.parametrize("how", ["start.py", "bootstrap"])
-def test_the_single_file_runs_its_own_unpacked_copy(open_dir: Path, how: str) -> None:
-    """The check refuses only what others could have written: the user's own copy runs."""
+def test_the_single_file_runs_its_own_unpacked_copy(
+    open_dir: Path, how: str, variable: str
+) -> None:
+    """The check refuses only what others could have written: the user's own copy runs, from
+    DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR when that is set, whatever the cache directory."""
     base = open_dir / "cache"
     target, files = unpacked_copy(base)
     for name, data in files.items():
@@ -523,8 +536,33 @@ def test_the_single_file_runs_its_own_unpacked_copy(open_dir: Path, how: str) ->
     for directory in (base, base / "zipapp", target):
         directory.chmod(0o700)
     archive = tiny_single_file(open_dir / "helper.pyz")
-    env = {"PATH": os.environ["PATH"], "HOME": str(open_dir), CACHE_DIR: str(base)}
+    env = {"PATH": os.environ["PATH"], "HOME": str(open_dir), variable: str(base)}
+    if variable == ZIPAPP_CACHE_DIR:  # the helper's own cache directory is elsewhere
+        env[CACHE_DIR] = str(open_dir / "tokens")
 
     ran = run_single_file(how, archive, env)
 
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, "UNPACKED COPY\n", ""), ran
+
+
+@pytest.mark.parametrize("how", ["start.py", "bootstrap"])
+def test_the_single_file_unpacks_into_its_own_cache_directory_when_one_is_set(
+    open_dir: Path, how: str
+) -> None:
+    """DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR takes the unpacked libraries, and only them."""
+    libraries, tokens = open_dir / "libraries", open_dir / "tokens"
+    archive = tiny_single_file(open_dir / "helper.pyz")
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(open_dir),
+        CACHE_DIR: str(tokens),
+        ZIPAPP_CACHE_DIR: str(libraries),
+    }
+
+    ran = run_single_file(how, archive, env)
+
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "ARCHIVE\n", ""), ran
+    target, files = unpacked_copy(libraries)
+    assert {name for name in files if (target / name).is_file()} == set(files)
+    assert stat.S_IMODE(libraries.stat().st_mode) == 0o700
+    assert not tokens.exists()

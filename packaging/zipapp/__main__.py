@@ -4,7 +4,8 @@ The file is a zip archive holding this module and `site-packages/`: the helper a
 it needs. Python cannot load compiled extensions or botocore's data files from inside a zip, so
 the first run unpacks `site-packages/` into the helper's cache directory (`zipapp/BUILD_ID` in
 ~/.cache/docker-credential-convox, or wherever XDG_CACHE_HOME or DOCKER_CREDENTIAL_CONVOX_CACHE_DIR
-put it), and every run imports from there: after the first run the helper starts like an
+put it, or DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR for these libraries alone), and every run
+imports from there: after the first run the helper starts like an
 installed package. This module imports nothing but `os` and `sys` on that path (shiv's
 bootstrap costs ~40 ms a run; a credential helper runs on every pull and push), and the file
 starts Python without `site` (`python3 -S`, from the two lines of sh before the archive):
@@ -30,8 +31,10 @@ class SharedWithOthers(OSError):
 
 
 def unpack_root() -> str:
-    """`zipapp/` in the helper's cache directory, resolved as the helper resolves it."""
-    base = os.environ.get("DOCKER_CREDENTIAL_CONVOX_CACHE_DIR", "")
+    """`zipapp/` in DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR if set, else in the helper's cache
+    directory, resolved as the helper resolves it."""
+    base = os.environ.get("DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR", "")
+    base = base or os.environ.get("DOCKER_CREDENTIAL_CONVOX_CACHE_DIR", "")
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME", "")
         if not os.path.isabs(xdg):

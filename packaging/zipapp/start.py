@@ -18,7 +18,8 @@ del sys.argv[0]  # "-c": argv becomes what running the archive gives
 
 def unpacked() -> str:
     """The unpack directory of this build (may not exist), as __main__.unpack_root resolves it."""
-    base = os.environ.get("DOCKER_CREDENTIAL_CONVOX_CACHE_DIR", "")
+    base = os.environ.get("DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR", "")
+    base = base or os.environ.get("DOCKER_CREDENTIAL_CONVOX_CACHE_DIR", "")
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME", "")
         if not os.path.isabs(xdg):

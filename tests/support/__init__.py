@@ -49,12 +49,20 @@ BIN_DIR = Path(tempfile.mkdtemp(prefix="dccx-bin-"))
 (BIN_DIR / "docker-credential-convox").symlink_to(HELPER)
 atexit.register(shutil.rmtree, BIN_DIR, True)
 
+# scripts/test-artifacts.sh may name one directory where the single file (zipapp) under test
+# unpacks its libraries for every test of a run: else each test's fresh HOME unpacks and
+# byte-compiles them again (a second a test). The first run keeps tests of its own there.
+ZIPAPP_CACHE_DIR = os.environ.get("DCCX_ZIPAPP_CACHE_DIR", "")
+
 Stdin = Union[bytes, str, None]
 
 
 def hermetic_env(home: Path, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     """standins' clean environment under `home`, the helper under test first on PATH."""
-    return standin_env(home, extra, path_first=BIN_DIR)
+    shared = (
+        {"DOCKER_CREDENTIAL_CONVOX_ZIPAPP_CACHE_DIR": ZIPAPP_CACHE_DIR} if ZIPAPP_CACHE_DIR else {}
+    )
+    return standin_env(home, {**shared, **(extra or {})}, path_first=BIN_DIR)
 
 
 def fail_without(*tools: str) -> None:
