@@ -79,6 +79,7 @@ def installed(tree: Path, venv: Path) -> Path:
 
 def seed_ecr_token(env: dict[str, str]) -> None:
     """A fresh token for ECR_HOST in the home's token cache, filed as this tree files it."""
+    from docker_credential_convox import sources
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.helper import Helper
     from docker_credential_convox.server_keys import parse_server
@@ -88,7 +89,7 @@ def seed_ecr_token(env: dict[str, str]) -> None:
 
     helper = Helper(Settings(env), Diagnostics(io.StringIO()))
     server = parse_server(ECR_HOST)
-    source = helper.source_of(server, None)
+    source = sources.from_entry(server.kind, None)
     assert isinstance(source, AwsSource)
     now = time.time()
     token = CachedToken(ECR_HOST, "AWS", ECR_SECRET, now, now + 12 * 3600)

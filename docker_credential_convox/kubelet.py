@@ -21,16 +21,39 @@ anonymously), cached no longer than the shared cache's age so a newly shared reg
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import signal
+import time
 
 from docker_credential_convox import APP, TYPE_CHECKING
+from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import BadRequest, CredentialsNotFound, HelperError
+from docker_credential_convox.helper import LOCAL, Helper, Route, entries_under
+from docker_credential_convox.server_keys import (
+    _ECR_SUFFIXES,
+    DOCKER_HUB_KEY,
+    ECR,
+    ECR_PUBLIC_HOSTS,
+    REGISTRY,
+    Server,
+    parse_server,
+)
+from docker_credential_convox.settings import (
+    ENV_CACHE_DIR,
+    ENV_ECR_LOGIN_CACHE_DIR,
+    ENV_RUNTIME_DIR,
+    ENV_SHARED,
+    Settings,
+)
+from docker_credential_convox.sources import is_role_arn
+from docker_credential_convox.sources.ecr import EcrWebIdentity
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import IO, Callable, Optional, TextIO
 
-    from docker_credential_convox.helper import Helper
     from docker_credential_convox.protocol import Credentials
 
 GROUP = "credentialprovider.kubelet.k8s.io"
@@ -70,8 +93,6 @@ class ProviderRequest:
 
 def parse_request(data: bytes) -> ProviderRequest:
     """The request on stdin; a one-line BadRequest that never quotes it (it holds a token)."""
-    import json
-
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -136,8 +157,6 @@ class Answer:
 
 def render_response(api_version: str, answer: Answer) -> str:
     """The CredentialProviderResponse: only documented fields, as kubelet decodes strictly."""
-    import json
-
     document = {
         "kind": RESPONSE_KIND,
         "apiVersion": api_version,
@@ -154,9 +173,6 @@ def render_response(api_version: str, answer: Answer) -> str:
 def token_subject(token: str) -> str:
     """The `sub` claim of a service-account token (`system:serviceaccount:NS:NAME`), read
     without verifying it (STS verifies it); a digest of the token when it cannot be read."""
-    import base64
-    import json
-
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -165,15 +181,13 @@ def token_subject(token: str) -> str:
             return subject
     except (IndexError, ValueError, UnicodeDecodeError):
         pass
-    import hashlib
+    import hashlib  # loads OpenSSL (~10 ms): only for a token without a subject
 
     return "sha256:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 def answer(request: ProviderRequest, helper: Helper, clock: Callable[[], float]) -> Answer:
     """The credentials `get` gives for the image's registry, with how long kubelet may keep them."""
-    from docker_credential_convox.server_keys import DOCKER_HUB_KEY, ECR, REGISTRY, parse_server
-
     registry = registry_of(request.image)
     miss = Answer("Registry", helper.settings.shared_max_age, {})
     try:
@@ -199,32 +213,26 @@ def answer(request: ProviderRequest, helper: Helper, clock: Callable[[], float])
     return Answer(key_type, seconds, {registry: (credentials.username, credentials.secret)})
 
 
-def _answer_depends_on_path(helper: Helper, server: object) -> bool:
+def _answer_depends_on_path(helper: Helper, server: Server) -> bool:
     """Whether images of this registry can get different answers (path entries are stored)."""
-    from docker_credential_convox.server_keys import REGISTRY, Server
-
-    assert isinstance(server, Server)
     if server.kind != REGISTRY:
         return False
     # What `registries remove` would forget for the registry: its entry and its path entries
     # (with the pass store, its logins outside the index too).
     registry = server.with_key(server.registry)
-    return any(entry.key != registry.key for entry in helper.stored_under(registry))
+    return any(entry.key != registry.key for entry in entries_under(helper.entries(), registry))
 
 
-def _workload_token(helper: Helper, server: object, role: str, token: str) -> Credentials:
-    from docker_credential_convox.server_keys import Server
-    from docker_credential_convox.sources import is_role_arn
-    from docker_credential_convox.sources.ecr import EcrWebIdentity
-
-    assert isinstance(server, Server)
+def _workload_token(helper: Helper, server: Server, role: str, token: str) -> Credentials:
+    """A token minted with the workload's role (sts:AssumeRoleWithWebIdentity)."""
     if not is_role_arn(role):
         raise BadRequest(
             f"the service account's {ROLE_ANNOTATION} does not name a role: expected "
             "arn:aws:iam::ACCOUNT:role/NAME"
         )
     source = EcrWebIdentity(role, token, token_subject(token))
-    return helper.ecr.get(server, source, {})
+    # Not the registry's route: the workload's own role answers, whatever the node has stored.
+    return helper.answer(Route(LOCAL, server, source, "the service account's role"))
 
 
 # -- the node's environment --------------------------------------------------------------------
@@ -233,13 +241,6 @@ def _workload_token(helper: Helper, server: object, role: str, token: str) -> Cr
 def node_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment the provider runs with: caches in a runtime directory (a tmpfs), never
     on persistent disk, including for root under systemd with no XDG_RUNTIME_DIR."""
-    from docker_credential_convox.settings import (
-        ENV_CACHE_DIR,
-        ENV_ECR_LOGIN_CACHE_DIR,
-        ENV_RUNTIME_DIR,
-        Settings,
-    )
-
     env = dict(environ)
     runtime = Settings(env).runtime_dir
     if runtime is None and os.getuid() == 0 and os.path.isdir("/run"):
@@ -255,8 +256,6 @@ def node_environ(environ: Mapping[str, str]) -> dict[str, str]:
 
 def ecr_match_images() -> list[str]:
     """matchImages for every ECR host form the helper knows, and ECR Public."""
-    from docker_credential_convox.server_keys import _ECR_SUFFIXES, ECR_PUBLIC_HOSTS
-
     patterns = []
     for suffix in sorted(_ECR_SUFFIXES):
         for dkr in ("dkr.ecr", "dkr.ecr-fips", "dkr-ecr", "dkr-ecr-fips"):
@@ -268,8 +267,6 @@ def provider_entry(
     shared: Optional[str], extra_images: Sequence[str], service_account_tokens: bool
 ) -> dict[str, object]:
     """The CredentialProviderConfig entry that runs this helper."""
-    from docker_credential_convox.settings import ENV_SHARED
-
     entry: dict[str, object] = {
         "name": PROVIDER_NAME,
         "matchImages": ecr_match_images() + [i for i in extra_images if i],
@@ -296,8 +293,7 @@ CONFIG_USAGE = (
 
 
 def _config(args: Sequence[str], out: TextIO, environ: Mapping[str, str], helper: Helper) -> None:
-    import argparse
-    import json
+    import argparse  # only `kubelet config` parses options
 
     parser = argparse.ArgumentParser(prog=f"{APP} kubelet config", add_help=True)
     parser.add_argument(
@@ -344,8 +340,6 @@ def _config(args: Sequence[str], out: TextIO, environ: Mapping[str, str], helper
 
 
 def _read_config(path: str) -> dict[str, object]:
-    import json
-
     try:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
@@ -371,12 +365,6 @@ def main(
     args: Sequence[str], stdin: IO[bytes], out: TextIO, err: TextIO, environ: Mapping[str, str]
 ) -> int:
     """`kubelet` (one request on stdin) or `kubelet config`; errors are one line on stderr."""
-    import time
-
-    from docker_credential_convox.diagnostics import Diagnostics
-    from docker_credential_convox.helper import Helper
-    from docker_credential_convox.settings import Settings
-
     env = node_environ(environ)
     settings = Settings(env)
     helper = Helper(settings, Diagnostics(err, settings.debug))
@@ -397,7 +385,7 @@ def main(
         return 1
     except Exception as exc:  # kubelet logs stderr, never stdout: one line there, no traceback
         if settings.debug:
-            import traceback
+            import traceback  # only to show an internal error
 
             traceback.print_exc(file=err)
         err.write(
@@ -411,7 +399,6 @@ def main(
 
 def _arm_watchdog(err: TextIO) -> None:
     """End the process with one line before kubelet's 60 s timeout would kill it silently."""
-    import signal
 
     def expire(_signum: int, _frame: object) -> None:
         err.write(f"{APP} kubelet: no answer within {WATCHDOG_SECONDS} s; giving up\n")

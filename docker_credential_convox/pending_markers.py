@@ -6,7 +6,7 @@ secret, and finding one means opening the secret store (importing keyring costs 
 `logout` call it for any registry. So before its first write a store records a marker for the
 registry's key, and removes it once both are done; an `erase` of a key with neither an index
 entry nor a marker has nothing to sweep and returns without opening the store or taking a lock
-(backends/__init__.py, `Records`). An erase writes no marker: it deletes the secret before the
+(backends/records.py, `Records`). An erase writes no marker: it deletes the secret before the
 entry, so it leaves no orphan, and it must work on a full disk.
 
 A marker is a file in `pending/` beside the index (0700 directory, 0600 file, written

@@ -30,6 +30,7 @@ from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registries import docker_config
 from docker_credential_convox.registries.doctor import Doctor
 from docker_credential_convox.registries.doctor_report import OK, PROBLEM
+from docker_credential_convox.registries.operations import store_shared
 from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.settings import Settings
 from standins.aws_proxy import AwsProxy
@@ -182,7 +183,7 @@ def test_with_a_shared_scope_doctors_verdict_is_still_gets_outcome(
     helper = Helper(settings_, Diagnostics(io.StringIO(), False))
     for number, url in enumerate(shared):
         username = ACCESS_KEY_ID if url == ECR_HOST else f"fleet-{number}"
-        helper.store_shared(Credentials(url, username, f"fleet-secret-{number}"), verify=False)
+        store_shared(helper, Credentials(url, username, f"fleet-secret-{number}"), verify=False)
     for number, url in enumerate(local):
         username = ACCESS_KEY_ID if url.startswith(ECR_HOST) else f"user-{number}"
         helper.store(Credentials(url, username, f"secret-{number}"), verify=False)

@@ -16,6 +16,7 @@ import pytest
 if TYPE_CHECKING:
     from support.aws_emulator import AwsProxy
 
+from docker_credential_convox import sources
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import SourceError, StoreUnavailable
 from docker_credential_convox.helper import Helper
@@ -150,7 +151,7 @@ def test_a_locked_keyring_during_refresh_falls_back_to_the_cached_token(
         clock=clock,
     )
     server = parse_server(HOST)
-    source = locked.source_of(server, index.lookup(HOST))
+    source = sources.from_entry(server.kind, index.lookup(HOST))
     assert isinstance(source, AwsSource)
     key = locked.ecr.cache_key(server, source)
     issued = clock()

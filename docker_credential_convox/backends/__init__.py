@@ -2,57 +2,45 @@
 
 `stored.py` returns a login kept as it is; `ecr.py` mints registry tokens from AWS credentials.
 Every backend has the same interface (`Backend`, as docker-credential-helpers' Add, Get, Delete
-and List), is given the registry's source by the router (helper.py) and never builds another
-backend; both write the index entry and the secret together through `Records` (below). Backends
-import their heavy libraries lazily.
+and List) and is built once, by the router (helper.py). The router hands it the registry's
+source and only what the operation needs: `get` a `SecretReader` (the local secret store, opened
+on the first read, or a read-only view of one shared entry, shared/view.py), `store` and
+`erase` the `Records` writer (records.py), which writes the index entry and the secret together.
+A backend never builds another backend nor calls the router, and imports heavy libraries lazily.
 
-`Records` writes a registry's index entry and its secret together, under the registry's lock.
-
-Each `store` and `erase` holds the registry's lock (RegistryIndex.registry_lock) across its
-secret-store and index writes, so a store and an erase of one registry never interleave: any
-mix of them, and of `list` and `get`, ends as some serial order of them would.
-
-Write order, chosen so that an interrupted process never leaves a visible half-state:
-- store: a pending marker for the key (pending_markers.py), the secret into the store, the index
-  entry, then the marker is removed. Killed before the marker's removal, the index has no entry
-  (or the previous one), so `get`/`list` behave as if the store never happened; the orphaned
-  secret is overwritten by the next store or swept by the next erase, which the marker sends to
-  the store.
-- erase: the secret, then the index entry, and nothing new written (a user whose disk is full
-  must still be able to log out): no marker, and where the index cannot be rewritten for lack of
-  space the entry is removed in place (RegistryIndex.remove). Killed in between, the entry
-  points at no secret: `get` answers not found (with a warning), `list` still names the registry
-  until the next erase removes the entry, and no orphan can be left behind. If the store refuses
-  the delete (locked, hung), the erase fails with the registry as it was.
-- An erase of a key with no index entry and no marker returns at once: no lock, no secret store.
-  A marker left by a killed process stays until an erase has swept its key (a store that finds
-  one keeps it), so such an erase can never miss an orphan this release made. An orphan left
-  by an earlier release, which wrote no markers, is no longer swept by an erase of a registry
-  without an entry: it is invisible (`get` and `list` answer from the index), a store of the
-  same registry and username overwrites it, and that registry's next erase deletes it.
+A cached ECR `get` loads this module (the package of ecr.py), so it imports nothing but what
+`LocalSecrets` needs: the records and their pending markers stay off that path.
 """
 
 from __future__ import annotations
 
-import os
-
-from docker_credential_convox import TYPE_CHECKING, sources
-from docker_credential_convox.errors import StateError, StoreUnavailable
+from docker_credential_convox import TYPE_CHECKING
+from docker_credential_convox.settings import PASS_STORE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Callable, Optional, Protocol
+    from typing import Optional, Protocol
 
-    from docker_credential_convox.diagnostics import Diagnostics
-    from docker_credential_convox.pending_markers import PendingMarkers
+    from docker_credential_convox.backends.records import Records
     from docker_credential_convox.protocol import Credentials
-    from docker_credential_convox.registry_index import Entry, RegistryIndex
+    from docker_credential_convox.registry_index import Entry
     from docker_credential_convox.server_keys import Server
+    from docker_credential_convox.settings import Settings
     from docker_credential_convox.sources import Source
     from docker_credential_convox.stores import SecretStore
 
+    class SecretReader(Protocol):
+        """What a `get` may ask of where secrets live: read one, and say where."""
+
+        @property
+        def name(self) -> str:
+            """The store in a few words, for messages ("the OS keyring")."""
+
+        def get(self, key: str, username: str) -> Optional[str]:
+            """The secret filed under (key, username), or None."""
+
     class Backend(Protocol):
-        """What the helper asks of a way of answering credentials."""
+        """What the router asks of a way of answering credentials."""
 
         def store(
             self,
@@ -60,120 +48,47 @@ if TYPE_CHECKING:
             server_url: str,
             source: Source,
             secret: Optional[str],
+            records: Records,
             *,
             verify: bool = False,
         ) -> None:
             """Record `source` (and its secret) for `server`; with `verify`, check it first."""
 
-        def get(
-            self, server: Server, source: Optional[Source], entries: Mapping[str, Entry]
-        ) -> Credentials:
-            """Credentials for `server` from `source` (None: nothing stored), or raise
-            CredentialsNotFound; `entries` is the index as the router read it."""
+        def get(self, server: Server, source: Source, secrets: SecretReader) -> Credentials:
+            """Credentials for `server` from `source`, or raise CredentialsNotFound."""
 
-        def erase(self, server: Server) -> None:
+        def erase(self, server: Server, records: Records) -> None:
             """Forget what is kept for `server`; nothing kept is not an error."""
 
         def list(self, entries: Mapping[str, Entry]) -> dict[str, str]:
             """Server URL -> username for the registries this backend answers."""
 
 
-# A secret orphaned by an interrupted store or erase is found by key alone; bound the sweep.
-MAX_ORPHANS_SWEPT = 16
+class LocalSecrets:
+    """The configured secret store (the OS keyring, or pass), opened on the first use: a `get`
+    answered from the token cache never opens it, nor imports keyring."""
 
-
-class Records:
-    """The registry index and the secret store, written as one."""
-
-    def __init__(
-        self,
-        index: RegistryIndex,
-        store: Callable[[], SecretStore],
-        diagnostics: Diagnostics,
-        pending: Optional[PendingMarkers] = None,
-    ) -> None:
-        self.index = index
-        self._store = store  # opened on first use: most requests never need it
-        self.diagnostics = diagnostics
-        if pending is None:
-            # Here, not at the top: a cached ECR `get` loads this package, never a Records.
-            from docker_credential_convox.pending_markers import PendingMarkers
-
-            pending = PendingMarkers.beside(index.path)
-        self.pending = pending
+    def __init__(self, settings: Settings, store: Optional[SecretStore] = None) -> None:
+        self.settings = settings
+        self._store = store
 
     @property
     def store(self) -> SecretStore:
-        return self._store()
+        """The store, opened now."""
+        if self._store is None:
+            if self.settings.secret_store == PASS_STORE:  # no keyring library loaded at all
+                from docker_credential_convox.stores.pass_store import PassStore
 
-    def write(self, entry: Entry, secret: Optional[str]) -> None:
-        """Keep `secret` (if any) under the entry's secret username, then record `entry`; a
-        secret the replaced entry kept under another username is deleted. The caller holds
-        the registry's lock."""
-        kept = sources.kept_secret(entry)
-        marked = False
-        if secret is not None and kept is not None:
-            marked = self.pending.mark(entry.key)
-            self.store.put(entry.key, kept, secret)
-        replaced = self.index.put(entry)
-        old = sources.kept_secret(replaced) if replaced is not None else None
-        if old is not None and old != kept:
-            try:
-                self.store.delete(entry.key, old)
-            except StoreUnavailable as exc:
-                self.diagnostics.warn(
-                    f"the old secret for {entry.key} is still in {self.store.name}: {exc.message}"
-                )
-                marked = False  # the marker stays: the next erase sweeps the old secret
-                self._mark_quietly(entry.key)
-        if marked:
-            self.pending.clear(entry.key)
+                self._store = PassStore.from_settings(self.settings)
+            else:
+                from docker_credential_convox.stores.keyring import KeyringStore
 
-    def _mark_quietly(self, key: str) -> None:
-        try:
-            self.pending.mark(key)
-        except StateError as exc:
-            self.diagnostics.debug(f"cannot mark {key} as pending: {exc.message}")
+                self._store = KeyringStore.from_settings(self.settings)
+        return self._store
 
-    def erase(self, key: str) -> Optional[Entry]:
-        """Remove the secret of `key` and its entry (or sweep orphans when there is no entry);
-        the removed entry, or None. Writes no new file (see the module's docstring)."""
-        if not self.may_hold(key):
-            return None
-        with self.index.registry_lock(key, for_erase=True):
-            leftover = self.pending.may_exist(key)  # left by a killed store
-            entry = self.index.lookup(key) if os.path.exists(self.index.path) else None
-            kept = sources.kept_secret(entry) if entry is not None else None
-            if kept is not None:
-                self.store.delete(key, kept)  # refused: the registry stays as it was
-            removed = self.index.remove(key) if entry is not None else None
-            if (removed is None or leftover) and not self.sweep_orphans(key):
-                return removed  # the marker stays for the next erase
-            self.pending.clear(key)
-            return removed
+    @property
+    def name(self) -> str:
+        return self.store.name
 
-    def may_hold(self, key: str) -> bool:
-        """Whether an erase of `key` may have anything to do: an index entry, or a pending
-        marker (an interrupted store or erase may have left a secret). Reads two files; no
-        lock, no secret store."""
-        try:
-            if self.index.lookup(key) is not None:
-                return True
-        except StateError:
-            return True  # the locked path reports it as before
-        return self.pending.may_exist(key)
-
-    def sweep_orphans(self, key: str) -> bool:
-        """Delete secrets filed under `key` that no index entry points to (best effort); True
-        when none is left."""
-        try:
-            for _ in range(MAX_ORPHANS_SWEPT):
-                username = self.store.find_username(key)
-                if username is None:
-                    return True
-                self.store.delete(key, username)
-                self.diagnostics.debug(f"swept an orphaned secret for {key}")
-        except StoreUnavailable as exc:
-            # Erasing what is not stored must succeed (skopeo crashes otherwise).
-            self.diagnostics.debug(f"could not sweep {self.store.name} for {key}: {exc.message}")
-        return False
+    def get(self, key: str, username: str) -> Optional[str]:
+        return self.store.get(key, username)

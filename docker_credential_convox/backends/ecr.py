@@ -4,7 +4,8 @@ The registry's source (sources/ecr.py) says where the AWS credentials come from:
 stored with `store`, a profile or a role recorded for the registry, else the AWS default chain.
 A token stored by `docker login -u AWS` is returned for `LOGIN_TOKEN_LIFETIME` after it was
 stored; after that the default chain takes over. The latest `store` wins. An alias of an ECR
-registry reaches this backend as its target (the router resolves it).
+registry reaches this backend as its target (the router resolves it, and checks when it stores
+one that the target answers).
 
 A `get` answered from the token cache reads two small JSON files and imports neither botocore
 nor keyring: the cache key names the credential source (from the index entry and environment),
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from docker_credential_convox import TYPE_CHECKING
+from docker_credential_convox import TYPE_CHECKING, minijson
 from docker_credential_convox.errors import (
     AwsError,
     CredentialsNotFound,
@@ -41,9 +42,10 @@ if TYPE_CHECKING:
     from typing import Callable, Optional
 
     from docker_credential_convox.aws.ecr_token import MintedToken
-    from docker_credential_convox.backends import Records
+    from docker_credential_convox.backends import SecretReader
+    from docker_credential_convox.backends.records import Records
     from docker_credential_convox.diagnostics import Diagnostics
-    from docker_credential_convox.registry_index import Entry, RegistryIndex
+    from docker_credential_convox.registry_index import Entry
     from docker_credential_convox.server_keys import Server
     from docker_credential_convox.settings import Settings
     from docker_credential_convox.sources import Source
@@ -59,28 +61,16 @@ class EcrBackend:
         self,
         settings: Settings,
         diagnostics: Diagnostics,
-        records: Callable[[], Records],
-        answer: Callable[[Server], Credentials],
         *,
         clock: Callable[[], float] = time.time,
         cache: Optional[TokenCache] = None,
     ) -> None:
         self.settings = settings
         self.diagnostics = diagnostics
-        self._records = records  # built on first use: a cached `get` never needs it
-        self._answer = answer  # the router's `get`, to check an alias's target
         self.clock = clock
         self.cache = cache or token_cache(
             settings.token_cache_path, diagnostics, clock, settings.cache_enabled
         )
-
-    @property
-    def records(self) -> Records:
-        return self._records()
-
-    @property
-    def index(self) -> RegistryIndex:
-        return self.records.index
 
     @staticmethod
     def target(server: Server) -> Target:
@@ -89,8 +79,6 @@ class EcrBackend:
 
     def cache_key(self, server: Server, source: AwsSource) -> str:
         """The token cache key: registry, API, endpoint and credential source, never a secret."""
-        from docker_credential_convox import minijson
-
         target = self.target(server)
         return minijson.dumps(
             [
@@ -106,19 +94,22 @@ class EcrBackend:
 
     # -- get -----------------------------------------------------------------------------
 
-    def get(
-        self, server: Server, source: Optional[Source], entries: Mapping[str, Entry]
-    ) -> Credentials:
+    def cached(self, server: Server, source: AwsSource) -> Optional[CachedToken]:
+        """The token cached for `server` and `source`, fresh or not (no lock, no write)."""
+        return self.cache.peek(self.cache_key(server, source))
+
+    def get(self, server: Server, source: Source, secrets: SecretReader) -> Credentials:
         login_note = ""
         if isinstance(source, EcrLoginToken):
-            stored = self._stored_login(server, source)
+            stored = self._stored_login(server, source, secrets)
             if stored is not None:
                 return stored
             login_note = source.expiry_note(server.key)
         aws_source = source if isinstance(source, AwsSource) else EcrDefaultChain()
         try:
             token = self.cache.fetch(
-                self.cache_key(server, aws_source), lambda: self.mint(server, aws_source)
+                self.cache_key(server, aws_source),
+                lambda: self._mint_for_get(server, aws_source, secrets),
             )
         except CredentialsNotFound:
             raise
@@ -134,6 +125,21 @@ class EcrBackend:
             raise
         return Credentials(server.url, token.username, token.secret, token.expires_at)
 
+    def _mint_for_get(
+        self, server: Server, source: AwsSource, secrets: SecretReader
+    ) -> CachedToken:
+        """Mint for `get`, with the secret the source keeps (if any) read from `secrets`."""
+        secret = None
+        if source.secret_username is not None:
+            secret = secrets.get(server.key, source.secret_username)
+            if secret is None:
+                raise SourceError(
+                    f"cannot get an ECR token for {server.key}: the secret access key for "
+                    f"{source.username} is missing from {secrets.name}",
+                    hint="hint: store the access keys for this registry again",
+                )
+        return self.mint(server, source, secret)
+
     def mint(
         self,
         server: Server,
@@ -141,16 +147,9 @@ class EcrBackend:
         secret: Optional[str] = None,
         verb: str = "cannot get an ECR token for",
     ) -> CachedToken:
-        """Mint a token for `server` now; a SourceError names the registry, source and AWS error."""
-        if source.secret_username is not None and secret is None:
-            secret = self.records.store.get(server.key, source.secret_username)
-            if secret is None:
-                raise SourceError(
-                    f"{verb} {server.key}: the secret access key for {source.username} "
-                    f"is missing from {self.records.store.name}",
-                    hint="hint: store the access keys for this registry again",
-                )
-        from docker_credential_convox.aws.clients import endpoint_for
+        """Mint a token for `server` now with `source` (and `secret`, the one it keeps, if any);
+        a SourceError names the registry, source and AWS error."""
+        from docker_credential_convox.aws.clients import endpoint_for  # aws/: only to mint
 
         target = self.target(server)
         self.diagnostics.debug(
@@ -194,7 +193,9 @@ class EcrBackend:
 
     def mint_now(self, server: Server, source: AwsSource, secret: Optional[str]) -> MintedToken:
         """One GetAuthorizationToken for `server`, uncached; raises AwsError (for `doctor`)."""
-        from docker_credential_convox.aws.ecr_token import mint_token
+        from docker_credential_convox.aws.ecr_token import (
+            mint_token,
+        )  # aws/ and botocore: only to mint
 
         return mint_token(
             self.target(server),
@@ -205,7 +206,9 @@ class EcrBackend:
             clock=self.clock,
         )
 
-    def _stored_login(self, server: Server, source: EcrLoginToken) -> Optional[Credentials]:
+    def _stored_login(
+        self, server: Server, source: EcrLoginToken, secrets: SecretReader
+    ) -> Optional[Credentials]:
         """The token stored with Username AWS while it is still valid, else None."""
         if not source.is_current(self.clock()):
             self.diagnostics.debug(
@@ -215,13 +218,13 @@ class EcrBackend:
             )
             return None
         try:
-            secret = self.records.store.get(server.key, LOGIN_USERNAME)
+            secret = secrets.get(server.key, LOGIN_USERNAME)
         except StoreUnavailable as exc:
             self.diagnostics.warn(f"cannot read the token stored for {server.key}: {exc.message}")
             return None
         if not secret:
             self.diagnostics.warn(
-                f"the token stored for {server.key} is missing from {self.records.store.name}; "
+                f"the token stored for {server.key} is missing from {secrets.name}; "
                 "minting one from the AWS default credential chain instead"
             )
             return None
@@ -235,20 +238,21 @@ class EcrBackend:
         server_url: str,
         source: Source,
         secret: Optional[str],
+        records: Records,
         *,
         verify: bool = False,
     ) -> None:
         """Record where `server`'s credentials come from; with `verify`, mint a token first
-        (a login token is never verified: docker login just used it). A failed verification
-        stores nothing."""
+        (a login token is never verified: docker login just used it; an alias's target is
+        checked by the router). A failed verification stores nothing."""
         if isinstance(source, EcrLoginToken):
-            self._store_login(server, server_url, source, secret or "")
+            self._store_login(server, server_url, source, secret or "", records)
         elif isinstance(source, EcrAlias):
-            self._store_alias(server, server_url, source, verify)
+            self._store_alias(server, server_url, source, records)
         elif type(source) is EcrDefaultChain:
-            self._use_default_chain(server, source, verify)
+            self._use_default_chain(server, source, verify, records)
         elif isinstance(source, AwsSource):
-            self._store_aws(server, server_url, source, secret, verify)
+            self._store_aws(server, server_url, source, secret, records, verify=verify)
         else:  # pragma: no cover - the router sends only this backend's sources
             raise TypeError(f"{source!r} is not minted")
 
@@ -258,45 +262,45 @@ class EcrBackend:
         server_url: str,
         source: AwsSource,
         secret: Optional[str],
+        records: Records,
+        *,
         verify: bool,
     ) -> None:
         token = self.mint(server, source, secret, verb=VERIFY) if verify else None
-        with self.index.registry_lock(server.key):
-            self._record(source.entry(server.key, server_url), secret)
+        with records.index.registry_lock(server.key):
+            self._record(source.entry(server.key, server_url), secret, records)
         if token is not None:
             self.cache.put(self.cache_key(server, source), token)
         self.diagnostics.debug(f"{server.key} now uses {source.describe()}")
 
-    def _use_default_chain(self, server: Server, source: AwsSource, verify: bool) -> None:
+    def _use_default_chain(
+        self, server: Server, source: AwsSource, verify: bool, records: Records
+    ) -> None:
         """Check that the default chain mints for `server`, then forget any recorded source
         (it would win over the chain)."""
         if verify:
             self.mint(server, source, verb=VERIFY)
-        if self.index.lookup(server.key) is not None:
-            self.erase(server)
+        if records.index.lookup(server.key) is not None:
+            self.erase(server, records)
 
-    def _store_alias(self, alias: Server, server_url: str, source: EcrAlias, verify: bool) -> None:
-        """Record `alias` as another name of the ECR registry the source names; with
-        `verify`, get a token for that registry first. A failure stores nothing."""
+    def _store_alias(
+        self, alias: Server, server_url: str, source: EcrAlias, records: Records
+    ) -> None:
+        """Record `alias` as another name of the ECR registry the source names."""
         target = source.target
         assert target is not None  # from_request refused anything else
-        if verify:
-            try:
-                self._answer(target)
-            except CredentialsNotFound:
-                raise SourceError(f"{VERIFY} {target.key}: no credentials for it") from None
-        with self.index.registry_lock(alias.key):
-            self._record(source.entry(alias.key, server_url), None)
+        with records.index.registry_lock(alias.key):
+            self._record(source.entry(alias.key, server_url), None, records)
         self.diagnostics.debug(f"{alias.key} is now an alias of {target.key}")
 
     def _store_login(
-        self, server: Server, server_url: str, source: EcrLoginToken, secret: str
+        self, server: Server, server_url: str, source: EcrLoginToken, secret: str, records: Records
     ) -> None:
-        with self.index.registry_lock(server.key):
-            # Marked pending across both writes, as Records.write does (backends/__init__.py).
-            marked = self.records.pending.mark(server.key)
+        with records.index.registry_lock(server.key):
+            # Marked pending across both writes, as Records.write does (backends/records.py).
+            marked = records.pending.mark(server.key)
             try:
-                self.records.store.put(server.key, LOGIN_USERNAME, secret)
+                records.store.put(server.key, LOGIN_USERNAME, secret)
             except StoreUnavailable as exc:
                 # `docker login` must not fail: the token is dropped, `get` mints its own.
                 # (The marker stays: the next erase sweeps whatever the failed write left.)
@@ -305,25 +309,23 @@ class EcrBackend:
                     "tokens from the AWS default credential chain instead"
                 )
                 return
-            self._record(source.stamped(self.clock()).entry(server.key, server_url), None)
+            self._record(source.stamped(self.clock()).entry(server.key, server_url), None, records)
             if marked:
-                self.records.pending.clear(server.key)
-        self.diagnostics.debug(
-            f"stored the login token for {server.key} in {self.records.store.name}"
-        )
+                records.pending.clear(server.key)
+        self.diagnostics.debug(f"stored the login token for {server.key} in {records.store.name}")
 
-    def _record(self, entry: Entry, secret: Optional[str]) -> None:
+    def _record(self, entry: Entry, secret: Optional[str], records: Records) -> None:
         """Write `entry` (and its secret) and drop the registry's cached tokens."""
-        self.records.write(entry, secret)
+        records.write(entry, secret)
         self.cache.forget_registry(entry.key)
 
     # -- erase and list ------------------------------------------------------------------
 
-    def erase(self, server: Server) -> None:
+    def erase(self, server: Server, records: Records) -> None:
         # Tokens go first: killed between the index and keyring writes, no cached token may
         # keep the erased registry in `list`. Dropping them too early costs only a mint.
         dropped = self.cache.forget_registry(server.key)
-        self.records.erase(server.key)
+        records.erase(server.key)
         dropped += self.cache.forget_registry(server.key)  # minted by a `get` meanwhile
         self.diagnostics.debug(f"erased {server.key} ({dropped} cached token(s) dropped)")
 

@@ -9,7 +9,7 @@ from typing import Optional
 
 from docker_credential_convox.errors import HelperError, UsageError
 from docker_credential_convox.protocol import Credentials, is_valid_unicode
-from docker_credential_convox.registries import containers, docker_config
+from docker_credential_convox.registries import containers, docker_config, operations
 from docker_credential_convox.registries.context import (
     Context,
     config_path,
@@ -24,6 +24,12 @@ from docker_credential_convox.registries.terminal import (
     read_password_stdin,
 )
 from docker_credential_convox.server_keys import Server
+from docker_credential_convox.sources import ROLE_PREFIX
+from docker_credential_convox.sources.ecr import (
+    CHAIN_DESCRIPTION,
+    PROFILE_PREFIX,
+    private_ecr_registry,
+)
 
 
 def _check_flags(args: argparse.Namespace, server: Server) -> None:
@@ -78,8 +84,6 @@ def _check_flags(args: argparse.Namespace, server: Server) -> None:
 
 def _ecr_target(typed: str) -> Server:
     """The private ECR registry --ecr-registry names; one-line UsageError otherwise."""
-    from docker_credential_convox.sources.ecr import private_ecr_registry
-
     target = private_ecr_registry(typed)
     if target is None:
         raise UsageError(
@@ -120,7 +124,7 @@ def _ask_login(ctx: Context, args: argparse.Namespace, what: str) -> tuple[str, 
 def _require_secret_store(ctx: Context, key: str) -> None:
     """Ask the store that will keep the secret (the OS keyring, or pass) whether it answers, so
     that a missing or locked one is said in one line before any prompt or check, not after."""
-    ctx.helper.secret_store.find_username(key)  # StoreUnavailable says what to do
+    ctx.helper.secrets.store.find_username(key)  # StoreUnavailable says what to do
 
 
 def _require_unicode(what: str, value: str) -> None:
@@ -139,7 +143,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     config_keys = docker_config.config_keys_for(typed)
     docker_config.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config up front
     store_url = url_to_store(typed, server)
-    previous = ctx.helper.lookup(server)
+    previous = ctx.helper.entries().get(server.key)
 
     if args.shared:
         _add_shared(ctx, args, server, store_url)
@@ -151,6 +155,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         _require_secret_store(ctx, server.key)
         username, password = _ask_login(ctx, args, "password")
         if not args.no_verify:
+            # ssl and http.client: only when a login is checked with its registry
             from docker_credential_convox.registries.login_check import check_credentials
 
             checked = check_credentials(server.key, username, password)
@@ -183,7 +188,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 def _add_shared(ctx: Context, args: argparse.Namespace, server: Server, store_url: str) -> None:
     """Check, then write ONE secret to the shared scope (no keyring, no index entry)."""
-    shared = ctx.helper.require_shared()  # refuse before any prompt without a scope
+    shared = operations.require_shared(ctx.helper)  # refuse before any prompt without a scope
     if is_ecr(server):
         ecr_credentials = _ecr_credentials(ctx, args, store_url)
         if ecr_credentials is None:
@@ -196,12 +201,13 @@ def _add_shared(ctx: Context, args: argparse.Namespace, server: Server, store_ur
     else:
         username, password = _ask_login(ctx, args, "password")
         if not args.no_verify:
+            # ssl and http.client: only when a login is checked with its registry
             from docker_credential_convox.registries.login_check import check_credentials
 
             check_credentials(server.key, username, password)
         credentials = Credentials(store_url, username, password)
         verify = False  # checked with the registry just now
-    created = ctx.helper.store_shared(credentials, args.kms_key_id, verify=verify)
+    created = operations.store_shared(ctx.helper, credentials, args.kms_key_id, verify=verify)
     ctx.note(
         f"{'Shared' if created else 'Replaced the shared entry of'} {server.key} in "
         f"{shared.scope.text}."
@@ -230,9 +236,6 @@ def _ecr_credentials(
 ) -> Optional[Credentials]:
     """The `store` request of the ECR source the flags (or prompts) give; None: the default
     chain (no flags and no terminal, or an empty access key ID at the prompt)."""
-    from docker_credential_convox.sources import ROLE_PREFIX
-    from docker_credential_convox.sources.ecr import PROFILE_PREFIX
-
     if args.profile is not None:
         return Credentials(store_url, PROFILE_PREFIX + args.profile.strip(), "")
     if args.role_arn is not None:
@@ -279,15 +282,13 @@ def _add_alias(ctx: Context, args: argparse.Namespace, server: Server, store_url
     )
     if gives_source:
         _add_ecr(ctx, args, target, url_to_store(args.ecr_registry.strip(), target))
-    ctx.helper.alias(server, store_url, target, verify=not args.no_verify)
+    operations.alias(ctx.helper, server, store_url, target, verify=not args.no_verify)
 
 
 def _use_default_chain(ctx: Context, args: argparse.Namespace, server: Server) -> None:
     """Check that the AWS default chain mints a token for `server`; forget any stored source."""
-    from docker_credential_convox.sources.ecr import CHAIN_DESCRIPTION
-
     ctx.note(
         f"Using {CHAIN_DESCRIPTION} for {server.key} (for an IAM user's access keys give "
         "--username ACCESS_KEY_ID --password-stdin; or --profile NAME, or --role-arn ARN)."
     )
-    ctx.helper.use_default_chain(server, verify=not args.no_verify)
+    operations.use_default_chain(ctx.helper, server, verify=not args.no_verify)

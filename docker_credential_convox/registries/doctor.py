@@ -73,7 +73,7 @@ class Doctor:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.helper = helper  # the operations it offers: entries, sources, tokens, the store
+        self.helper = helper  # its route, its entries, the secret store and the ECR backend
         self.clock = clock
         self.load_config = load_config or (
             lambda: docker_config.DockerConfig.load(settings.docker_config_dir)
@@ -90,7 +90,8 @@ class Doctor:
         try:
             # The very route `get` follows: doctor explains it, never re-derives it.
             route = self.helper.route(server)
-            entry = self.helper.lookup(route.server) if route.entry_key is not None else None
+            entries = self.helper.entries()
+            entry = entries.get(route.server.key) if route.entry_key is not None else None
         except HelperError as exc:
             fix = (exc.hint or "").removeprefix("hint: ") or "repair or move the file"
             failed = problem("credentials", exc.message, fix)
@@ -177,7 +178,7 @@ class Doctor:
 
     @property
     def store(self) -> SecretStore:
-        return self.helper.secret_store
+        return self.helper.secrets.store
 
     def _backend_name(self) -> str:
         if self._backend is None:
@@ -270,7 +271,7 @@ class Doctor:
     # -- Amazon ECR -------------------------------------------------------------------------
 
     def _ecr(self, typed: str, server: Server, entry: Optional[Entry]) -> list[Finding]:
-        recorded = self.helper.source_of(server, entry)
+        recorded = sources.from_entry(server.kind, entry)
         if isinstance(recorded, StoredLogin):
             return self._static(typed, server, entry)
         findings: list[Finding] = []
@@ -297,7 +298,7 @@ class Doctor:
                 )
             )
             entry = None
-        source = self.helper.source_of(server, entry)
+        source = sources.from_entry(server.kind, entry)
         assert isinstance(source, AwsSource)  # an ECR registry's: recorded, or the default chain
         secret: Optional[str] = None
         if isinstance(source, EcrKeys):
@@ -324,7 +325,7 @@ class Doctor:
     def _cached_token(self, server: Server, source: AwsSource) -> Finding:
         if not self.settings.cache_enabled:
             return note("cached token", f"none: {ENV_NO_CACHE} is set, so every get mints")
-        token = self.helper.cached_token(server, source)
+        token = self.helper.ecr.cached(server, source)
         if token is None:
             return ok("cached token", "none for this source yet; the next get mints one")
         return describe_cached(token, self.clock())
@@ -333,7 +334,7 @@ class Doctor:
         target = token_api(server)
         started = self.clock()
         try:
-            minted = self.helper.mint_now(server, source, secret)
+            minted = self.helper.ecr.mint_now(server, source, secret)
         except AwsError as exc:
             hint = (exc.hint or "").replace("SERVER", server.key).removeprefix("hint: ")
             return [
@@ -381,7 +382,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 def _containers_findings(ctx: Context, typed: str, server: Server) -> list[Finding]:
     """podman, skopeo and buildah's side (issue 18): the checks of registries/containers.py."""
     try:
-        held = ctx.helper.lookup(server) is not None
+        held = server.key in ctx.helper.entries()
     except HelperError:
         held = True  # the lines above already say what is unreadable
     try:

@@ -51,7 +51,7 @@ def _triage(
     others = sorted({h for h in helpers.values() if h != docker_config.HELPER_NAME})
     if others:
         return server, f"Docker reads it from docker-credential-{others[0]} (credHelpers)"
-    if helpers and ctx.helper.lookup(server) is not None:
+    if helpers and server.key in ctx.helper.entries():
         return server, STALE  # Docker already asks the helper, which holds newer credentials
     return server, None
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.registries import docker_config
 from docker_credential_convox.registries.context import Context
 from docker_credential_convox.registries.parser import PROG
-
-if TYPE_CHECKING:
-    from docker_credential_convox.registries.rows import Row
+from docker_credential_convox.registries.rows import Row, known_rows
 
 
 def collect_rows(ctx: Context) -> Sequence[Row]:
@@ -29,7 +26,7 @@ def collect_rows(ctx: Context) -> Sequence[Row]:
     except HelperError as exc:
         ctx.note(f"warning: {exc.message}")
         routed = []
-    return ctx.helper.rows(routed)
+    return known_rows(ctx.helper, routed)
 
 
 def render_table(rows: Sequence[Row]) -> str:

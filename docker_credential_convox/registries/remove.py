@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 from docker_credential_convox.errors import HelperError
-from docker_credential_convox.registries import containers, docker_config
+from docker_credential_convox.helper import entries_under
+from docker_credential_convox.registries import containers, docker_config, operations
 from docker_credential_convox.registries.context import Context, config_path, server_from
 from docker_credential_convox.server_keys import Server
 
@@ -16,15 +17,15 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     credHelpers route."""
     _, server = server_from(args.server, "remove")
     config = docker_config.DockerConfig.load(ctx.docker_config_dir)  # refuse a broken config
-    entry = ctx.helper.lookup(server)
+    entry = ctx.helper.entries().get(server.key)
     if args.shared:
         return _remove_shared(ctx, server, keep_route=entry is not None)
     routed = config.routed(server.key)
     # Everything stored for it: a registry's path entries too (unlike the protocol's `erase`).
-    stored = ctx.helper.stored_under(server)
+    stored = entries_under(ctx.helper.entries(), server)
     if not stored and not routed:
         raise HelperError(f"no such registry: {server.url}")
-    ctx.helper.erase_all(server, stored)
+    operations.erase_all(ctx.helper, server, stored)
     if stored:
         count = f"{len(stored)} entries" if len(stored) > 1 else "1 entry"
         ctx.note(f"Removed {count} for {server.key}.")
@@ -36,8 +37,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 def _remove_shared(ctx: Context, server: Server, keep_route: bool) -> int:
     """Delete the shared secret at once (the name can be added again); the route goes too
     unless a local entry still needs it."""
-    if not ctx.helper.remove_shared(server):
-        scope = ctx.helper.require_shared().scope.text
+    if not operations.remove_shared(ctx.helper, server):
+        scope = operations.require_shared(ctx.helper).scope.text
         raise HelperError(f"no such shared registry: {server.url} in {scope}")
     if not keep_route:
         _unroute(ctx, server)

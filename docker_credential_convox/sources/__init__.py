@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.registry_index import Entry
-from docker_credential_convox.server_keys import DOCKER_HUB_KEY, REGISTRY
+from docker_credential_convox.server_keys import DOCKER_HUB_KEY, REGISTRY, strip_userinfo
 
 # The `store` Username of an ECR role (`role:ARN`), here rather than in sources/ecr.py so that the
 # shared documents' reader and the kubelet provider check roles without loading the ECR sources.
@@ -172,7 +172,7 @@ def from_entry(server_kind: str, entry: Optional[Entry]) -> Optional[Source]:
             return StoredLogin(entry.username)  # as the first releases read every entry
     if server_kind == REGISTRY:
         return None
-    from docker_credential_convox.sources.ecr import EcrDefaultChain
+    from docker_credential_convox.sources.ecr import EcrDefaultChain  # off a stored login's path
 
     return EcrDefaultChain()
 
@@ -216,7 +216,5 @@ def listed_url(entry: Entry) -> str:
     """The server URL `list` shows for an entry: as stored, Docker Hub's as Docker keys it."""
     if entry.key == DOCKER_HUB_KEY:
         return DOCKER_HUB_URL
-    from docker_credential_convox.server_keys import strip_userinfo
-
     # strip_userinfo: an earlier release kept a password sent in the URL.
     return strip_userinfo(entry.server_url)
