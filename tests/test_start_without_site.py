@@ -379,3 +379,16 @@ def test_a_package_wins_over_a_module_of_its_name_as_with_importlib(
     result, modules = run(broken_venv / "bin" / LAUNCHER, helper_env, "get", stdin="x.example")
     assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
     assert "site" not in modules
+
+
+def test_the_launchers_own_directory_is_not_searched_for_modules(
+    broken_venv: Path, helper_env: dict[str, str]
+) -> None:
+    """bin/ holds scripts, never a module of ours: the launcher takes it off sys.path before any
+    import, so a file there is never run and no start lists that directory."""
+    planted = broken_venv / "bin" / "__future__.py"  # what every module of the package imports
+    planted.write_text("raise SystemExit('__future__ from bin/ was imported')\n")
+    listed = run(broken_venv / "bin" / LAUNCHER, helper_env, "list")[0]
+
+    assert "bin/ was imported" not in listed.stdout + listed.stderr
+    assert (listed.returncode, listed.stdout) == (0, "{}\n"), listed
