@@ -1,4 +1,8 @@
-"""The helper's whole exception family: one-line messages for stdout, hints for stderr.
+"""The helper's exception family: one-line messages for stdout, hints for stderr.
+
+Here: the base class and what every request may raise. A failure that only one part can raise
+lives beside it, off the paths that never raise it: the `registries` commands' in
+registries/errors.py, the shared store's in shared/, a keyring that does not answer in stores/.
 
 Callers test the class, never the text (like `IsErrCredentialsNotFound` in the Go helpers).
 No message may contain a secret: messages reach stdout, logs and the user's terminal.
@@ -114,10 +118,6 @@ class StoreUnavailable(HelperError):
     """The place that holds secrets (the OS keyring) cannot be used right now."""
 
 
-class StoreNotAnswering(StoreUnavailable):
-    """The OS keyring's service took a call and gave no answer within the bound."""
-
-
 class StateError(HelperError):
     """One of the helper's own files cannot be read or written."""
 
@@ -126,35 +126,8 @@ class SourceError(HelperError):
     """A credential source (AWS, say) refused or failed to produce credentials."""
 
 
-class DockerConfigError(HelperError):
-    """Docker's config.json cannot be read, understood or written."""
-
-
-class SharedStoreError(HelperError):
-    """The shared store (AWS Secrets Manager) refused or failed a call: the cause in words,
-    and whether it may pass by itself (`transient`: throttled, endpoint down)."""
-
-    def __init__(self, cause: str, detail: str, transient: bool, hint: Optional[str] = None):
-        super().__init__(f"{cause} ({detail})" if detail else cause, hint)
-        self.cause = cause
-        self.detail = detail
-        self.transient = transient
-
-
 class RememberedFailure(SourceError):
     """A mint failed a moment ago for the same source: its error, answered again at once."""
-
-
-class VerificationFailed(HelperError):
-    """The registry answered, and refused the username and password."""
-
-
-class RegistryUnreachable(HelperError):
-    """The registry could not be asked: no connection, TLS failure, or an unexpected answer."""
-
-
-class UsageError(HelperError):
-    """A `registries` command line cannot be acted on."""
 
 
 class AwsError(Exception):

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from support.registries import REAL_WORLD_CONFIG, tokens
 
-from docker_credential_convox.errors import DockerConfigError
 from docker_credential_convox.registries import docker_config, json_roundtrip
 from docker_credential_convox.registries.docker_config import (
     DockerConfig,
@@ -22,6 +21,7 @@ from docker_credential_convox.registries.docker_config import (
     UnreadableLogin,
     config_keys_for,
 )
+from docker_credential_convox.registries.errors import DockerConfigError
 
 WHERE = "Docker config test.json"
 

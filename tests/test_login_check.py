@@ -24,7 +24,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from docker_credential_convox.errors import RegistryUnreachable, VerificationFailed
+from docker_credential_convox.registries.errors import RegistryUnreachable, VerificationFailed
 from docker_credential_convox.registries.login_check import (
     RegistryChecker,
     check_credentials,

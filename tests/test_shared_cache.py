@@ -17,8 +17,8 @@ from typing import Callable, Optional
 import pytest
 
 from docker_credential_convox.diagnostics import Diagnostics
-from docker_credential_convox.errors import SharedStoreError
 from docker_credential_convox.filecache import FAILURE_MEMORY
+from docker_credential_convox.shared import SharedStoreError
 from docker_credential_convox.shared.cache import SharedCache
 
 pytest.register_assert_rewrite("cache_contract")  # before its import: asserts show values

@@ -22,8 +22,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Callable, Optional, TextIO
 
-from docker_credential_convox.errors import HelperError, UsageError, report_internal_error
+from docker_credential_convox.errors import HelperError, report_internal_error
 from docker_credential_convox.registries.context import Context
+from docker_credential_convox.registries.errors import UsageError
 from docker_credential_convox.registries.parser import PROG, Exit, build_parser
 
 Command = Callable[[Context, argparse.Namespace], int]

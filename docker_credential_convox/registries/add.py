@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Optional
 
-from docker_credential_convox.errors import HelperError, UsageError
+from docker_credential_convox.errors import HelperError
 from docker_credential_convox.protocol import Credentials, is_valid_unicode
 from docker_credential_convox.registries import containers, docker_config, operations
 from docker_credential_convox.registries.context import (
@@ -17,6 +17,7 @@ from docker_credential_convox.registries.context import (
     server_from,
     url_to_store,
 )
+from docker_credential_convox.registries.errors import UsageError
 from docker_credential_convox.registries.parser import NAME
 from docker_credential_convox.registries.terminal import (
     PASSWORD_PROMPT,

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Optional, TextIO
 
 from docker_credential_convox.diagnostics import Diagnostics
-from docker_credential_convox.errors import UsageError
 from docker_credential_convox.registries import docker_config
+from docker_credential_convox.registries.errors import UsageError
 from docker_credential_convox.registries.parser import PROG
 from docker_credential_convox.registries.terminal import Terminal
 from docker_credential_convox.server_keys import (

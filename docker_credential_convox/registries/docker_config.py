@@ -26,9 +26,10 @@ from typing import Callable, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
 from docker_credential_convox import fileio
-from docker_credential_convox.errors import DockerConfigError, HelperError, StateError
+from docker_credential_convox.errors import HelperError, StateError
 from docker_credential_convox.protocol import is_valid_unicode
 from docker_credential_convox.registries import json_roundtrip
+from docker_credential_convox.registries.errors import DockerConfigError
 from docker_credential_convox.registries.json_roundtrip import JsonObject, Scalar, string_value
 from docker_credential_convox.server_keys import DOCKER_HUB_KEY, parse_server
 

@@ -17,10 +17,11 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
-from docker_credential_convox.errors import HelperError, UsageError
+from docker_credential_convox.errors import HelperError
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registries import containers, docker_config
 from docker_credential_convox.registries.context import Context, config_path, is_ecr, url_to_store
+from docker_credential_convox.registries.errors import UsageError
 from docker_credential_convox.server_keys import Server, parse_server
 
 HELPER_TIMEOUT = 60.0  # seconds for one call; pass may wait on gpg

@@ -33,7 +33,7 @@ from http.client import HTTPMessage
 from typing import IO, Optional
 
 from docker_credential_convox import APP, __version__
-from docker_credential_convox.errors import RegistryUnreachable, VerificationFailed
+from docker_credential_convox.registries.errors import RegistryUnreachable, VerificationFailed
 
 REQUEST_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 30.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from docker_credential_convox import TYPE_CHECKING, sources
 from docker_credential_convox.backends.ecr import VERIFY
-from docker_credential_convox.errors import UsageError
+from docker_credential_convox.registries.errors import UsageError
 from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.settings import ENV_SHARED
 from docker_credential_convox.shared.document import SHARED_SOURCES, SharedEntry

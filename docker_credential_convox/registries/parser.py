@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import NoReturn, Optional
 
 from docker_credential_convox import APP
-from docker_credential_convox.errors import UsageError
+from docker_credential_convox.registries.errors import UsageError
 
 NAME = APP
 PROG = f"{NAME} registries"

@@ -6,7 +6,7 @@ import getpass
 import warnings
 from typing import TextIO
 
-from docker_credential_convox.errors import UsageError
+from docker_credential_convox.registries.errors import UsageError
 
 MAX_PASSWORD_BYTES = 64 * 1024
 USERNAME_PROMPT = "Username: "

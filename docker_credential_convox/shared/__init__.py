@@ -11,3 +11,22 @@ it, through a per-machine cache, without any keyring. The parts, one job each:
 - view.py: a read-only secret store over one shared entry, for the backends;
 - stores/secretsmanager.py: the AWS calls and their errors.
 """
+
+from __future__ import annotations
+
+from docker_credential_convox import TYPE_CHECKING
+from docker_credential_convox.errors import HelperError
+
+if TYPE_CHECKING:
+    from typing import Optional
+
+
+class SharedStoreError(HelperError):
+    """The shared store (AWS Secrets Manager) refused or failed a call: the cause in words,
+    and whether it may pass by itself (`transient`: throttled, endpoint down)."""
+
+    def __init__(self, cause: str, detail: str, transient: bool, hint: Optional[str] = None):
+        super().__init__(f"{cause} ({detail})" if detail else cause, hint)
+        self.cause = cause
+        self.detail = detail
+        self.transient = transient

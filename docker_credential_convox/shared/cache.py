@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 
 from docker_credential_convox import APP, TYPE_CHECKING, fileio
-from docker_credential_convox.errors import HelperError, SharedStoreError, StateError, one_line
+from docker_credential_convox.errors import HelperError, StateError, one_line
 from docker_credential_convox.filecache import (
     LOCK_TIMEOUT,
     CachedFetcher,
@@ -36,6 +36,7 @@ from docker_credential_convox.filecache import (
     finite_number,
     unlink_if_there,
 )
+from docker_credential_convox.shared import SharedStoreError
 
 if TYPE_CHECKING:
     from typing import Callable, Optional

@@ -11,14 +11,9 @@ from __future__ import annotations
 import time
 
 from docker_credential_convox import APP, TYPE_CHECKING, minijson
-from docker_credential_convox.errors import (
-    BadRequest,
-    HelperError,
-    SharedStoreError,
-    SourceError,
-    one_line,
-)
+from docker_credential_convox.errors import BadRequest, HelperError, SourceError, one_line
 from docker_credential_convox.server_keys import REGISTRY
+from docker_credential_convox.shared import SharedStoreError
 from docker_credential_convox.shared.cache import SharedCache
 from docker_credential_convox.shared.document import SharedEntry, parse_optional
 from docker_credential_convox.shared.scope import parse_scope

@@ -17,6 +17,7 @@ do; nothing above this interface knows which store it talks to.
 from __future__ import annotations
 
 from docker_credential_convox import TYPE_CHECKING
+from docker_credential_convox.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from typing import Optional, Protocol
@@ -49,3 +50,7 @@ if TYPE_CHECKING:
 
         def describe(self) -> str:
             """Which implementation answers (opening the store if need be), for `doctor`."""
+
+
+class StoreNotAnswering(StoreUnavailable):
+    """The OS keyring's service took a call and gave no answer within the bound."""

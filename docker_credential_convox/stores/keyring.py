@@ -26,11 +26,11 @@ from docker_credential_convox.errors import (
     NO_KEYRING_HINT,
     NO_KEYRING_MESSAGE,
     StateError,
-    StoreNotAnswering,
     StoreUnavailable,
     one_line,
 )
 from docker_credential_convox.settings import DEFAULT_KEYRING_TIMEOUT
+from docker_credential_convox.stores import StoreNotAnswering
 from docker_credential_convox.stores.secretservice import read_plain
 
 if TYPE_CHECKING:

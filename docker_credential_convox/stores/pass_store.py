@@ -27,13 +27,9 @@ import binascii
 import os
 
 from docker_credential_convox import TYPE_CHECKING
-from docker_credential_convox.errors import (
-    HelperError,
-    StoreNotAnswering,
-    StoreUnavailable,
-    one_line,
-)
+from docker_credential_convox.errors import HelperError, StoreUnavailable, one_line
 from docker_credential_convox.server_keys import DOCKER_HUB_KEY, OPAQUE_PREFIX, parse_key
+from docker_credential_convox.stores import StoreNotAnswering
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

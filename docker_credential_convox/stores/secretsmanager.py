@@ -18,8 +18,9 @@ from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.aws.clients import client, session
 from docker_credential_convox.aws.deadline import DeadlineExceeded, within
 from docker_credential_convox.aws.errors import error_parts
-from docker_credential_convox.errors import SharedStoreError, one_line
+from docker_credential_convox.errors import one_line
 from docker_credential_convox.server_keys import Target
+from docker_credential_convox.shared import SharedStoreError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
