@@ -2,6 +2,14 @@
 
 Knows nothing about where credentials live. Field names on `store` are matched
 case-insensitively and unknown fields are ignored, as Go's encoding/json does.
+
+Replies (`get`, `list`) are the bytes the Go helpers print (Go's encoding/json Encoder):
+compact (no space after `:` or `,`); `"` and `\\` escaped; `\\n`, `\\r`, `\\t` short, every other
+control character below U+0020 as `\\u00XX` (lower-case hex; `\\b` and `\\f` too, as the Go of
+Debian's docker-credential-secretservice 0.6.4 writes them); `<`, `>`, `&` as `\\u003c`,
+`\\u003e`, `\\u0026`; U+2028 and U+2029 escaped; DEL and all other non-ASCII characters as they
+are (the caller writes UTF-8); a lone surrogate, which UTF-8 cannot carry, as U+FFFD (Go writes
+invalid UTF-8 so). Replies only: the helper's own files keep minijson's format.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from docker_credential_convox import APP, TYPE_CHECKING
 from docker_credential_convox.errors import BadRequest, MissingServerURL, MissingUsername
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from typing import IO, Optional
 
 # The Go helpers read stdin with a line scanner capped at 64 KiB; we cap the whole request there.
@@ -163,10 +171,8 @@ def parse_credentials(data: bytes) -> Credentials:
 
 
 def render_credentials(credentials: Credentials) -> bytes:
-    """The reply to get: the Go helpers' bytes (gojson), UTF-8, one line."""
-    from docker_credential_convox import gojson
-
-    reply = gojson.object_of_strings(
+    """The reply to get: the Go helpers' bytes, UTF-8, one line."""
+    reply = go_object(
         (
             ("ServerURL", credentials.server_url),
             ("Username", credentials.username),
@@ -178,10 +184,8 @@ def render_credentials(credentials: Credentials) -> bytes:
 
 def render_listing(listing: Mapping[str, str]) -> bytes:
     """The reply to list: server URL -> username, keys in a Go map's (byte) order."""
-    from docker_credential_convox import gojson
-
     # Code point order is UTF-8 byte order, the order Go sorts a map's keys in.
-    return (gojson.object_of_strings(sorted(listing.items())) + "\n").encode("utf-8")
+    return (go_object(sorted(listing.items())) + "\n").encode("utf-8")
 
 
 def render_version(version: str, distribution: str, name: str = APP) -> str:
@@ -192,3 +196,30 @@ def render_version(version: str, distribution: str, name: str = APP) -> str:
 def usage(name: str = APP) -> str:
     """The usage line the reference helpers print for a wrong argument count."""
     return f"Usage: {name} <store|get|erase|list|version>"
+
+
+_ESCAPES: dict[int, str] = {}
+
+
+def _escapes() -> dict[int, str]:
+    """The str.translate table of every character Go escapes, made on first use."""
+    if not _ESCAPES:
+        _ESCAPES.update({code: f"\\u{code:04x}" for code in range(0x20)})
+        _ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x22: '\\"', 0x5C: "\\\\"})
+        _ESCAPES.update({code: f"\\u{code:04x}" for code in (0x3C, 0x3E, 0x26, 0x2028, 0x2029)})
+    return _ESCAPES
+
+
+def go_string(text: str) -> str:
+    """`text` as a JSON string literal, as Go's encoder writes it."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (U+D800..U+DFFF): Go has U+FFFD there
+            text = "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return '"' + text.translate(_escapes()) + '"'
+
+
+def go_object(pairs: Iterable[tuple[str, str]]) -> str:
+    """`{"name":"value",...}` of `pairs` in the order given (sort them for a Go map's order)."""
+    return "{" + ",".join(go_string(name) + ":" + go_string(value) for name, value in pairs) + "}"

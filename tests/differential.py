@@ -42,7 +42,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # standins
 
 from support import HELPER, hermetic_env
 
-from docker_credential_convox import gojson
+from docker_credential_convox import protocol
 
 GO_HELPER = "docker-credential-secretservice"
 GO_SCHEMA = "io.docker.Credentials"
@@ -128,7 +128,7 @@ class Report:
 
 def store(server_url: str, username: str = USERNAME, secret: str = SECRET) -> Step:
     """A store request as Docker writes it (Go's encoder, then a newline)."""
-    request = gojson.object_of_strings(
+    request = protocol.go_object(
         (("ServerURL", server_url), ("Username", username), ("Secret", secret))
     )
     return Step(("store",), (request + "\n").encode("utf-8"), f"store {server_url}")
