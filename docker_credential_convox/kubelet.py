@@ -48,7 +48,7 @@ from docker_credential_convox.settings import (
     Settings,
 )
 from docker_credential_convox.sources import is_role_arn
-from docker_credential_convox.sources.ecr import EcrWebIdentity
+from docker_credential_convox.sources.ecr_roles import EcrWebIdentity
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

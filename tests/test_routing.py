@@ -29,7 +29,8 @@ from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import Entry
 from docker_credential_convox.server_keys import parse_key
 from docker_credential_convox.settings import Settings
-from docker_credential_convox.sources.ecr import EcrAlias, EcrDefaultChain, EcrKeys, EcrProfile
+from docker_credential_convox.sources.ecr import EcrAlias, EcrDefaultChain, EcrKeys
+from docker_credential_convox.sources.ecr_roles import EcrProfile
 
 pytest_plugins = ["support.aws_emulator", "support.shared"]
 

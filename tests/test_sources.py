@@ -26,10 +26,8 @@ from docker_credential_convox.sources.ecr import (
     EcrDefaultChain,
     EcrKeys,
     EcrLoginToken,
-    EcrProfile,
-    EcrRole,
-    EcrWebIdentity,
 )
+from docker_credential_convox.sources.ecr_roles import EcrProfile, EcrRole, EcrWebIdentity
 
 REGISTRY = "registry.example.com"
 ECR_HOST = "123456789012.dkr.ecr.us-west-2.amazonaws.com"

@@ -136,28 +136,36 @@ class StoredLogin(Source):
 
 def _classes() -> tuple[type[Source], ...]:
     """Every source, in the order a `store` request is matched against them."""
-    from docker_credential_convox.sources import ecr
+    from docker_credential_convox.sources import ecr, ecr_roles
 
     return (
         ecr.EcrAlias,
         StoredLogin,
         ecr.EcrLoginToken,
-        ecr.EcrProfile,
-        ecr.EcrRole,
+        ecr_roles.EcrProfile,
+        ecr_roles.EcrRole,
         ecr.EcrKeys,  # an ECR registry's other usernames: access key IDs
     )
 
 
-_by_kind: dict[str, type[Source]] = {}
-
-
 def class_of(kind: str) -> Optional[type[Source]]:
-    """The source class an index entry's `Source` names, None for a kind this release lacks."""
-    if kind == StoredLogin.kind:  # a stored login's `get` loads no ECR source (sources/ecr.py)
+    """The source class an index entry's `Source` names, None for a kind this release lacks.
+    Each module of sources is loaded only when an entry names a kind it may hold: a stored
+    login's `get` loads no ECR source, a `get` on access keys or an alias no role source."""
+    if kind == StoredLogin.kind:
         return StoredLogin
-    if not _by_kind:  # once per process: `list` asks for every entry
-        _by_kind.update((cls.kind, cls) for cls in _classes())
-    return _by_kind.get(kind)
+    from docker_credential_convox.sources import ecr
+
+    found = _kinds(ecr.EcrKeys, ecr.EcrLoginToken, ecr.EcrAlias).get(kind)
+    if found is None:
+        from docker_credential_convox.sources import ecr_roles
+
+        found = _kinds(ecr_roles.EcrProfile, ecr_roles.EcrRole).get(kind)
+    return found
+
+
+def _kinds(*classes: type[Source]) -> dict[str, type[Source]]:
+    return {cls.kind: cls for cls in classes}
 
 
 def from_entry(server_kind: str, entry: Optional[Entry]) -> Optional[Source]:
