@@ -106,6 +106,7 @@ sys.exit(code)
 WRITERS = (
     "docker_credential_convox.backends.records",
     "docker_credential_convox.pending_markers",
+    "docker_credential_convox.registry_index_writer",
 )
 
 # The layers a `get` of a registry the helper does not know never needs.
@@ -244,6 +245,37 @@ def test_registries_list_loads_only_its_own_command(helper_env: dict[str, str]) 
     line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
     assert (result.returncode, result.stdout) == (0, b"SERVER  USERNAME  KIND\n"), result
     assert line == "LOADED="
+
+
+INDEX_WRITER = ("docker_credential_convox.registry_index_writer",)
+
+
+def index_writer_loaded(env: dict[str, str], *args: str, stdin: str = "") -> bool:
+    """Whether one helper run with `args` loaded the index's write side."""
+    result = subprocess.run(
+        [sys.executable, "-c", LAYERS_PROBE.format(layers=INDEX_WRITER), *args],
+        input=stdin.encode(),
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert result.returncode in (0, 1), result
+    return line == "LOADED=" + INDEX_WRITER[0]
+
+
+def test_only_store_and_erase_load_the_index_writer(ecr_env: dict[str, str]) -> None:
+    """The index's write side (put, remove, locks, rewrites) is a module of its own that a `get`
+    and a `list` never load, cached ECR get and unknown get included (issue 19 item 8)."""
+    host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    login = '{"ServerURL": "registry.example", "Username": "someone", "Secret": "s3cret"}'
+    assert index_writer_loaded(ecr_env, "store", stdin=login)
+    assert run_helper_in(ecr_env, "get", stdin=host).returncode == 0  # mints, fills the cache
+    assert not index_writer_loaded(ecr_env, "get", stdin=host)
+    assert not index_writer_loaded(ecr_env, "get", stdin="registry.example")
+    assert not index_writer_loaded(ecr_env, "get", stdin="unknown.example")
+    assert not index_writer_loaded(ecr_env, "list")
+    assert index_writer_loaded(ecr_env, "erase", stdin="registry.example")
 
 
 # The layers a `get` of a login stored in the keyring never needs: it mints no token, and
