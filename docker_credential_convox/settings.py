@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from docker_credential_convox import APP, TYPE_CHECKING
+from docker_credential_convox.errors import BadRequest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -152,8 +154,6 @@ def seconds(environ: Mapping[str, str], variable: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value < 86400:  # also refuses nan and inf
-        from docker_credential_convox.errors import BadRequest
-
         raise BadRequest(f"{variable} must be a number of seconds above 0, not {text!r}")
     return value
 
@@ -166,8 +166,6 @@ def _seconds_value(text: str, origin: str, allow_zero: bool = False) -> float:
         value = -1.0
     low_ok = value >= 0 if allow_zero else value > 0
     if not (low_ok and value < 86400):  # also refuses nan and inf
-        from docker_credential_convox.errors import BadRequest
-
         above = "0 or more" if allow_zero else "above 0"
         raise BadRequest(
             f"{origin} must be a number of seconds {above} (under 86400), not {text!r}"
@@ -223,7 +221,6 @@ class Settings:
         """config.json as a JSON object, {} when there is none; one-line error when malformed."""
         if self._config is None:
             from docker_credential_convox import fileio, minijson
-            from docker_credential_convox.errors import BadRequest
 
             data = fileio.read_regular(self.config_path, MAX_CONFIG_BYTES)
             try:
@@ -245,8 +242,6 @@ class Settings:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            from docker_credential_convox.errors import BadRequest
-
             raise BadRequest(f"{name} in {self.config_path} must be a string or a number")
         return str(value)
 
@@ -346,8 +341,6 @@ class Settings:
     def keyring_config_path(self) -> Optional[str]:
         """keyring's own keyringrc.cfg on Linux (its rule, without importing keyring); None
         elsewhere, where keyring says."""
-        import sys
-
         if not sys.platform.startswith("linux"):
             return None
         root = self.environ.get("XDG_CONFIG_HOME") or os.path.join(
@@ -372,8 +365,6 @@ class Settings:
         if not text:
             return SECRET_SERVICE_SESSIONS[0]
         if text not in SECRET_SERVICE_SESSIONS:
-            from docker_credential_convox.errors import BadRequest
-
             raise BadRequest(
                 f"{ENV_SECRET_SERVICE_SESSION} must be plain or encrypted, not {text!r}"
             )
@@ -392,8 +383,6 @@ class Settings:
             origin = f"{CONFIG_SECRET_STORE} in {self.config_path}"
         name = (text or "").strip().lower() or KEYRING_STORE
         if name not in SECRET_STORES:
-            from docker_credential_convox.errors import BadRequest
-
             raise BadRequest(f"{origin} must be keyring or pass, not {text!r}")
         return name
 
