@@ -3,7 +3,7 @@
 Like botocore's CachedCredentialFetcher, `CachedFetcher` writes the protocol once and its users
 say only what an entry is, where it lives and how it reads:
 
-- a read takes no lock; a miss takes the key's exclusive lock (fileio.exclusive_lock), reads
+- a read takes no lock; a miss takes the key's exclusive lock (file_writes.exclusive_lock), reads
   again and only then fetches, so N processes that miss at once fetch once between them and the
   other N-1 read the result;
 - a failure is remembered for `FAILURE_MEMORY` seconds beside the entries (its one-line error,
@@ -132,14 +132,16 @@ class CachedFetcher(Generic[Entry]):
         if self.refused or self._configured_dir is None:
             return False
         try:
-            if create:
-                root: Optional[str] = fileio.ensure_private_dir(self._configured_dir)
+            if create:  # a hit never creates: it never loads file_writes
+                from docker_credential_convox import file_writes
+
+                root: Optional[str] = file_writes.ensure_private_dir(self._configured_dir)
             else:
                 root = fileio.trusted_dir(self._configured_dir)
             if root is not None:
                 self.directory = self._place(root)
                 if create and self._subdir:  # inside the user's own directory
-                    fileio.ensure_private_dir(self.directory)
+                    file_writes.ensure_private_dir(self.directory)
         except fileio.Untrusted as exc:
             self.refuse(exc)
             return False
@@ -181,8 +183,10 @@ class CachedFetcher(Generic[Entry]):
         (`NOT_SAVED: why`), or a debug line unless `warn`."""
         if self.refused:
             return
+        from docker_credential_convox import file_writes  # a hit writes nothing
+
         try:
-            fileio.atomic_write(path, minijson.dumps(document, sort_keys=True) + "\n")
+            file_writes.atomic_write(path, minijson.dumps(document, sort_keys=True) + "\n")
         except StateError as exc:
             report = self.diagnostics.warn if warn else self.diagnostics.debug
             report(f"{not_saved}: {exc.message}")
@@ -195,7 +199,9 @@ class CachedFetcher(Generic[Entry]):
     ) -> Result:
         """`action()` holding the exclusive lock at `lock_path`; `uncached()` (after a warning:
         `NAME WHY: ...`) when the lock cannot be had. Errors of `action` pass through."""
-        lock = fileio.exclusive_lock(lock_path, self.lock_timeout())
+        from docker_credential_convox import file_writes  # a hit takes no lock
+
+        lock = file_writes.exclusive_lock(lock_path, self.lock_timeout())
         try:
             lock.__enter__()  # not `with`: errors of `action` are not the lock's
         except fileio.Untrusted as exc:

@@ -107,8 +107,10 @@ class RegistryIndex:
         the directory does not exist yet. StateError when it is refused."""
         directory, name = os.path.split(self.configured)
         try:
-            if create:
-                found: Optional[str] = fileio.ensure_private_dir(directory)
+            if create:  # only the writer creates: a read never loads file_writes
+                from docker_credential_convox import file_writes
+
+                found: Optional[str] = file_writes.ensure_private_dir(directory)
             else:
                 found = fileio.trusted_dir(directory)
         except fileio.Untrusted as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import TYPE_CHECKING, fileio
+from docker_credential_convox import TYPE_CHECKING, file_writes
 from docker_credential_convox.errors import StateError
 from docker_credential_convox.registry_index import FORMAT_VERSION, Entry, RegistryIndex
 
@@ -67,14 +67,16 @@ class RegistryIndexWriter(RegistryIndex):
         try:
             index_path = self._located(create=True)
             assert index_path is not None
-            locks = fileio.ensure_private_dir(os.path.join(os.path.dirname(index_path), LOCKS_DIR))
+            locks = file_writes.ensure_private_dir(
+                os.path.join(os.path.dirname(index_path), LOCKS_DIR)
+            )
         except StateError:
             if not for_erase:
                 raise
             yield
             return
         lock_path = os.path.join(locks, os.path.basename(path))
-        with fileio.exclusive_lock(lock_path, REGISTRY_LOCK_TIMEOUT):
+        with file_writes.exclusive_lock(lock_path, REGISTRY_LOCK_TIMEOUT):
             _held_registry_locks[path] = 1
             try:
                 yield
@@ -86,12 +88,12 @@ class RegistryIndexWriter(RegistryIndex):
         path = self._located(create=True)
         assert path is not None
         # A lock file that is a link or not the user's alone is refused in one line (Untrusted).
-        with fileio.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
+        with file_writes.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
             entries = self._load()
             before = {key: entry.to_json() for key, entry in entries.items()}
             change(entries)
             if {key: entry.to_json() for key, entry in entries.items()} != before:
-                fileio.atomic_write(path, _text(entries))
+                file_writes.atomic_write(path, _text(entries))
 
     def put(self, entry: Entry) -> Optional[Entry]:
         """Record `entry`, returning the one it replaced."""
@@ -137,7 +139,7 @@ class RegistryIndexWriter(RegistryIndex):
         path = self._located()
         if path is None:
             return True
-        with fileio.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
+        with file_writes.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
             entries = self._load()
             if entries.pop(key, None) is None:
                 return True
