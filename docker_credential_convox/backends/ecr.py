@@ -35,7 +35,7 @@ from docker_credential_convox.sources.ecr import (
     EcrDefaultChain,
     EcrLoginToken,
 )
-from docker_credential_convox.tokencache import CachedToken, token_cache
+from docker_credential_convox.tokencache import CachedToken, TokenCache
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from docker_credential_convox.server_keys import Server
     from docker_credential_convox.settings import Settings
     from docker_credential_convox.sources import Source
-    from docker_credential_convox.tokencache import TokenCache
+    from docker_credential_convox.tokencache_fetch import FetchingTokenCache
 
 VERIFY = "unable to authenticate to"
 
@@ -68,9 +68,21 @@ class EcrBackend:
         self.settings = settings
         self.diagnostics = diagnostics
         self.clock = clock
-        self.cache = cache or token_cache(
-            settings.token_cache_path, diagnostics, clock, settings.cache_enabled
-        )
+        if cache is None and not settings.cache_enabled:
+            # It mints on every `get`: its fetch side is needed at once.
+            from docker_credential_convox.tokencache_fetch import NullTokenCache
+
+            cache = NullTokenCache(settings.token_cache_path, diagnostics, clock)
+        # What a cache hit reads; taken over by its fetch side on the first mint or change.
+        self.cache = cache or TokenCache(settings.token_cache_path, diagnostics, clock)
+
+    def fetching_cache(self) -> FetchingTokenCache:
+        """The token cache, able to mint, write and forget too (tokencache_fetch.py loads now)."""
+        from docker_credential_convox.tokencache_fetch import FetchingTokenCache
+
+        cache = FetchingTokenCache.taking_over(self.cache)
+        self.cache = cache  # every later call uses it: one memory, one refusal
+        return cache
 
     @staticmethod
     def target(server: Server) -> Target:
@@ -106,10 +118,10 @@ class EcrBackend:
                 return stored
             login_note = source.expiry_note(server.key)
         aws_source = source if isinstance(source, AwsSource) else EcrDefaultChain()
+        key = self.cache_key(server, aws_source)
         try:
-            token = self.cache.fetch(
-                self.cache_key(server, aws_source),
-                lambda: self._mint_for_get(server, aws_source, secrets),
+            token = self.cache.hit(key) or self.fetching_cache().mint_missing(
+                key, lambda: self._mint_for_get(server, aws_source, secrets)
             )
         except CredentialsNotFound:
             raise
@@ -270,7 +282,7 @@ class EcrBackend:
         with records.index.registry_lock(server.key):
             self._record(source.entry(server.key, server_url), secret, records)
         if token is not None:
-            self.cache.put(self.cache_key(server, source), token)
+            self.fetching_cache().put(self.cache_key(server, source), token)
         self.diagnostics.debug(f"{server.key} now uses {source.describe()}")
 
     def _use_default_chain(
@@ -317,16 +329,17 @@ class EcrBackend:
     def _record(self, entry: Entry, secret: Optional[str], records: Records) -> None:
         """Write `entry` (and its secret) and drop the registry's cached tokens."""
         records.write(entry, secret)
-        self.cache.forget_registry(entry.key)
+        self.fetching_cache().forget_registry(entry.key)
 
     # -- erase and list ------------------------------------------------------------------
 
     def erase(self, server: Server, records: Records) -> None:
         # Tokens go first: killed between the index and keyring writes, no cached token may
         # keep the erased registry in `list`. Dropping them too early costs only a mint.
-        dropped = self.cache.forget_registry(server.key)
+        cache = self.fetching_cache()
+        dropped = cache.forget_registry(server.key)
         records.erase(server.key)
-        dropped += self.cache.forget_registry(server.key)  # minted by a `get` meanwhile
+        dropped += cache.forget_registry(server.key)  # minted by a `get` meanwhile
         self.diagnostics.debug(f"erased {server.key} ({dropped} cached token(s) dropped)")
 
     def list(self, entries: Mapping[str, Entry]) -> dict[str, str]:
