@@ -223,6 +223,9 @@ def test_a_cached_ecr_get_loads_no_writer_and_no_secret_store(ecr_env: dict[str,
 CACHE_FETCH_SIDE = (
     "docker_credential_convox.filecache_fetch",
     "docker_credential_convox.tokencache_fetch",
+    # ...and the ECR backend's: minting a token, recording a source (store, erase).
+    "docker_credential_convox.backends.ecr_mint",
+    "docker_credential_convox.backends.ecr_store",
 )
 
 
