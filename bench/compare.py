@@ -93,7 +93,7 @@ def seed_ecr_token(env: dict[str, str]) -> None:
     assert isinstance(source, AwsSource)
     now = time.time()
     token = CachedToken(ECR_HOST, "AWS", ECR_SECRET, now, now + 12 * 3600)
-    helper.ecr.cache.put(helper.ecr.cache_key(server, source), token)
+    helper.ecr.fetching_cache().put(helper.ecr.cache_key(server, source), token)
 
 
 def seed_index(env: dict[str, str], size: int) -> None:

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Callable, Optional
 
-    from docker_credential_convox.backends import Backend, LocalSecrets, SecretReader
+    from docker_credential_convox.backends import LocalSecrets
     from docker_credential_convox.backends.ecr import EcrBackend
+    from docker_credential_convox.backends.interface import Backend, SecretReader
     from docker_credential_convox.backends.records import Records
     from docker_credential_convox.backends.stored import StoredBackend
     from docker_credential_convox.registry_index import Entry
@@ -320,7 +321,7 @@ class Helper:
                 try:
                     self.get(target.url)
                 except CredentialsNotFound:
-                    from docker_credential_convox.backends.ecr import VERIFY
+                    from docker_credential_convox.sources.ecr import VERIFY
 
                     raise SourceError(f"{VERIFY} {target.key}: no credentials for it") from None
         backend = self._backend(source.backend)

@@ -156,7 +156,9 @@ def test_a_locked_keyring_during_refresh_falls_back_to_the_cached_token(
     assert isinstance(source, AwsSource)
     key = locked.ecr.cache_key(server, source)
     issued = clock()
-    locked.ecr.cache.put(key, CachedToken(HOST, "AWS", "cached-secret", issued, issued + 12 * HOUR))
+    locked.ecr.fetching_cache().put(
+        key, CachedToken(HOST, "AWS", "cached-secret", issued, issued + 12 * HOUR)
+    )
 
     clock.now += 7 * HOUR  # past half-life: a refresh is due, and needs the secret key
     assert locked.get(HOST).secret == "cached-secret"

@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import pytest
 
 from docker_credential_convox.diagnostics import Diagnostics
-from docker_credential_convox.filecache import FAILURE_MEMORY
+from docker_credential_convox.filecache_fetch import FAILURE_MEMORY
 from docker_credential_convox.shared import SharedStoreError
 from docker_credential_convox.shared.cache import SharedCache
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -215,6 +216,31 @@ def test_a_cached_ecr_get_loads_no_writer_and_no_secret_store(ecr_env: dict[str,
     stdout, loaded = loaded_layers(ecr_env, UNNEEDED_FOR_CACHED_ECR, host)
     assert b'"Username":"AWS"' in stdout.replace(b" ", b"")
     assert loaded == "LOADED="
+
+
+# The token cache's fetch side (issue 19 item 8): fetching under the lock, minting, writing
+# the file, remembering failures, forgetting a registry. A `get` answered from the cache runs
+# none of it, so it loads none of it: only the read side (tokencache.py, filecache.py).
+CACHE_FETCH_SIDE = (
+    "docker_credential_convox.filecache_fetch",
+    "docker_credential_convox.tokencache_fetch",
+    # ...and the ECR backend's: minting a token, recording a source (store, erase).
+    "docker_credential_convox.backends.ecr_mint",
+    "docker_credential_convox.backends.ecr_store",
+)
+
+
+def test_a_cached_ecr_get_loads_only_the_read_side_of_the_token_cache(
+    ecr_env: dict[str, str],
+) -> None:
+    # The modules exist (a misspelt name here would make the test pass for nothing).
+    assert all(importlib.util.find_spec(name) for name in CACHE_FETCH_SIDE)
+    host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    assert run_helper_in(ecr_env, "get", stdin=host).returncode == 0  # mints, fills the cache
+    reader = ("docker_credential_convox.tokencache", "docker_credential_convox.filecache")
+    stdout, loaded = loaded_layers(ecr_env, (*CACHE_FETCH_SIDE, *reader), host)
+    assert b'"Username":"AWS"' in stdout.replace(b" ", b"")
+    assert loaded == "LOADED=" + ",".join(sorted(reader))
 
 
 # The modules of the other `registries` commands, and the libraries only they need.

@@ -20,14 +20,17 @@ import pytest
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import SourceError
 from docker_credential_convox.tokencache import (
-    FAILURE_MEMORY,
     FORMAT,
     FORMAT_VERSION,
     MAX_FILE_BYTES,
     USABLE_MARGIN,
     CachedToken,
     TokenCache,
-    token_cache,
+)
+from docker_credential_convox.tokencache_fetch import (
+    FAILURE_MEMORY,
+    FetchingTokenCache,
+    NullTokenCache,
 )
 
 pytest.register_assert_rewrite("cache_contract")  # before its import: asserts show values
@@ -87,8 +90,8 @@ def cache_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cache(cache_path: Path, clock: Clock, stderr: io.StringIO) -> TokenCache:
-    return TokenCache(str(cache_path), Diagnostics(stderr, debug=True), clock)
+def cache(cache_path: Path, clock: Clock, stderr: io.StringIO) -> FetchingTokenCache:
+    return FetchingTokenCache(str(cache_path), Diagnostics(stderr, debug=True), clock)
 
 
 @pytest.fixture
@@ -96,14 +99,14 @@ def minter(clock: Clock) -> Minter:
     return Minter(clock)
 
 
-def test_fresh_token_is_reused_without_minting(cache: TokenCache, minter: Minter) -> None:
+def test_fresh_token_is_reused_without_minting(cache: FetchingTokenCache, minter: Minter) -> None:
     first = cache.fetch(KEY, minter)
     second = cache.fetch(KEY, minter)
     assert (first.secret, second.secret, minter.calls) == ("token-1", "token-1", 1)
 
 
 def test_token_is_refreshed_once_less_than_half_its_lifetime_remains(
-    cache: TokenCache, minter: Minter, clock: Clock
+    cache: FetchingTokenCache, minter: Minter, clock: Clock
 ) -> None:
     cache.fetch(KEY, minter)
     clock.advance(LIFETIME / 2 - 1)
@@ -114,17 +117,17 @@ def test_token_is_refreshed_once_less_than_half_its_lifetime_remains(
 
 
 def test_a_new_cache_object_finds_the_token_in_the_file(
-    cache: TokenCache, minter: Minter, cache_path: Path, clock: Clock
+    cache: FetchingTokenCache, minter: Minter, cache_path: Path, clock: Clock
 ) -> None:
     cache.fetch(KEY, minter)
-    other = TokenCache(str(cache_path), Diagnostics(io.StringIO()), clock)
+    other = FetchingTokenCache(str(cache_path), Diagnostics(io.StringIO()), clock)
     token = other.get_valid(KEY)
     assert token is not None
     assert token.secret == "token-1"
 
 
 def test_mint_failure_returns_a_still_usable_cached_token_with_a_warning(
-    cache: TokenCache, minter: Minter, clock: Clock, stderr: io.StringIO
+    cache: FetchingTokenCache, minter: Minter, clock: Clock, stderr: io.StringIO
 ) -> None:
     cache.fetch(KEY, minter)
     clock.advance(LIFETIME * 0.75)
@@ -136,7 +139,7 @@ def test_mint_failure_returns_a_still_usable_cached_token_with_a_warning(
 
 
 def test_an_expired_token_is_never_returned_even_when_minting_fails(
-    cache: TokenCache, minter: Minter, clock: Clock
+    cache: FetchingTokenCache, minter: Minter, clock: Clock
 ) -> None:
     cache.fetch(KEY, minter)
     clock.advance(LIFETIME - USABLE_MARGIN + 1)  # not expired yet, but too close to it
@@ -149,7 +152,7 @@ def test_an_expired_token_is_never_returned_even_when_minting_fails(
 
 
 def test_a_minted_token_that_is_already_expired_is_returned_to_the_caller_but_not_cached(
-    cache: TokenCache, clock: Clock, cache_path: Path
+    cache: FetchingTokenCache, clock: Clock, cache_path: Path
 ) -> None:
     # The backend refuses such a token itself; the cache must simply never keep it.
     expired = Minter(clock, lifetime=-HOUR)
@@ -161,7 +164,7 @@ def test_a_minted_token_that_is_already_expired_is_returned_to_the_caller_but_no
 def test_memory_level_is_a_tlru_cache_that_expires_on_the_injected_clock(
     cache_path: Path, clock: Clock, minter: Minter
 ) -> None:
-    cache = TokenCache(str(cache_path), Diagnostics(io.StringIO()), clock, memory=True)
+    cache = FetchingTokenCache(str(cache_path), Diagnostics(io.StringIO()), clock, memory=True)
     cache.fetch(KEY, minter)
     cache_path.unlink()  # only the memory level holds it now
     assert cache.fetch(KEY, minter).secret == "token-1"
@@ -171,10 +174,10 @@ def test_memory_level_is_a_tlru_cache_that_expires_on_the_injected_clock(
 
 
 def test_a_file_hit_in_a_fresh_object_builds_no_memory_level(
-    cache: TokenCache, minter: Minter, cache_path: Path, clock: Clock
+    cache: FetchingTokenCache, minter: Minter, cache_path: Path, clock: Clock
 ) -> None:
     cache.fetch(KEY, minter)
-    other = TokenCache(str(cache_path), Diagnostics(io.StringIO()), clock)
+    other = FetchingTokenCache(str(cache_path), Diagnostics(io.StringIO()), clock)
     assert other.get_valid(KEY) is not None
     assert other._memory is None  # a one-shot `get` never pays for importing cachetools
 
@@ -202,7 +205,7 @@ DAMAGED = {
 
 @pytest.mark.parametrize("content", DAMAGED.values(), ids=DAMAGED.keys())
 def test_a_damaged_or_foreign_cache_file_is_ignored_and_rewritten(
-    cache: TokenCache, minter: Minter, cache_path: Path, content: bytes
+    cache: FetchingTokenCache, minter: Minter, cache_path: Path, content: bytes
 ) -> None:
     cache_path.parent.mkdir(parents=True)
     cache_path.write_bytes(content)
@@ -214,7 +217,7 @@ def test_a_damaged_or_foreign_cache_file_is_ignored_and_rewritten(
 
 
 def test_a_cache_path_that_cannot_be_a_file_warns_and_still_returns_the_token(
-    cache: TokenCache, minter: Minter, cache_path: Path, stderr: io.StringIO
+    cache: FetchingTokenCache, minter: Minter, cache_path: Path, stderr: io.StringIO
 ) -> None:
     cache_path.mkdir(parents=True)  # a directory where the file should be
     assert cache.fetch(KEY, minter).secret == "token-1"
@@ -232,7 +235,7 @@ def open_umask() -> Iterator[None]:
 
 @pytest.mark.usefixtures("open_umask")
 def test_cache_file_is_0600_in_a_0700_directory_whatever_the_umask(
-    cache: TokenCache, minter: Minter, cache_path: Path
+    cache: FetchingTokenCache, minter: Minter, cache_path: Path
 ) -> None:
     cache.fetch(KEY, minter)
     assert stat.S_IMODE(cache_path.stat().st_mode) == 0o600
@@ -241,7 +244,7 @@ def test_cache_file_is_0600_in_a_0700_directory_whatever_the_umask(
 
 
 def test_an_existing_cache_directory_is_used_as_it_is_never_chmodded(
-    cache: TokenCache, minter: Minter, cache_path: Path
+    cache: FetchingTokenCache, minter: Minter, cache_path: Path
 ) -> None:
     # Only directories the helper creates are its to chmod (the user may have named $HOME).
     cache_path.parent.mkdir(parents=True)
@@ -255,7 +258,11 @@ def test_an_existing_cache_directory_is_used_as_it_is_never_chmodded(
 # (then the helper keeps a private subdirectory in it: test_trust.py).
 @pytest.mark.parametrize("shared_mode", [0o775, 0o777, 0o1775])
 def test_a_cache_directory_others_may_write_is_refused_with_a_warning_not_chmodded(
-    cache: TokenCache, minter: Minter, cache_path: Path, stderr: io.StringIO, shared_mode: int
+    cache: FetchingTokenCache,
+    minter: Minter,
+    cache_path: Path,
+    stderr: io.StringIO,
+    shared_mode: int,
 ) -> None:
     cache_path.parent.mkdir(parents=True)
     cache_path.parent.chmod(shared_mode)
@@ -266,8 +273,22 @@ def test_a_cache_directory_others_may_write_is_refused_with_a_warning_not_chmodd
     assert "shared with other users" in stderr.getvalue()
 
 
+def test_the_fetch_side_takes_over_the_read_side_with_its_refusal(
+    cache_path: Path, minter: Minter, clock: Clock, stderr: io.StringIO
+) -> None:
+    # A `get` reads with TokenCache, then mints with FetchingTokenCache: one warning, not two.
+    cache_path.parent.mkdir(parents=True)
+    cache_path.parent.chmod(0o775)
+    reader = TokenCache(str(cache_path), Diagnostics(stderr, debug=True), clock)
+    assert reader.hit(KEY) is None
+    fetching = FetchingTokenCache.taking_over(reader)
+    assert fetching.fetch(KEY, minter).secret == "token-1"
+    assert stderr.getvalue().count("token cache disabled for this call") == 1
+    assert FetchingTokenCache.taking_over(fetching) is fetching
+
+
 def test_a_loose_cache_file_is_replaced_by_a_0600_one(
-    cache: TokenCache, minter: Minter, cache_path: Path
+    cache: FetchingTokenCache, minter: Minter, cache_path: Path
 ) -> None:
     cache_path.parent.mkdir(parents=True)
     cache_path.write_text("{}")
@@ -279,7 +300,8 @@ def test_a_loose_cache_file_is_replaced_by_a_0600_one(
 def test_disabled_cache_mints_every_time_and_writes_nothing(
     cache_path: Path, clock: Clock, minter: Minter
 ) -> None:
-    cache = token_cache(str(cache_path), Diagnostics(io.StringIO()), clock, enabled=False)
+    cache = NullTokenCache(str(cache_path), Diagnostics(io.StringIO()), clock)
+    assert cache.hit(KEY) is None
     cache.fetch(KEY, minter)
     cache.fetch(KEY, minter)
     assert minter.calls == 2
@@ -288,7 +310,7 @@ def test_disabled_cache_mints_every_time_and_writes_nothing(
 
 
 def test_forget_registry_drops_every_source_of_that_registry_only(
-    cache: TokenCache, clock: Clock
+    cache: FetchingTokenCache, clock: Clock
 ) -> None:
     other = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
     now = clock()
@@ -300,7 +322,7 @@ def test_forget_registry_drops_every_source_of_that_registry_only(
     assert cache.registries() == {other: "AWS"}
 
 
-def test_registries_lists_only_usable_tokens(cache: TokenCache, clock: Clock) -> None:
+def test_registries_lists_only_usable_tokens(cache: FetchingTokenCache, clock: Clock) -> None:
     now = clock()
     cache.put("a", CachedToken(REGISTRY, "AWS", "s1", now, now + LIFETIME))
     assert cache.registries() == {REGISTRY: "AWS"}
@@ -309,7 +331,7 @@ def test_registries_lists_only_usable_tokens(cache: TokenCache, clock: Clock) ->
 
 
 def test_put_ignores_a_token_that_is_not_usable(
-    cache: TokenCache, clock: Clock, cache_path: Path
+    cache: FetchingTokenCache, clock: Clock, cache_path: Path
 ) -> None:
     now = clock()
     cache.put("a", CachedToken(REGISTRY, "AWS", "s1", now - LIFETIME, now))
@@ -337,7 +359,7 @@ def _fetch_in_child(path: str, mint_log: str, start: float, results: str) -> Non
 
     while time.time() < start:
         time.sleep(0.001)
-    token = TokenCache(path, Diagnostics(io.StringIO())).fetch(KEY, mint)
+    token = FetchingTokenCache(path, Diagnostics(io.StringIO())).fetch(KEY, mint)
     with open(results, "a") as out:
         out.write(token.secret + "\n")
 
@@ -367,7 +389,7 @@ def test_many_processes_missing_at_once_mint_exactly_one_token(tmp_path: Path) -
 
 
 def test_a_lock_held_too_long_by_another_process_is_given_up_and_the_token_minted(
-    cache: TokenCache,
+    cache: FetchingTokenCache,
     minter: Minter,
     cache_path: Path,
     stderr: io.StringIO,
@@ -375,9 +397,9 @@ def test_a_lock_held_too_long_by_another_process_is_given_up_and_the_token_minte
 ) -> None:
     import subprocess
 
-    from docker_credential_convox import tokencache
+    from docker_credential_convox import tokencache_fetch
 
-    monkeypatch.setattr(tokencache, "LOCK_TIMEOUT", 0.3)
+    monkeypatch.setattr(tokencache_fetch, "LOCK_TIMEOUT", 0.3)
     cache_path.parent.mkdir(parents=True, mode=0o700)
     # A real second process holds the lock and hangs (as a stuck credential_process would).
     holder = subprocess.Popen(
@@ -429,13 +451,13 @@ def test_default_chain_cache_identity_counts_long_term_keys_but_not_rotating_one
 # --- a failed mint is shared with the processes waiting for it, and remembered briefly -------
 
 
-def other_process_cache(cache_path: Path, clock: Clock, stderr: io.StringIO) -> TokenCache:
+def other_process_cache(cache_path: Path, clock: Clock, stderr: io.StringIO) -> FetchingTokenCache:
     """Another process's view of the same cache file (nothing shared in memory)."""
-    return TokenCache(str(cache_path), Diagnostics(stderr, debug=True), clock)
+    return FetchingTokenCache(str(cache_path), Diagnostics(stderr, debug=True), clock)
 
 
 def test_a_failed_mint_is_answered_from_memory_by_the_next_process_without_minting(
-    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+    cache: FetchingTokenCache, minter: Minter, clock: Clock, cache_path: Path
 ) -> None:
     minter.failing = True
     with pytest.raises(SourceError) as first:
@@ -450,7 +472,7 @@ def test_a_failed_mint_is_answered_from_memory_by_the_next_process_without_minti
 
 
 def test_a_remembered_failure_is_retried_once_it_is_old(
-    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+    cache: FetchingTokenCache, minter: Minter, clock: Clock, cache_path: Path
 ) -> None:
     minter.failing = True
     with pytest.raises(SourceError):
@@ -462,7 +484,7 @@ def test_a_remembered_failure_is_retried_once_it_is_old(
 
 
 def test_a_remembered_failure_concerns_its_own_key_only(
-    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+    cache: FetchingTokenCache, minter: Minter, clock: Clock, cache_path: Path
 ) -> None:
     minter.failing = True
     with pytest.raises(SourceError):
@@ -474,7 +496,7 @@ def test_a_remembered_failure_concerns_its_own_key_only(
 
 
 def test_a_token_put_by_store_or_forgetting_the_registry_clears_a_remembered_failure(
-    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+    cache: FetchingTokenCache, minter: Minter, clock: Clock, cache_path: Path
 ) -> None:
     minter.failing = True
     with pytest.raises(SourceError):
@@ -486,7 +508,7 @@ def test_a_token_put_by_store_or_forgetting_the_registry_clears_a_remembered_fai
 
 
 def test_a_remembered_failure_still_returns_a_usable_cached_token(
-    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+    cache: FetchingTokenCache, minter: Minter, clock: Clock, cache_path: Path
 ) -> None:
     cache.fetch(KEY, minter)
     clock.advance(LIFETIME * 0.75)
@@ -499,7 +521,7 @@ def test_a_remembered_failure_still_returns_a_usable_cached_token(
 
 
 def test_the_remembered_failure_file_is_private_and_holds_no_token(
-    cache: TokenCache, minter: Minter, clock: Clock, cache_path: Path
+    cache: FetchingTokenCache, minter: Minter, clock: Clock, cache_path: Path
 ) -> None:
     cache.fetch(KEY, minter)
     clock.advance(LIFETIME)  # expired: the failure is the answer
@@ -512,24 +534,28 @@ def test_the_remembered_failure_file_is_private_and_holds_no_token(
     assert "AccessDeniedException" in failures.read_text()
 
 
-class TestTokenCacheContract(FileCacheContract[TokenCache]):
+class TestTokenCacheContract(FileCacheContract[FetchingTokenCache]):
     """The file-cache contract (tests/cache_contract.py) on the token cache."""
 
     fresh_for = LIFETIME / 2
     usable_for = LIFETIME - USABLE_MARGIN
     failure_memory = FAILURE_MEMORY
 
-    def new_cache(self, directory: Path, clock: ContractClock, stderr: io.StringIO) -> TokenCache:
-        return TokenCache(str(directory / "tokens.json"), Diagnostics(stderr, debug=True), clock)
+    def new_cache(
+        self, directory: Path, clock: ContractClock, stderr: io.StringIO
+    ) -> FetchingTokenCache:
+        return FetchingTokenCache(
+            str(directory / "tokens.json"), Diagnostics(stderr, debug=True), clock
+        )
 
-    def fetch(self, cache: TokenCache, key: str, source: Source) -> str:
+    def fetch(self, cache: FetchingTokenCache, key: str, source: Source) -> str:
         def mint() -> CachedToken:
             now = cache.clock()
             return CachedToken(REGISTRY, "AWS", source(), now, now + LIFETIME)
 
         return cache.fetch(key, mint).secret
 
-    def entry_file(self, cache: TokenCache, key: str) -> Path:
+    def entry_file(self, cache: FetchingTokenCache, key: str) -> Path:
         return Path(cache.path)
 
     def transient_error(self) -> SourceError:

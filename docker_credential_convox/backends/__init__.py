@@ -1,15 +1,17 @@
 """Backends: how the credentials of a registry are answered, one module per way.
 
 `stored.py` returns a login kept as it is; `ecr.py` mints registry tokens from AWS credentials.
-Every backend has the same interface (`Backend`, as docker-credential-helpers' Add, Get, Delete
-and List) and is built once, by the router (helper.py). The router hands it the registry's
-source and only what the operation needs: `get` a `SecretReader` (the local secret store, opened
-on the first read, or a read-only view of one shared entry, shared/view.py), `store` and
-`erase` the `Records` writer (records.py), which writes the index entry and the secret together.
-A backend never builds another backend nor calls the router, and imports heavy libraries lazily.
+Every backend has the same interface (`Backend` in interface.py, as docker-credential-helpers'
+Add, Get, Delete and List) and is built once, by the router (helper.py). The router hands it the
+registry's source and only what the operation needs: `get` a `SecretReader` (the local secret
+store, opened on the first read, or a read-only view of one shared entry, shared/view.py),
+`store` and `erase` the `Records` writer (records.py), which writes the index entry and the
+secret together. A backend never builds another backend nor calls the router, and imports heavy
+libraries lazily.
 
-A cached ECR `get` loads this module (the package of ecr.py), so it imports nothing but what
-`LocalSecrets` needs: the records and their pending markers stay off that path.
+A cached ECR `get` loads this module (the package of ecr.py), so it holds nothing but what
+`LocalSecrets` needs: the records and their pending markers stay off that path, and so do the
+interfaces (interface.py, read by the type checker only).
 """
 
 from __future__ import annotations
@@ -18,50 +20,10 @@ from docker_credential_convox import TYPE_CHECKING
 from docker_credential_convox.settings import PASS_STORE
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Optional, Protocol
+    from typing import Optional
 
-    from docker_credential_convox.backends.records import Records
-    from docker_credential_convox.protocol import Credentials
-    from docker_credential_convox.registry_index import Entry
-    from docker_credential_convox.server_keys import Server
     from docker_credential_convox.settings import Settings
-    from docker_credential_convox.sources import Source
     from docker_credential_convox.stores import SecretStore
-
-    class SecretReader(Protocol):
-        """What a `get` may ask of where secrets live: read one, and say where."""
-
-        @property
-        def name(self) -> str:
-            """The store in a few words, for messages ("the OS keyring")."""
-
-        def get(self, key: str, username: str) -> Optional[str]:
-            """The secret filed under (key, username), or None."""
-
-    class Backend(Protocol):
-        """What the router asks of a way of answering credentials."""
-
-        def store(
-            self,
-            server: Server,
-            server_url: str,
-            source: Source,
-            secret: Optional[str],
-            records: Records,
-            *,
-            verify: bool = False,
-        ) -> None:
-            """Record `source` (and its secret) for `server`; with `verify`, check it first."""
-
-        def get(self, server: Server, source: Source, secrets: SecretReader) -> Credentials:
-            """Credentials for `server` from `source`, or raise CredentialsNotFound."""
-
-        def erase(self, server: Server, records: Records) -> None:
-            """Forget what is kept for `server`; nothing kept is not an error."""
-
-        def list(self, entries: Mapping[str, Entry]) -> dict[str, str]:
-            """Server URL -> username for the registries this backend answers."""
 
 
 class LocalSecrets:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Optional
 
-    from docker_credential_convox.backends import SecretReader
+    from docker_credential_convox.backends.interface import SecretReader
     from docker_credential_convox.backends.records import Records
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.registry_index import Entry, RegistryIndex

@@ -334,7 +334,7 @@ class Doctor:
         target = token_api(server)
         started = self.clock()
         try:
-            minted = self.helper.ecr.mint_now(server, source, secret)
+            minted = self.helper.ecr.minter.mint_now(server, source, secret)
         except AwsError as exc:
             hint = (exc.hint or "").replace("SERVER", server.key).removeprefix("hint: ")
             return [

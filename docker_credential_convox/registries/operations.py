@@ -9,12 +9,11 @@ rows in rows.py, and `doctor` asks the router's `route`.
 from __future__ import annotations
 
 from docker_credential_convox import TYPE_CHECKING, sources
-from docker_credential_convox.backends.ecr import VERIFY
 from docker_credential_convox.registries.errors import UsageError
 from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.settings import ENV_SHARED
 from docker_credential_convox.shared.document import SHARED_SOURCES, SharedEntry
-from docker_credential_convox.sources.ecr import AwsSource, EcrAlias, EcrDefaultChain
+from docker_credential_convox.sources.ecr import VERIFY, AwsSource, EcrAlias, EcrDefaultChain
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -78,7 +77,7 @@ def store_shared(
             "(--role-arn)"
         )
     if verify and isinstance(source, AwsSource):
-        router.ecr.mint(server, source, secret, verb=VERIFY)
+        router.ecr.minter.mint(server, source, secret, verb=VERIFY)
     entry = source.entry(server.key, server.url)
     return shared.put(SharedEntry(entry, secret or ""), kms_key_id)
 

@@ -29,11 +29,10 @@ import os
 
 from docker_credential_convox import APP, TYPE_CHECKING
 from docker_credential_convox.errors import HelperError, StateError, one_line
-from docker_credential_convox.filecache import (
+from docker_credential_convox.filecache import describe_time, finite_number
+from docker_credential_convox.filecache_fetch import (
     LOCK_TIMEOUT,
     CachedFetcher,
-    describe_time,
-    finite_number,
     unlink_if_there,
 )
 from docker_credential_convox.shared import SharedStoreError

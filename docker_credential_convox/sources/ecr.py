@@ -39,6 +39,8 @@ ECR_ALIAS_PREFIX = "ecr-alias:"
 LOGIN_TOKEN_LIFETIME = 12 * 3600.0
 LOGIN_TOKEN_MARGIN = 15 * 60.0
 CHAIN_DESCRIPTION = "the AWS default credential chain"
+# How a failed check of a source begins (a verified `store`, an alias whose target answers not).
+VERIFY = "unable to authenticate to"
 
 
 def private_ecr_registry(text: str) -> Optional[Server]:
