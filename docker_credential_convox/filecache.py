@@ -6,7 +6,7 @@ hit loads only what it runs: this one (`FileCache`) finds the directory, believe
 its files and answers from them; filecache_fetch.py (`CachedFetcher`, a subclass) fetches on a
 miss, writes, locks and remembers failures. The protocol:
 
-- a read takes no lock; a miss takes the key's exclusive lock (fileio.exclusive_lock), reads
+- a read takes no lock; a miss takes the key's exclusive lock (file_writes.exclusive_lock), reads
   again and only then fetches, so N processes that miss at once fetch once between them and the
   other N-1 read the result;
 - a failure is remembered for a few seconds beside the entries (its one-line error, never a
@@ -109,14 +109,16 @@ class FileCache(Generic[Entry]):
         if self.refused or self._configured_dir is None:
             return False
         try:
-            if create:
-                root: Optional[str] = fileio.ensure_private_dir(self._configured_dir)
+            if create:  # a hit never creates: it never loads file_writes
+                from docker_credential_convox import file_writes
+
+                root: Optional[str] = file_writes.ensure_private_dir(self._configured_dir)
             else:
                 root = fileio.trusted_dir(self._configured_dir)
             if root is not None:
                 self.directory = self._place(root)
                 if create and self._subdir:  # inside the user's own directory
-                    fileio.ensure_private_dir(self.directory)
+                    file_writes.ensure_private_dir(self.directory)
         except fileio.Untrusted as exc:
             self.refuse(exc)
             return False

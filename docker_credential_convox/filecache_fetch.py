@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import TYPE_CHECKING, fileio, minijson
+from docker_credential_convox import TYPE_CHECKING, file_writes, fileio, minijson
 from docker_credential_convox.errors import HelperError, StateError
 from docker_credential_convox.filecache import FileCache, finite_number
 
@@ -62,7 +62,7 @@ class CachedFetcher(FileCache[Entry]):
         if self.refused:
             return
         try:
-            fileio.atomic_write(path, minijson.dumps(document, sort_keys=True) + "\n")
+            file_writes.atomic_write(path, minijson.dumps(document, sort_keys=True) + "\n")
         except StateError as exc:
             report = self.diagnostics.warn if warn else self.diagnostics.debug
             report(f"{not_saved}: {exc.message}")
@@ -75,7 +75,7 @@ class CachedFetcher(FileCache[Entry]):
     ) -> Result:
         """`action()` holding the exclusive lock at `lock_path`; `uncached()` (after a warning:
         `NAME WHY: ...`) when the lock cannot be had. Errors of `action` pass through."""
-        lock = fileio.exclusive_lock(lock_path, self.lock_timeout())
+        lock = file_writes.exclusive_lock(lock_path, self.lock_timeout())
         try:
             lock.__enter__()  # not `with`: errors of `action` are not the lock's
         except fileio.Untrusted as exc:

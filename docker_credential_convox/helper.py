@@ -167,8 +167,10 @@ class Helper:
         """The index and the secret store written as one, for `store` and `erase` only."""
         if self._records is None:
             from docker_credential_convox.backends.records import Records
+            from docker_credential_convox.registry_index_writer import RegistryIndexWriter
 
-            self._records = Records(self.index, self.secrets, self.diagnostics)
+            index = RegistryIndexWriter(self.index.configured)
+            self._records = Records(index, self.secrets, self.diagnostics)
         return self._records
 
     @property
@@ -328,7 +330,7 @@ class Helper:
         if store is not None and source.secret_username is not None:
             from docker_credential_convox.stores.pass_index import keep_only
 
-            keep_only(store, self.index, server.key, source.secret_username)
+            keep_only(store, self._writer().index, server.key, source.secret_username)
 
     def erase(self, server_url: str) -> None:
         """Forget the entry of exactly this server and path (never a shorter path's)."""
@@ -343,7 +345,7 @@ class Helper:
         if store is not None:
             from docker_credential_convox.stores.pass_index import erase_outside_index
 
-            erase_outside_index(store, self.index, server.key, self.diagnostics)
+            erase_outside_index(store, self._writer().index, server.key, self.diagnostics)
 
     def list(self) -> dict[str, str]:
         """Server URL -> username for every registry in the index, plus the ECR registries with

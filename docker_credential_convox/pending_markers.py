@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import TYPE_CHECKING, fileio
+from docker_credential_convox import TYPE_CHECKING, file_writes, fileio
 from docker_credential_convox.errors import StateError
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class PendingMarkers:
         """The markers' directory where fileio's rule puts it (made if `create`); None: there
         is none yet. StateError (Untrusted) where others may write."""
         if create:
-            parent: Optional[str] = fileio.ensure_private_dir(self._parent)
+            parent: Optional[str] = file_writes.ensure_private_dir(self._parent)
         else:
             parent = fileio.trusted_dir(self._parent)
         if parent is None:
@@ -101,8 +101,8 @@ class PendingMarkers:
         path = os.path.join(directory, name)
         if os.path.lexists(path):
             return False
-        fileio.ensure_private_dir(directory)
-        fileio.atomic_write(path, key)
+        file_writes.ensure_private_dir(directory)
+        file_writes.atomic_write(path, key)
         return True
 
     def clear(self, key: str) -> None:

@@ -71,10 +71,12 @@ class Source:
 
 
 def _waiting_on_a_lock(thread: threading.Thread) -> bool:
-    """Whether `thread` is inside fileio's lock acquisition (blocked, or polling the lock)."""
+    """Whether `thread` is inside file_writes' lock acquisition (blocked, or polling the lock)."""
     frame = sys._current_frames().get(thread.ident or -1)
     while frame is not None:
-        if frame.f_code.co_name == "_acquire" and frame.f_code.co_filename.endswith("fileio.py"):
+        if frame.f_code.co_name == "_acquire" and frame.f_code.co_filename.endswith(
+            "file_writes.py"
+        ):
             return True
         frame = frame.f_back
     return False

@@ -61,9 +61,9 @@ KILLED = 137  # what the crash point exits with: os._exit, as SIGKILL leaves a p
 # write.
 KEYRING_THEN_INDEX: Mapping[str, str] = MappingProxyType(
     {
-        "store": "docker_credential_convox.registry_index:RegistryIndex.put",
+        "store": "docker_credential_convox.registry_index_writer:RegistryIndexWriter.put",
         "store, before its secret": "docker_credential_convox.stores.keyring:KeyringStore.put",
-        "erase": "docker_credential_convox.registry_index:RegistryIndex.remove",
+        "erase": "docker_credential_convox.registry_index_writer:RegistryIndexWriter.remove",
     }
 )
 

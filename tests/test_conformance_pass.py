@@ -31,9 +31,9 @@ pytest_plugins = ["support.pass_store"]
 # writing the secret.
 PASS_THEN_INDEX: Mapping[str, str] = MappingProxyType(
     {
-        "store": "docker_credential_convox.registry_index:RegistryIndex.put",
+        "store": "docker_credential_convox.registry_index_writer:RegistryIndexWriter.put",
         "store, before its secret": "docker_credential_convox.stores.pass_store:PassStore.put",
-        "erase": "docker_credential_convox.registry_index:RegistryIndex.remove",
+        "erase": "docker_credential_convox.registry_index_writer:RegistryIndexWriter.remove",
     }
 )
 

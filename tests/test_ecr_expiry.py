@@ -21,6 +21,7 @@ from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import SourceError, StoreUnavailable
 from docker_credential_convox.helper import Helper
 from docker_credential_convox.registry_index import Entry
+from docker_credential_convox.registry_index_writer import RegistryIndexWriter
 from docker_credential_convox.server_keys import parse_server
 from docker_credential_convox.settings import Settings
 from docker_credential_convox.sources.ecr import AwsSource, EcrKeys
@@ -142,7 +143,7 @@ class LockedStore:
 def test_a_locked_keyring_during_refresh_falls_back_to_the_cached_token(
     helper: Helper, clock: Clock, stderr: io.StringIO
 ) -> None:
-    index = helper.index
+    index = RegistryIndexWriter(helper.index.configured)
     index.put(Entry(HOST, HOST, "AKIAI44QH8DHBEXAMPLE", EcrKeys.kind))
     locked = Helper(
         helper.settings,

@@ -107,15 +107,15 @@ def test_the_config_lock_is_hidden_beside_config_json_and_private(
 # between its keyring write and its index write until the test lets it go on.
 PAUSED_STORE = """
 import os, sys, time
-from docker_credential_convox import cli, registry_index
+from docker_credential_convox import cli, registry_index_writer
 reached, go = sys.argv[1], sys.argv[2]
-original = registry_index.RegistryIndex.put
+original = registry_index_writer.RegistryIndexWriter.put
 def paused(self, entry):
     open(reached, "w").close()
     while not os.path.exists(go):
         time.sleep(0.01)
     return original(self, entry)
-registry_index.RegistryIndex.put = paused
+registry_index_writer.RegistryIndexWriter.put = paused
 sys.exit(cli.main(["store"]))
 """
 

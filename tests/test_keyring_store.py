@@ -101,15 +101,15 @@ def test_locked_keyring_is_reported_as_locked_and_nothing_is_indexed(
 
 KILL_BETWEEN = """
 import os, sys
-from docker_credential_convox import cli, registry_index
+from docker_credential_convox import cli, registry_index_writer
 from docker_credential_convox.stores import keyring
 def killed(*args, **kwargs):
     os._exit(137)  # SIGKILL-like: no cleanup, no finally blocks
 target = {target!r}
 if target == "index.put":
-    registry_index.RegistryIndex.put = killed
+    registry_index_writer.RegistryIndexWriter.put = killed
 elif target == "index.remove":
-    registry_index.RegistryIndex.remove = killed
+    registry_index_writer.RegistryIndexWriter.remove = killed
 elif target == "keychain.put":
     keyring.KeyringStore.put = killed
 else:

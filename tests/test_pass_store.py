@@ -51,7 +51,8 @@ pytest_plugins = ["support.pass_store"]
 
 HUB = "https://index.docker.io/v1/"
 REGISTRY = "127.0.0.1:5000"
-INDEX_WRITE = "docker_credential_convox.registry_index:RegistryIndex.put"  # a store's second write
+# A store's second write.
+INDEX_WRITE = "docker_credential_convox.registry_index_writer:RegistryIndexWriter.put"
 
 
 @pytest.fixture(autouse=True)
@@ -447,7 +448,7 @@ def test_a_replacing_store_killed_before_its_index_write_keeps_the_old_login(
             sys.executable,
             "-c",
             CRASH_AT,
-            "docker_credential_convox.registry_index:RegistryIndex.put",
+            "docker_credential_convox.registry_index_writer:RegistryIndexWriter.put",
             "store",
         ],
         input=store_request(REGISTRY, "bob", "new"),

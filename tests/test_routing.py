@@ -27,6 +27,7 @@ from docker_credential_convox.errors import CredentialsNotFound
 from docker_credential_convox.helper import DEFAULT_CHAIN, LOCAL, NOTHING, SHARED, Helper
 from docker_credential_convox.protocol import Credentials
 from docker_credential_convox.registry_index import Entry
+from docker_credential_convox.registry_index_writer import RegistryIndexWriter
 from docker_credential_convox.server_keys import parse_key
 from docker_credential_convox.settings import Settings
 from docker_credential_convox.sources.ecr import EcrAlias, EcrDefaultChain, EcrKeys
@@ -68,7 +69,7 @@ class Router:
 
     def record(self, entry: Entry) -> None:
         """An index entry written as `registries` writes it (no check, no secret)."""
-        self.helper.index.put(entry)
+        RegistryIndexWriter(self.helper.index.configured).put(entry)
 
     def route(self, server_url: str) -> tuple[str, str]:
         """(kind, key of the server answered) of the route of `server_url`."""

@@ -107,6 +107,7 @@ sys.exit(code)
 WRITERS = (
     "docker_credential_convox.backends.records",
     "docker_credential_convox.pending_markers",
+    "docker_credential_convox.registry_index_writer",
 )
 
 # The layers a `get` of a registry the helper does not know never needs.
@@ -270,6 +271,43 @@ def test_registries_list_loads_only_its_own_command(helper_env: dict[str, str]) 
     line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
     assert (result.returncode, result.stdout) == (0, b"SERVER  USERNAME  KIND\n"), result
     assert line == "LOADED="
+
+
+# The write sides of the index and of the helper's files (private directories made, atomic
+# writes, locks): modules of their own that only a run that writes loads (issue 19 item 8).
+WRITE_SIDES = (
+    "docker_credential_convox.registry_index_writer",
+    "docker_credential_convox.file_writes",
+)
+
+
+def write_sides_loaded(env: dict[str, str], *args: str, stdin: str = "") -> list[str]:
+    """Which WRITE_SIDES one helper run with `args` loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", LAYERS_PROBE.format(layers=WRITE_SIDES), *args],
+        input=stdin.encode(),
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert result.returncode in (0, 1), result
+    return [name for name in line[len("LOADED=") :].split(",") if name]
+
+
+def test_only_store_and_erase_load_the_write_sides(ecr_env: dict[str, str]) -> None:
+    """A `get` and a `list` never load the index's write side (put, remove, locks, rewrites)
+    nor fileio's (private directories made, atomic writes, locks), cached ECR get and unknown
+    get included (issue 19 item 8)."""
+    host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    login = '{"ServerURL": "registry.example", "Username": "someone", "Secret": "s3cret"}'
+    assert write_sides_loaded(ecr_env, "store", stdin=login) == sorted(WRITE_SIDES)
+    assert run_helper_in(ecr_env, "get", stdin=host).returncode == 0  # mints, fills the cache
+    assert write_sides_loaded(ecr_env, "get", stdin=host) == []
+    assert write_sides_loaded(ecr_env, "get", stdin="registry.example") == []
+    assert write_sides_loaded(ecr_env, "get", stdin="unknown.example") == []
+    assert write_sides_loaded(ecr_env, "list") == []
+    assert write_sides_loaded(ecr_env, "erase", stdin="registry.example") == sorted(WRITE_SIDES)
 
 
 # The layers a `get` of a login stored in the keyring never needs: it mints no token, and

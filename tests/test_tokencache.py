@@ -424,14 +424,14 @@ def test_a_lock_held_too_long_by_another_process_is_given_up_and_the_token_minte
 
 
 def test_lock_timeout_raises_a_state_error_naming_the_lock(tmp_path: Path) -> None:
-    from docker_credential_convox import fileio
+    from docker_credential_convox import file_writes
     from docker_credential_convox.errors import StateError
 
     lock = str(tmp_path / "x.lock")
     with (
-        fileio.exclusive_lock(lock),
+        file_writes.exclusive_lock(lock),
         pytest.raises(StateError, match=r"x\.lock"),
-        fileio.exclusive_lock(lock, timeout=0.1),
+        file_writes.exclusive_lock(lock, timeout=0.1),
     ):
         pass
 

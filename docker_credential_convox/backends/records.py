@@ -1,9 +1,9 @@
 """`Records` writes a registry's index entry and its secret together, under the registry's lock.
 
 The router builds one for `store` and `erase` only (backends/__init__.py): a `get` never loads
-this module nor the pending markers it keeps.
+this module, the pending markers it keeps, nor the index's write side (registry_index_writer.py).
 
-Each `store` and `erase` holds the registry's lock (RegistryIndex.registry_lock) across its
+Each `store` and `erase` holds the registry's lock (RegistryIndexWriter.registry_lock) across its
 secret-store and index writes, so a store and an erase of one registry never interleave: any
 mix of them, and of `list` and `get`, ends as some serial order of them would.
 
@@ -15,7 +15,7 @@ Write order, chosen so that an interrupted process never leaves a visible half-s
   the store.
 - erase: the secret, then the index entry, and nothing new written (a user whose disk is full
   must still be able to log out): no marker, and where the index cannot be rewritten for lack of
-  space the entry is removed in place (RegistryIndex.remove). Killed in between, the entry
+  space the entry is removed in place (RegistryIndexWriter.remove). Killed in between, the entry
   points at no secret: `get` answers not found (with a warning), `list` still names the registry
   until the next erase removes the entry, and no orphan can be left behind. If the store refuses
   the delete (locked, hung), the erase fails with the registry as it was.
@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
     from docker_credential_convox.backends import LocalSecrets
     from docker_credential_convox.diagnostics import Diagnostics
-    from docker_credential_convox.registry_index import Entry, RegistryIndex
+    from docker_credential_convox.registry_index import Entry
+    from docker_credential_convox.registry_index_writer import RegistryIndexWriter
     from docker_credential_convox.stores import SecretStore
 
 
@@ -53,7 +54,7 @@ class Records:
 
     def __init__(
         self,
-        index: RegistryIndex,
+        index: RegistryIndexWriter,
         secrets: LocalSecrets,
         diagnostics: Diagnostics,
         pending: Optional[PendingMarkers] = None,

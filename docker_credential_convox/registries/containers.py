@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from docker_credential_convox import APP, fileio
+from docker_credential_convox import APP, file_writes, fileio
 from docker_credential_convox.errors import HelperError
 from docker_credential_convox.registries import docker_config
 
@@ -170,7 +170,7 @@ def wire(environ: Mapping[str, str]) -> list[str]:
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         except OSError as exc:
             raise HelperError(f"cannot create {os.path.dirname(path)}: {exc.strerror}") from None
-        fileio.atomic_write(path, text, DROP_IN_MODE)
+        file_writes.atomic_write(path, text, DROP_IN_MODE)
     helpers, origin = effective_helpers(environ)
     if helpers[:1] != [HELPER_NAME] and origin is not None:
         return [

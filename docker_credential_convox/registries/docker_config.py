@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from typing import Callable, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
-from docker_credential_convox import fileio
+from docker_credential_convox import file_writes, fileio
 from docker_credential_convox.errors import HelperError, StateError
 from docker_credential_convox.protocol import is_valid_unicode
 from docker_credential_convox.registries import json_roundtrip
@@ -361,7 +361,7 @@ def write_config(path: str, text: str) -> None:
         raise DockerConfigError(f"cannot read Docker config {target}: {exc.strerror}") from None
     mode = stat.S_IMODE(info.st_mode) if info is not None else NEW_FILE_MODE
     try:
-        fileio.atomic_write(target, text, mode)
+        file_writes.atomic_write(target, text, mode)
     except HelperError as exc:
         raise DockerConfigError(exc.message) from None
     if info is not None and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
@@ -394,7 +394,7 @@ def _locked(path: str) -> Iterator[None]:
             f"{exc.strerror}"
         ) from None
     try:
-        with fileio.exclusive_lock(lock_path, LOCK_TIMEOUT):
+        with file_writes.exclusive_lock(lock_path, LOCK_TIMEOUT):
             yield
     except StateError as exc:
         raise DockerConfigError(f"{exc.message}; check the Docker config directory") from None

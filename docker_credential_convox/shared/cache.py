@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_convox import APP, TYPE_CHECKING, fileio
+from docker_credential_convox import APP, TYPE_CHECKING
 from docker_credential_convox.errors import HelperError, StateError, one_line
 from docker_credential_convox.filecache import describe_time, finite_number
 from docker_credential_convox.filecache_fetch import (
@@ -144,8 +144,10 @@ class SharedCache(CachedFetcher[Cached]):
         unlink_if_there(path + FAILURE_SUFFIX)
         if not os.path.exists(path):
             return
+        from docker_credential_convox import file_writes  # a read takes no lock
+
         try:
-            with fileio.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
+            with file_writes.exclusive_lock(path + ".lock", LOCK_TIMEOUT):
                 os.unlink(path)
         except (OSError, StateError) as exc:
             self.diagnostics.debug(f"shared cache entry {path} not dropped: {exc}")

@@ -291,8 +291,10 @@ class KeyringStore:
         name = f"{type(backend).__module__}.{type(backend).__qualname__}"
         directory, file_name = os.path.split(self._pin_path)
         with contextlib.suppress(Exception):  # only a speed-up: never fail a request over it
-            found = fileio.ensure_private_dir(directory)  # refuses what others may write
-            fileio.atomic_write(os.path.join(found, file_name), name + "\n")
+            from docker_credential_convox import file_writes  # a read of the pin writes nothing
+
+            found = file_writes.ensure_private_dir(directory)  # refuses what others may write
+            file_writes.atomic_write(os.path.join(found, file_name), name + "\n")
 
     def _forget_pin(self) -> None:
         path = self._trusted_pin_path()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.pending_markers import PendingMarkers
-    from docker_credential_convox.registry_index import RegistryIndex
+    from docker_credential_convox.registry_index_writer import RegistryIndexWriter
     from docker_credential_convox.stores.pass_store import PassStore
 
 # Usernames filed under one key outside the index that one erase removes (bounds a loop).
@@ -46,7 +46,7 @@ def entries_with_logins(
     return merged
 
 
-def keep_only(store: PassStore, index: RegistryIndex, key: str, username: str) -> None:
+def keep_only(store: PassStore, index: RegistryIndexWriter, key: str, username: str) -> None:
     """After a store: the key's one login is `username`'s, filed as ours, if the index still
     names it (a later store may have overtaken this one: its login stays)."""
     with index.registry_lock(key):
@@ -56,7 +56,7 @@ def keep_only(store: PassStore, index: RegistryIndex, key: str, username: str) -
 
 
 def erase_outside_index(
-    store: PassStore, index: RegistryIndex, key: str, diagnostics: Diagnostics
+    store: PassStore, index: RegistryIndexWriter, key: str, diagnostics: Diagnostics
 ) -> None:
     """After an erase: remove the logins the store holds for `key` without an index entry
     (written by docker-credential-pass, or under another spelling of the key)."""
