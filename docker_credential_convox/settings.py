@@ -121,7 +121,7 @@ def _xdg(environ: Mapping[str, str], variable: str, fallback: str) -> str:
     if home:
         return os.path.join(home, fallback, APP)
     # Neither XDG nor a home directory: a per-user directory that we create 0700.
-    # fileio.ensure_private_dir refuses it if another user created it first.
+    # file_writes.ensure_private_dir refuses it if another user created it first.
     return os.path.join("/tmp", f"{APP}-{os.getuid()}", fallback.strip("./"))  # noqa: S108
 
 
