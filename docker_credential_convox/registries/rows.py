@@ -40,7 +40,7 @@ class Row:
         self.server = server
         self.key = key
         self.username = username
-        self.kind = kind  # the registry's kind (servers.py)
+        self.kind = kind  # the registry's kind (server_keys.py)
         self.source = source  # the source's kind, as the index records it
         self.kind_text = kind_text  # the KIND column
         self.options = dict(options or {})

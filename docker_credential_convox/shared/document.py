@@ -29,7 +29,7 @@ MAX_VALUE_BYTES = 64 * 1024  # Secrets Manager's own limit for a secret value
 # expires within hours, an alias points at an entry of the local index, a profile is a name in
 # one machine's AWS config.)
 SHARED_SOURCES = ("keyring", "ecr-keys", "ecr-role")
-# Which of them `registries add --shared` writes for each kind of host (servers.py): a login
+# Which of them `registries add --shared` writes for each kind of host (server_keys.py): a login
 # for an ordinary registry, access keys or a role for an ECR one. Any other pairing is refused:
 # a role or keys read for an ordinary registry would mint an ECR token and hand it to that host.
 SOURCES_BY_KIND = {

@@ -1,7 +1,7 @@
 """A shared scope (`secretsmanager:PREFIX`) and the secret name of each registry in it.
 
 Pure functions, no I/O: the name of a registry's secret derives from its canonical server key
-(servers.py), so two spellings of one registry never make two secrets. Secrets Manager allows
+(server_keys.py), so two spellings of one registry never make two secrets. Secrets Manager allows
 `A-Za-z0-9/_+=.@-` in names; the key is encoded into that alphabet reversibly:
 
 - `:` (a port, an IPv6 address) becomes `+`;

@@ -170,7 +170,7 @@ def _kinds(*classes: type[Source]) -> dict[str, type[Source]]:
 
 def from_entry(server_kind: str, entry: Optional[Entry]) -> Optional[Source]:
     """The source a registry's entry records; without a usable one, an ECR registry's default
-    chain, and None (nothing stored) for any other registry (`server_kind`: servers.py)."""
+    chain, and None (nothing stored) for any other registry (`server_kind`: server_keys.py)."""
     if entry is not None:
         source_class = class_of(entry.source)
         source = source_class.from_entry(entry) if source_class is not None else None
