@@ -94,6 +94,8 @@ def test_hot_paths_run_without_site_and_import_no_heavy_library(
     assert (result.returncode, result.stdout) == (code, stdout), result
     assert "site" not in modules
     assert [name for name in HEAVY if name in modules] == []
+    # ...nor `os`, the launcher's Python part included (docker_credential_convox/minios.py).
+    assert [name for name in ("os", "posixpath", "_collections_abc") if name in modules] == []
 
 
 def test_the_usual_console_script_beside_it_loads_site(
