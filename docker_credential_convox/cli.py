@@ -7,10 +7,9 @@ unless DOCKER_CREDENTIAL_CONVOX_DEBUG is set.
 
 from __future__ import annotations
 
-import os
 import sys
 
-from docker_credential_convox import APP, DISTRIBUTION, TYPE_CHECKING, __version__, protocol
+from docker_credential_convox import APP, DISTRIBUTION, TYPE_CHECKING, __version__, minios, protocol
 from docker_credential_convox.errors import BadRequest, HelperError, report_internal_error
 
 if TYPE_CHECKING:
@@ -180,15 +179,15 @@ def _silence_stdout() -> None:
     """Point file descriptor 1 at /dev/null (or reserve it when closed): Python's own flush at
     exit must not fail a second time, and no file the helper opens may become its stdout."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
+        devnull = minios.open(minios.DEVNULL, minios.O_WRONLY)
     except OSError:
         return
     if devnull != 1:
         try:  # noqa: SIM105 - contextlib is not worth importing on the hot path for this
-            os.dup2(devnull, 1)
+            minios.dup2(devnull, 1)
         except OSError:
             pass
-        os.close(devnull)
+        minios.close(devnull)
 
 
 def main(
@@ -205,7 +204,7 @@ def main(
         _silence_stdout()
     guarded = GuardedOutput(sys.stdout if own_stdout else stdout)
     err: TextIO = stderr or sys.stderr or GuardedOutput(None)  # type: ignore[assignment]
-    env = os.environ if environ is None else environ
+    env = minios.environ() if environ is None else environ
     out: TextIO = guarded  # type: ignore[assignment]
     code = _dispatch(args, stdin, out, err, env)
     guarded.flush()

@@ -25,10 +25,9 @@ Files are 0600 in a 0700 directory, written atomically. Time is a parameter (`cl
 
 from __future__ import annotations
 
-import os
 import time
 
-from docker_credential_convox import TYPE_CHECKING, fileio, minijson
+from docker_credential_convox import TYPE_CHECKING, fileio, minijson, minios
 from docker_credential_convox.errors import StateError
 
 # At run time a stand-in lets `FileCache[Entry]` be written without `typing`.
@@ -96,7 +95,7 @@ class FileCache(Generic[Entry]):
     # -- where the files are, and whether they may be believed -------------------------------
 
     def _place(self, root: str) -> str:
-        return os.path.join(root, self._subdir) if self._subdir else root
+        return minios.join(root, self._subdir) if self._subdir else root
 
     def refuse(self, refusal: fileio.Untrusted) -> None:
         """Run uncached from now on: one warning line says which file or directory, and why."""

@@ -13,10 +13,8 @@ and do without the file: a cache runs uncached, a pin is ignored, the index is r
 from __future__ import annotations
 
 import errno  # built in: no file to load
-import os
-import stat
 
-from docker_credential_convox import APP, TYPE_CHECKING
+from docker_credential_convox import APP, TYPE_CHECKING, minios
 from docker_credential_convox.errors import StateError
 
 if TYPE_CHECKING:
@@ -25,7 +23,7 @@ if TYPE_CHECKING:
     from docker_credential_convox.diagnostics import Diagnostics
 
 # Others may write in (or replace) what has these bits: never trusted, never used.
-OTHERS_WRITE_BITS = stat.S_IWGRP | stat.S_IWOTH
+OTHERS_WRITE_BITS = minios.S_IWGRP | minios.S_IWOTH
 # Refusals already reported in this process, so one cause is one warning line however many
 # files it touches (the token cache and the keyring pin share the cache directory).
 _reported: set[str] = set()
@@ -64,34 +62,34 @@ def report_untrusted(diagnostics: Diagnostics, refusal: Untrusted, consequence: 
 
 def private_subdir_name() -> str:
     """The helper's own directory inside a sticky world-writable one, like /tmp."""
-    return f"{APP}-{os.getuid()}"
+    return f"{APP}-{minios.getuid()}"
 
 
-def _is_sticky_shared(info: os.stat_result) -> bool:
+def _is_sticky_shared(info: minios.stat_result) -> bool:
     """A /tmp-like directory: anyone may add entries, only their owner may rename or remove
     them, and it belongs to root or to the user (its owner could remove anything in it)."""
     mode = info.st_mode
     return (
-        stat.S_ISDIR(mode)
-        and mode & stat.S_ISVTX != 0
-        and mode & stat.S_IWOTH != 0
-        and info.st_uid in (0, os.getuid())
+        minios.S_ISDIR(mode)
+        and mode & minios.S_ISVTX != 0
+        and mode & minios.S_IWOTH != 0
+        and info.st_uid in (0, minios.getuid())
     )
 
 
-def _untrusted_dir(path: str, info: os.stat_result) -> Optional[Untrusted]:
+def _untrusted_dir(path: str, info: minios.stat_result) -> Optional[Untrusted]:
     """Why the directory `path` (as stat or lstat saw it) may not hold the helper's files."""
     fix = "choose a directory of your own"
-    if stat.S_ISLNK(info.st_mode):
+    if minios.S_ISLNK(info.st_mode):
         return Untrusted(path, f"{path} is a symbolic link, not a directory: remove it")
-    if not stat.S_ISDIR(info.st_mode):
+    if not minios.S_ISDIR(info.st_mode):
         return Untrusted(path, f"{path} is not a directory: move it aside")
-    if info.st_uid != os.getuid():
+    if info.st_uid != minios.getuid():
         return Untrusted(
             path, f"directory {path} belongs to another user (uid {info.st_uid}): {fix}"
         )
     if info.st_mode & OTHERS_WRITE_BITS:
-        mode = stat.S_IMODE(info.st_mode)
+        mode = minios.S_IMODE(info.st_mode)
         return Untrusted(
             path,
             f"directory {path} is shared with other users (mode {mode:04o}): "
@@ -109,15 +107,15 @@ def trusted_dir(path: str) -> Optional[str]:
     One stat (two for a sticky directory); parents are not examined.
     """
     try:
-        info = os.stat(path)
+        info = minios.stat(path)
     except (FileNotFoundError, NotADirectoryError):  # none, or none possible (under a file)
         return None
     except OSError as exc:
         raise StateError(f"cannot use directory {path}: {exc.strerror}") from None
     if _is_sticky_shared(info):
-        path = os.path.join(path, private_subdir_name())
+        path = minios.join(path, private_subdir_name())
         try:
-            info = os.lstat(path)
+            info = minios.lstat(path)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -128,16 +126,16 @@ def trusted_dir(path: str) -> Optional[str]:
     return path
 
 
-def untrusted_file(path: str, info: os.stat_result) -> Optional[Untrusted]:
+def untrusted_file(path: str, info: minios.stat_result) -> Optional[Untrusted]:
     """Why the open file `path` (fstat's `info`) may not be believed: not the user's alone."""
-    if info.st_uid != os.getuid():
+    if info.st_uid != minios.getuid():
         return Untrusted(
             path,
             f"{path} belongs to another user (uid {info.st_uid}): remove it, or make it yours "
             "if you trust what it holds",
         )
     if info.st_mode & OTHERS_WRITE_BITS:
-        mode = stat.S_IMODE(info.st_mode)
+        mode = minios.S_IMODE(info.st_mode)
         return Untrusted(
             path,
             f"{path} may be written by other users (mode {mode:04o}): remove it, or "
@@ -155,9 +153,14 @@ def read_regular(path: str, limit: Optional[int] = None, private: bool = False) 
     its place is not followed, and a file another user owns or may write raises Untrusted (all
     checked on the open descriptor, so nothing can be swapped in between).
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_NOFOLLOW if private else 0)
+    flags = (
+        minios.O_RDONLY
+        | minios.O_NONBLOCK
+        | minios.O_CLOEXEC
+        | (minios.O_NOFOLLOW if private else 0)
+    )
     try:
-        fd = os.open(path, flags)
+        fd = minios.open(path, flags)
     except (FileNotFoundError, NotADirectoryError):  # a file under a non-directory: none either
         return None
     except OSError as exc:
@@ -165,21 +168,34 @@ def read_regular(path: str, limit: Optional[int] = None, private: bool = False) 
             raise Untrusted(path, f"{path} is a symbolic link: remove it") from None
         raise StateError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            what = "a directory, not a file" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        info = minios.fstat(fd)
+        if not minios.S_ISREG(info.st_mode):
+            what = (
+                "a directory, not a file" if minios.S_ISDIR(info.st_mode) else "not a regular file"
+            )
             raise StateError(f"cannot read {path}: {what}; move it aside")
         refusal = untrusted_file(path, info) if private else None
         if refusal is not None:
             raise refusal
-        with os.fdopen(fd, "rb") as handle:
-            fd = -1
-            return handle.read(-1 if limit is None else limit + 1)
+        return _read_all(fd, info.st_size, -1 if limit is None else limit + 1)
     except OSError as exc:
         raise StateError(f"cannot read {path}: {exc.strerror}") from None
     finally:
-        if fd >= 0:
-            os.close(fd)
+        minios.close(fd)
+
+
+def _read_all(fd: int, size: int, most: int) -> bytes:
+    """What is left to read of `fd`, at most `most` bytes (-1: all); `size` is what fstat said,
+    so a file that did not change is read in one call (a buffered read of up to `most` would
+    allocate `most` bytes first)."""
+    data = b""
+    while most < 0 or len(data) < most:
+        want = max(size + 1 - len(data), 4096)
+        chunk = minios.read(fd, want if most < 0 else min(want, most - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def read_text(path: str, private: bool = False) -> Optional[str]:

@@ -10,9 +10,7 @@ they hold) are in registry_index_writer.py, which only `store` and `erase` load.
 
 from __future__ import annotations
 
-import os
-
-from docker_credential_convox import TYPE_CHECKING, fileio, minijson
+from docker_credential_convox import TYPE_CHECKING, fileio, minijson, minios
 from docker_credential_convox.errors import StateError
 
 if TYPE_CHECKING:
@@ -105,7 +103,7 @@ class RegistryIndex:
     def _located(self, create: bool = False) -> Optional[str]:
         """The index file where fileio's rule puts it (its directory made if `create`); None:
         the directory does not exist yet. StateError when it is refused."""
-        directory, name = os.path.split(self.configured)
+        directory, name = minios.split(self.configured)
         try:
             if create:  # only the writer creates: a read never loads file_writes
                 from docker_credential_convox import file_writes
@@ -117,7 +115,7 @@ class RegistryIndex:
             raise StateError(self._refusal(exc)) from None
         if found is None:
             return None
-        return os.path.join(found, name)
+        return minios.join(found, name)
 
     def _refusal(self, refusal: fileio.Untrusted) -> str:
         return (

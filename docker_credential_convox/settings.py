@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
-from docker_credential_convox import APP, TYPE_CHECKING
+from docker_credential_convox import APP, TYPE_CHECKING, minios
 from docker_credential_convox.errors import BadRequest
 
 if TYPE_CHECKING:
@@ -108,21 +107,29 @@ def _home(environ: Mapping[str, str]) -> Optional[str]:
     try:
         import pwd
 
-        return pwd.getpwuid(os.getuid()).pw_dir or None
+        return pwd.getpwuid(minios.getuid()).pw_dir or None
     except (ImportError, KeyError, OSError):
         return None
 
 
+def _expand_home() -> str:
+    """`os.path.expanduser("~")`: keyring's rule where neither HOME nor the password database
+    names a home (`os` is not loaded on the hot paths; this one is not hot)."""
+    import os
+
+    return os.path.expanduser("~")
+
+
 def _xdg(environ: Mapping[str, str], variable: str, fallback: str) -> str:
     base = environ.get(variable)
-    if base and os.path.isabs(base):
-        return os.path.join(base, APP)
+    if base and minios.isabs(base):
+        return minios.join(base, APP)
     home = _home(environ)
     if home:
-        return os.path.join(home, fallback, APP)
+        return minios.join(home, fallback, APP)
     # Neither XDG nor a home directory: a per-user directory that we create 0700.
     # file_writes.ensure_private_dir refuses it if another user created it first.
-    return os.path.join("/tmp", f"{APP}-{os.getuid()}", fallback.strip("./"))  # noqa: S108
+    return minios.join("/tmp", f"{APP}-{minios.getuid()}", fallback.strip("./"))  # noqa: S108
 
 
 def _ecr_login_cache_dir(environ: Mapping[str, str]) -> Optional[str]:
@@ -177,17 +184,17 @@ def _runtime_dir(environ: Mapping[str, str]) -> Optional[str]:
     """Where a machine caches shared values: a runtime directory, which does not outlive the
     boot; None when there is none (then nothing shared is cached)."""
     explicit = environ.get(ENV_RUNTIME_DIR)
-    if explicit and os.path.isabs(explicit):
+    if explicit and minios.isabs(explicit):
         return explicit
     xdg = environ.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, APP)
-    per_user = f"/run/user/{os.getuid()}"
+    if xdg and minios.isabs(xdg):
+        return minios.join(xdg, APP)
+    per_user = f"/run/user/{minios.getuid()}"
     try:
-        info = os.stat(per_user)
+        info = minios.stat(per_user)
     except OSError:
         return None
-    return os.path.join(per_user, APP) if info.st_uid == os.getuid() else None
+    return minios.join(per_user, APP) if info.st_uid == minios.getuid() else None
 
 
 def is_true(value: Optional[str]) -> bool:
@@ -215,7 +222,7 @@ class Settings:
     @property
     def config_path(self) -> str:
         """The helper's own settings file (config.json: the shared scope, the secret store)."""
-        return os.path.join(self.config_dir, CONFIG_FILE)
+        return minios.join(self.config_dir, CONFIG_FILE)
 
     def _config_file(self) -> dict[str, object]:
         """config.json as a JSON object, {} when there is none; one-line error when malformed."""
@@ -291,12 +298,12 @@ class Settings:
     @property
     def index_path(self) -> str:
         """The registry index: server URL, username and source per registry, never a secret."""
-        return os.path.join(self.config_dir, "registries.json")
+        return minios.join(self.config_dir, "registries.json")
 
     @property
     def token_cache_path(self) -> str:
         """The file that shares minted ECR tokens across processes."""
-        return os.path.join(self.cache_dir, "tokens.json")
+        return minios.join(self.cache_dir, "tokens.json")
 
     @property
     def aws_region(self) -> Optional[str]:
@@ -335,7 +342,7 @@ class Settings:
     @property
     def keyring_pin_path(self) -> str:
         """The keyring backend discovered last time, so later calls skip discovery."""
-        return os.path.join(self.cache_dir, "keyring-backend")
+        return minios.join(self.cache_dir, "keyring-backend")
 
     @property
     def keyring_config_path(self) -> Optional[str]:
@@ -343,10 +350,10 @@ class Settings:
         elsewhere, where keyring says."""
         if not sys.platform.startswith("linux"):
             return None
-        root = self.environ.get("XDG_CONFIG_HOME") or os.path.join(
-            _home(self.environ) or os.path.expanduser("~"), ".config"
+        root = self.environ.get("XDG_CONFIG_HOME") or minios.join(
+            _home(self.environ) or _expand_home(), ".config"
         )
-        return os.path.join(root, "python_keyring", "keyringrc.cfg")
+        return minios.join(root, "python_keyring", "keyringrc.cfg")
 
     @property
     def keyring_properties_set(self) -> bool:
@@ -392,7 +399,7 @@ class Settings:
         explicit = self.environ.get(ENV_PASSWORD_STORE_DIR)
         if explicit:
             return explicit
-        return os.path.join(_home(self.environ) or ".", ".password-store")
+        return minios.join(_home(self.environ) or ".", ".password-store")
 
     @property
     def aws_connect_timeout(self) -> float:
@@ -420,4 +427,4 @@ class Settings:
         explicit = self.environ.get("DOCKER_CONFIG")
         if explicit:
             return explicit
-        return os.path.join(_home(self.environ) or ".", ".docker")
+        return minios.join(_home(self.environ) or ".", ".docker")

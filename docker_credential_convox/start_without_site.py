@@ -38,10 +38,9 @@ from __future__ import annotations
 import _imp
 import gc
 import marshal
-import os
 import sys
 
-from docker_credential_convox import TYPE_CHECKING
+from docker_credential_convox import TYPE_CHECKING, minios
 
 try:  # the import system's own classes, loaded with the interpreter (importlib.machinery
     # would load `warnings` and more for the same names)
@@ -59,7 +58,7 @@ if TYPE_CHECKING:
 # Top-level modules imported without `site` besides the standard library's.
 OWN = frozenset({"docker_credential_convox", "jeepney"})
 _appended: list[str] = []
-_PACKAGE_DIR = os.path.dirname(__file__)
+_PACKAGE_DIR = minios.dirname(__file__)
 _PREFIX = __name__.rpartition(".")[0] + "."
 
 
@@ -110,7 +109,7 @@ class _OwnModules:
         directory = _PACKAGE_DIR + "/" + parent.replace(".", "/") if parent else _PACKAGE_DIR
         for folder, file in ((directory + "/" + last, "__init__.py"), (directory, last + ".py")):
             try:
-                source = os.stat(folder + "/" + file)
+                source = minios.stat(folder + "/" + file)
             except OSError:
                 continue
             loader = _CachedBytecode(name, folder + "/" + file)
@@ -130,16 +129,16 @@ class _CachedBytecode(SourceFileLoader):
     """importlib's loader of a source file, reading its cached bytecode in one system call;
     whatever is not exactly what importlib would accept, importlib's own way."""
 
-    source: os.stat_result
+    source: minios.stat_result
     cached: str
 
     def get_code(self, fullname: str) -> Optional[CodeType]:
         try:
-            fd = os.open(self.cached, os.O_RDONLY | os.O_CLOEXEC)
+            fd = minios.open(self.cached, minios.O_RDONLY | minios.O_CLOEXEC)
             try:
-                data = os.read(fd, os.fstat(fd).st_size)
+                data = minios.read(fd, minios.fstat(fd).st_size)
             finally:
-                os.close(fd)
+                minios.close(fd)
         except OSError:
             data = b""
         if (  # the header of a timestamp-checked .pyc of this interpreter, for this source
@@ -201,7 +200,7 @@ def run(appended: Sequence[str] = ()) -> int:
 
     code = main()
     if _may_skip_shutdown():
-        os._exit(code)
+        minios._exit(code)
     return code
 
 

@@ -23,10 +23,9 @@ when a token must be minted (which loads botocore anyway) or the cache changes.
 
 from __future__ import annotations
 
-import os
 import time
 
-from docker_credential_convox import APP, TYPE_CHECKING
+from docker_credential_convox import APP, TYPE_CHECKING, minios
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.filecache import FileCache, describe_time, finite_number
 
@@ -126,7 +125,7 @@ class TokenCache(FileCache[CachedToken]):
         clock: Callable[[], float] = time.time,
         memory: bool = False,
     ) -> None:
-        configured_dir, self._file_name = os.path.split(path)
+        configured_dir, self._file_name = minios.split(path)
         super().__init__(configured_dir, "", diagnostics, clock)
         self._memory: Optional[TLRUCache[str, CachedToken]] = None
         if memory:
@@ -134,7 +133,7 @@ class TokenCache(FileCache[CachedToken]):
 
     @property
     def path(self) -> str:
-        return os.path.join(self.directory or "", self._file_name)
+        return minios.join(self.directory or "", self._file_name)
 
     # -- the in-process level ----------------------------------------------------------------
 
