@@ -20,6 +20,7 @@ from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.filecache_fetch import FAILURE_MEMORY
 from docker_credential_convox.shared import SharedStoreError
 from docker_credential_convox.shared.cache import SharedCache
+from docker_credential_convox.shared.cache_fetch import FetchingSharedCache
 
 pytest.register_assert_rewrite("cache_contract")  # before its import: asserts show values
 from cache_contract import Clock as ContractClock  # noqa: E402
@@ -54,9 +55,9 @@ class Asker:
 
 def make_cache(
     directory: Optional[Path], clock: Clock, rand: Optional[Callable[[], float]] = None
-) -> tuple[SharedCache, io.StringIO]:
+) -> tuple[FetchingSharedCache, io.StringIO]:
     err = io.StringIO()
-    cache = SharedCache(
+    cache = FetchingSharedCache(
         str(directory) if directory else None,
         "secretsmanager:p",
         Diagnostics(err, debug=True),
@@ -208,7 +209,7 @@ def test_forget_drops_the_slot(tmp_path: Path) -> None:
 
 
 def test_while_serving_stale_it_asks_again_only_after_the_backoff(tmp_path: Path) -> None:
-    from docker_credential_convox.shared.cache import RETRY_BACKOFF
+    from docker_credential_convox.shared.cache_fetch import RETRY_BACKOFF
 
     clock = Clock()
     cache, err = make_cache(tmp_path, clock, rand=lambda: 1.0)
@@ -229,16 +230,49 @@ def test_while_serving_stale_it_asks_again_only_after_the_backoff(tmp_path: Path
     assert "asking again after" in err.getvalue()
 
 
-class TestSharedCacheContract(FileCacheContract[SharedCache]):
+def test_the_read_side_answers_what_the_fetch_side_wrote_and_misses_otherwise(
+    tmp_path: Path,
+) -> None:
+    """A `get` the cache answers runs SharedCache alone (cache.py, no fetch side): it reads
+    the value and the remembered "no such secret" that FetchingSharedCache wrote."""
+    clock = Clock()
+    fetching, _ = make_cache(tmp_path, clock, rand=lambda: 1.0)
+    fetching.fetch("entry:a", "a", Asker())
+    fetching.fetch("entry:none", "none", Asker(value=None))
+    err = io.StringIO()
+    reader = SharedCache(
+        str(tmp_path),
+        "secretsmanager:p",
+        Diagnostics(err, debug=True),
+        max_age=MAX_AGE,
+        stale_for=STALE_FOR,
+        clock=clock,
+    )
+
+    value = reader.hit("entry:a", "a")
+    no_secret = reader.hit("entry:none", "none")
+    assert value is not None
+    assert value.value == "v1"
+    assert no_secret is not None
+    assert no_secret.value is None
+    assert reader.hit("entry:b", "b") is None  # never asked: a miss
+    assert "shared cache hit for a" in err.getvalue()
+    clock.now += MAX_AGE
+    assert reader.hit("entry:a", "a") is None  # past its lifetime: the fetch side asks
+
+
+class TestSharedCacheContract(FileCacheContract[FetchingSharedCache]):
     """The file-cache contract (tests/cache_contract.py) on the shared-value cache."""
 
     fresh_for = MAX_AGE  # the jitter's draw is 1.0 here
     usable_for = MAX_AGE + STALE_FOR
     failure_memory = FAILURE_MEMORY
 
-    def new_cache(self, directory: Path, clock: ContractClock, stderr: io.StringIO) -> SharedCache:
+    def new_cache(
+        self, directory: Path, clock: ContractClock, stderr: io.StringIO
+    ) -> FetchingSharedCache:
         diagnostics = Diagnostics(stderr, debug=True)
-        return SharedCache(
+        return FetchingSharedCache(
             str(directory),
             "secretsmanager:p",
             diagnostics,
@@ -248,12 +282,12 @@ class TestSharedCacheContract(FileCacheContract[SharedCache]):
             rand=lambda: 1.0,
         )
 
-    def fetch(self, cache: SharedCache, key: str, source: Source) -> str:
+    def fetch(self, cache: FetchingSharedCache, key: str, source: Source) -> str:
         value = cache.fetch(key, key, source)
         assert value is not None
         return value
 
-    def entry_file(self, cache: SharedCache, key: str) -> Path:
+    def entry_file(self, cache: FetchingSharedCache, key: str) -> Path:
         return Path(str(cache.path(key)))
 
     def transient_error(self) -> SharedStoreError:

@@ -454,14 +454,31 @@ def test_cached_token_of_shared_ecr_keys_loads_no_aws_client(machine: dict[str, 
     assert line == "LOADED="
 
 
-def test_a_cached_shared_get_and_miss_load_neither_json_nor_re(machine: dict[str, str]) -> None:
+# The shared cache's fetch side (issue 19 item 8): the slot's lock, asking Secrets Manager,
+# writing the slot, remembering failures, forgetting. A `get` answered from the machine's cache
+# (a value, or the remembered fact that the registry is not shared) runs none of it.
+SHARED_CACHE_FETCH_SIDE = (
+    "docker_credential_convox.filecache_fetch",
+    "docker_credential_convox.shared.cache_fetch",
+)
+
+
+def test_a_cached_shared_get_and_miss_load_neither_json_nor_re_nor_os_nor_the_fetch_side(
+    machine: dict[str, str],
+) -> None:
+    # The modules exist (a misspelt name here would make the test pass for nothing).
+    assert all(importlib.util.find_spec(name) for name in SHARED_CACHE_FETCH_SIDE)
     shared = share(machine, "lean.example:5000", "fleet", "fleet-secret", "--no-verify")
     assert shared.returncode == 0, shared
-    for server in ("lean.example:5000", "not-shared.example"):
-        run_helper_in(machine, "get", stdin=server)  # fills the machine's cache
+    # An empty cache asks Secrets Manager: the fetch side loads then, and the get works.
+    cold, loaded_by_cold = loaded_layers(machine, SHARED_CACHE_FETCH_SIDE, "lean.example:5000")
+    assert b'"Secret":"fleet-secret"' in cold.replace(b" ", b"")
+    assert loaded_by_cold == "LOADED=" + ",".join(sorted(SHARED_CACHE_FETCH_SIDE))
+    run_helper_in(machine, "get", stdin="not-shared.example")  # fills the machine's cache
 
-    hit, loaded_by_hit = imported_without_site(machine, "get", b"lean.example:5000")
-    miss, loaded_by_miss = imported_without_site(machine, "get", b"not-shared.example")
+    lean = (*LEAN, *NO_OS, *SHARED_CACHE_FETCH_SIDE)
+    hit, loaded_by_hit = imported_without_site(machine, "get", b"lean.example:5000", lean)
+    miss, loaded_by_miss = imported_without_site(machine, "get", b"not-shared.example", lean)
 
     assert b'"Secret":"fleet-secret"' in hit
     assert miss == b"credentials not found in native keychain\n"

@@ -6,7 +6,8 @@ it, through a per-machine cache, without any keyring. The parts, one job each:
 
 - scope.py: the setting's scope and each registry's secret name (pure);
 - document.py: the secret's value, read strictly;
-- cache.py: the per-machine cache (jittered age, single flight, stale-on-error);
+- cache.py: the per-machine cache as a hit reads it (jittered age, stale while backing off);
+- cache_fetch.py: its fetch side, on a miss (single flight, stale-on-error, failure memory);
 - entries.py: the shared registries of a scope, as the router (helper.py) asks for them;
 - view.py: a read-only secret store over one shared entry, for the backends;
 - stores/secretsmanager.py: the AWS calls and their errors.

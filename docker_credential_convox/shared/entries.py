@@ -2,8 +2,9 @@
 
 `find` answers a `get` (a registry's entry, or None), `listing` answers `list`, `put` and
 `remove` serve `registries add|remove --shared`. Reads go through the per-machine cache
-(cache.py), so a `get` answered from it loads neither botocore nor keyring; a failed read is a
-one-line SourceError that names the registry, the scope and the cause, never the value.
+(cache.py), so a `get` answered from it loads neither botocore nor keyring, nor the cache's
+fetch side (cache_fetch.py, with filecache_fetch and os); a failed read is a one-line
+SourceError that names the registry, the scope and the cause, never the value.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from docker_credential_convox.diagnostics import Diagnostics
     from docker_credential_convox.server_keys import Server
     from docker_credential_convox.settings import Settings
+    from docker_credential_convox.shared.cache_fetch import FetchingSharedCache
     from docker_credential_convox.shared.scope import Scope
     from docker_credential_convox.stores.secretsmanager import SecretsManager
 
@@ -51,6 +53,7 @@ class SharedRegistries:
         self.scope = scope
         self.settings = settings
         self.diagnostics = diagnostics
+        # What a hit reads; taken over by its fetch side on the first miss or change.
         self.cache = SharedCache(
             settings.runtime_dir,
             scope.text,
@@ -79,6 +82,27 @@ class SharedRegistries:
 
             self._api = SecretsManager(self.settings)
         return self._api
+
+    def fetching_cache(self) -> FetchingSharedCache:
+        """The machine's cache, able to ask, write and forget too (cache_fetch.py loads now)."""
+        # Imported here: a `get` the cache answers (a value, or a remembered "not shared") never
+        # asks, and the fetch side brings filecache_fetch and os, ~15% of such a `get`. Not
+        # from cache.py, which the fetch side builds on: that would be an import loop.
+        from docker_credential_convox.shared.cache_fetch import FetchingSharedCache
+
+        cache = FetchingSharedCache.taking_over(self.cache)
+        self.cache = cache  # every later call uses it: one directory, one refusal
+        return cache
+
+    def _cached_or_asked(
+        self, slot: str, what: str, ask: Callable[[], Optional[str]]
+    ) -> Optional[str]:
+        """The value of `slot`: the cache's when it answers (its read side alone), else asked
+        through its fetch side (once across processes). Raises SharedStoreError."""
+        cached = self.cache.hit(slot, what)
+        if cached is not None:
+            return cached.value
+        return self.fetching_cache().ask_missing(slot, what, ask)
 
     def _failed(self, doing: str, exc: SharedStoreError) -> SourceError:
         return SourceError(f"{doing} in {self.scope.text}: {exc.message}", hint=exc.hint)
@@ -121,7 +145,7 @@ class SharedRegistries:
         except BadRequest:
             return None  # too long to have been written
         try:
-            text = self.cache.fetch(
+            text = self._cached_or_asked(
                 ENTRY_SLOT + key, f"the shared entry for {key}", lambda: self.api.read(name)
             )
         except SharedStoreError as exc:
@@ -148,7 +172,7 @@ class SharedRegistries:
             return minijson.dumps(sorted(found))
 
         try:
-            text = self.cache.fetch(LIST_SLOT, f"the list of {self.scope.text}", ask)
+            text = self._cached_or_asked(LIST_SLOT, f"the list of {self.scope.text}", ask)
         except SharedStoreError as exc:
             raise self._failed("cannot list the shared registries", exc) from None
         try:
@@ -196,8 +220,8 @@ class SharedRegistries:
         except SharedStoreError as exc:
             raise self._failed(f"cannot write the shared entry for {key}", exc) from None
         finally:
-            self.cache.forget(ENTRY_SLOT + key)
-            self.cache.forget(LIST_SLOT)
+            self.fetching_cache().forget(ENTRY_SLOT + key)
+            self.fetching_cache().forget(LIST_SLOT)
         return created
 
     def remove(self, key: str) -> bool:
@@ -207,5 +231,5 @@ class SharedRegistries:
         except SharedStoreError as exc:
             raise self._failed(f"cannot delete the shared entry for {key}", exc) from None
         finally:
-            self.cache.forget(ENTRY_SLOT + key)
-            self.cache.forget(LIST_SLOT)
+            self.fetching_cache().forget(ENTRY_SLOT + key)
+            self.fetching_cache().forget(LIST_SLOT)
