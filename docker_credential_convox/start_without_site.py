@@ -38,9 +38,10 @@ from __future__ import annotations
 import _imp
 import gc
 import marshal
+import posix  # minios's calls, named here: this module installs the finder minios is found by
 import sys
 
-from docker_credential_convox import TYPE_CHECKING, minios
+from docker_credential_convox import TYPE_CHECKING
 
 try:  # the import system's own classes, loaded with the interpreter (importlib.machinery
     # would load `warnings` and more for the same names)
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 # Top-level modules imported without `site` besides the standard library's.
 OWN = frozenset({"docker_credential_convox", "jeepney"})
 _appended: list[str] = []
-_PACKAGE_DIR = minios.dirname(__file__)
+_PACKAGE_DIR = __file__.rpartition("/")[0]
 _PREFIX = __name__.rpartition(".")[0] + "."
 
 
@@ -109,7 +110,7 @@ class _OwnModules:
         directory = _PACKAGE_DIR + "/" + parent.replace(".", "/") if parent else _PACKAGE_DIR
         for folder, file in ((directory + "/" + last, "__init__.py"), (directory, last + ".py")):
             try:
-                source = minios.stat(folder + "/" + file)
+                source = posix.stat(folder + "/" + file)
             except OSError:
                 continue
             loader = _CachedBytecode(name, folder + "/" + file)
@@ -129,16 +130,16 @@ class _CachedBytecode(SourceFileLoader):
     """importlib's loader of a source file, reading its cached bytecode in one system call;
     whatever is not exactly what importlib would accept, importlib's own way."""
 
-    source: minios.stat_result
+    source: posix.stat_result
     cached: str
 
     def get_code(self, fullname: str) -> Optional[CodeType]:
         try:
-            fd = minios.open(self.cached, minios.O_RDONLY | minios.O_CLOEXEC)
+            fd = posix.open(self.cached, posix.O_RDONLY | posix.O_CLOEXEC)
             try:
-                data = minios.read(fd, minios.fstat(fd).st_size)
+                data = posix.read(fd, posix.fstat(fd).st_size)
             finally:
-                minios.close(fd)
+                posix.close(fd)
         except OSError:
             data = b""
         if (  # the header of a timestamp-checked .pyc of this interpreter, for this source
@@ -200,7 +201,7 @@ def run(appended: Sequence[str] = ()) -> int:
 
     code = main()
     if _may_skip_shutdown():
-        minios._exit(code)
+        posix._exit(code)
     return code
 
 
