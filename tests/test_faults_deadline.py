@@ -29,6 +29,9 @@ pytest_plugins = ["support.aws_emulator", "support.shared"]
 DEADLINE_SETTING = "DOCKER_CREDENTIAL_CONVOX_AWS_DEADLINE"
 DEADLINE = 3.0
 MARGIN = 3.0  # a loaded CI machine starts Python and imports botocore in well under this
+# From the first AWS call to the end of the `get`: what follows the deadline (one line written,
+# the interpreter's exit), far below the 2 s a second budget would add.
+AFTER_DEADLINE = 1.5
 # Past this the helper is taken to be hung (the drip goes on for an hour): the test fails.
 HUNG_AFTER = DEADLINE + 20
 SERVER = "registry.example.com:5000"
@@ -105,10 +108,18 @@ def test_the_deadline_is_one_budget_for_assume_role_and_the_token(
     aws_proxy.delay(ASSUME_ROLE, DEADLINE - 1)
     aws_proxy.drip(GET_TOKEN)
 
+    earlier = aws_proxy.count(ASSUME_ROLE)  # the store's
+
     took, result = timed_get(ecr_env, host)
+    ended = time.monotonic()
+    after_first_call = ended - aws_proxy.calls_of(ASSUME_ROLE)[earlier].at
+    print(f"slow STS, then a drip: {took:.1f} s, {after_first_call:.1f} s from AssumeRole on")
 
     assert_one_line_failure(result, f"cannot get an ECR token for {host}", "GetAuthorizationToken")
-    assert took < DEADLINE + MARGIN
+    # Timed from AssumeRole's arrival at the proxy, not from the start: start-up and botocore's
+    # import come before it, and a loaded machine stretches them past MARGIN (6.1 s seen).
+    # One budget ends about DEADLINE after it; a budget per call would add the STS delay.
+    assert after_first_call < DEADLINE + AFTER_DEADLINE
     assert aws_proxy.dripped(GET_TOKEN) >= 1
 
 
