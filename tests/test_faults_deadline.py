@@ -29,8 +29,10 @@ pytest_plugins = ["support.aws_emulator", "support.shared"]
 DEADLINE_SETTING = "DOCKER_CREDENTIAL_CONVOX_AWS_DEADLINE"
 DEADLINE = 3.0
 MARGIN = 3.0  # a loaded CI machine starts Python and imports botocore in well under this
-# From the first AWS call to the end of the `get`: what follows the deadline (one line written,
-# the interpreter's exit), far below the 2 s a second budget would add.
+# From the `get`'s first AWS call to its end: what follows the deadline (one line written, the
+# interpreter's exit), far below the 2 s a second budget would add. The ECR tests time from
+# that call, not from the start: start-up, botocore's import and credential resolution come
+# before it, and a loaded machine stretched them past MARGIN (6.1 s and 6.9 s `get`s seen).
 AFTER_DEADLINE = 1.5
 # Past this the helper is taken to be hung (the drip goes on for an hour): the test fails.
 HUNG_AFTER = DEADLINE + 20
@@ -58,6 +60,12 @@ def timed_get(
     return time.monotonic() - started, result
 
 
+def since_call(aws_proxy: AwsProxy, operation: str, earlier: int = 0) -> float:
+    """Seconds since the `get`'s first `operation` call reached the proxy (`earlier` calls of
+    it came before the `get`): its time under the deadline, start-up and imports left out."""
+    return time.monotonic() - aws_proxy.calls_of(operation)[earlier].at
+
+
 def assert_one_line_failure(result: subprocess.CompletedProcess[str], *parts: str) -> str:
     assert result.returncode == 1, result
     assert result.stdout.count("\n") == 1, result
@@ -73,6 +81,7 @@ def test_a_dripping_ecr_endpoint_ends_a_get_within_the_deadline(
     aws_proxy.drip(GET_TOKEN)  # FAULT INJECTION: headers, then one byte per second
 
     took, result = timed_get(ecr_env, host)
+    under_deadline = since_call(aws_proxy, GET_TOKEN)
 
     print(f"ECR get against a drip: {took:.1f} s, {aws_proxy.dripped(GET_TOKEN)} bytes dripped")
     print(result.stdout + result.stderr)
@@ -80,7 +89,7 @@ def test_a_dripping_ecr_endpoint_ends_a_get_within_the_deadline(
         result, f"cannot get an ECR token for {host}", "ecr:GetAuthorizationToken", aws_proxy.url
     )
     assert f"{DEADLINE:g} s" in line
-    assert took < DEADLINE + MARGIN
+    assert under_deadline < DEADLINE + AFTER_DEADLINE, took
     assert aws_proxy.dripped(GET_TOKEN) >= 1  # the drip was under way: no other failure
 
 
@@ -90,11 +99,12 @@ def test_a_dripping_ecr_public_endpoint_ends_a_get_within_the_deadline_as_not_fo
     aws_proxy.drip(GET_PUBLIC_TOKEN)  # FAULT INJECTION: headers, then one byte per second
 
     took, result = timed_get(ecr_env, "public.ecr.aws")
+    under_deadline = since_call(aws_proxy, GET_PUBLIC_TOKEN)
 
     # ECR Public falls back to anonymous pulls: not found, with the cause on stderr.
     assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
     assert f"{DEADLINE:g} s" in result.stderr
-    assert took < DEADLINE + MARGIN
+    assert under_deadline < DEADLINE + AFTER_DEADLINE, took
     assert aws_proxy.dripped(GET_PUBLIC_TOKEN) >= 1
 
 
@@ -111,15 +121,13 @@ def test_the_deadline_is_one_budget_for_assume_role_and_the_token(
     earlier = aws_proxy.count(ASSUME_ROLE)  # the store's
 
     took, result = timed_get(ecr_env, host)
-    ended = time.monotonic()
-    after_first_call = ended - aws_proxy.calls_of(ASSUME_ROLE)[earlier].at
-    print(f"slow STS, then a drip: {took:.1f} s, {after_first_call:.1f} s from AssumeRole on")
+    under_deadline = since_call(aws_proxy, ASSUME_ROLE, earlier)
+    print(f"slow STS, then a drip: {took:.1f} s, {under_deadline:.1f} s from AssumeRole on")
 
     assert_one_line_failure(result, f"cannot get an ECR token for {host}", "GetAuthorizationToken")
-    # Timed from AssumeRole's arrival at the proxy, not from the start: start-up and botocore's
-    # import come before it, and a loaded machine stretches them past MARGIN (6.1 s seen).
-    # One budget ends about DEADLINE after it; a budget per call would add the STS delay.
-    assert after_first_call < DEADLINE + AFTER_DEADLINE
+    # One budget ends about DEADLINE after the first call; a budget per call would add the STS
+    # delay (2 s), past DEADLINE + AFTER_DEADLINE.
+    assert under_deadline < DEADLINE + AFTER_DEADLINE, took
     assert aws_proxy.dripped(GET_TOKEN) >= 1
 
 
