@@ -43,7 +43,8 @@ _HOP_BY_HOP = frozenset(
 
 
 class Call:
-    """One AWS request the proxy saw: operation and who signed it for which region."""
+    """One AWS request the proxy saw: operation, who signed it for which region, and when it
+    came in (`at`, time.monotonic() of this process)."""
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class Call:
         self.region = region
         self.service = service
         self.params = dict(params)
+        self.at = time.monotonic()
 
     def __repr__(self) -> str:
         return (

@@ -4,6 +4,14 @@ The keyring password goes to gnome-keyring on stdin (creating or unlocking the `
 collection); nothing of the user's keyring or session bus is ever reached. The bench points the
 default alias at the in-memory `session` collection, so that seeding a thousand items takes
 seconds (gnome-keyring rewrites the whole `login` file on every change).
+
+The bus starts no service on demand (BUS_CONFIG has no service directories). gnome-keyring 42
+aborts when a client hangs up before its property Get is answered (gdbusconnection.c:
+"invoke_get_property_in_idle_cb: assertion failed: (error != NULL)"), as a client that gave
+up on a slow daemon does; a session bus would then start another gnome-keyring from
+/usr/share/dbus-1/services, in the bus's HOME and without the password, which answers every
+later request with "Prompt dismissed" (it has no `login` collection and asks to create one).
+Here the name stays unowned instead, and `restart_if_dead` starts ours again.
 """
 
 from __future__ import annotations
@@ -25,6 +33,21 @@ DEFAULT_PASSWORD = "standins-keyring-password"
 SECRETS_NAME = "org.freedesktop.secrets"
 SESSION_COLLECTION = "/org/freedesktop/secrets/collection/session"
 KEYRING_STARTUP_SECONDS = 20.0
+# The session bus of dbus's session.conf, without <standard_session_servicedirs/>: no activation.
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
 
 
 def missing_tools(tools: Sequence[str] = TOOLS) -> list[str]:
@@ -42,6 +65,7 @@ class SecretService:
         self.address = f"unix:path={self.bus_path}"
         self.bus_process: Optional[subprocess.Popen[bytes]] = None
         self.keyring_process: Optional[subprocess.Popen[bytes]] = None
+        self.password = DEFAULT_PASSWORD
 
     @property
     def env(self) -> dict[str, str]:
@@ -51,10 +75,17 @@ class SecretService:
     def start(self, password: str = DEFAULT_PASSWORD) -> SecretService:
         """Start the bus, then gnome-keyring on it; stop both if either fails."""
         self.home.mkdir(parents=True, exist_ok=True)
+        config = self.root / "bus.conf"
+        config.write_text(BUS_CONFIG)
         try:
-            bus = ["dbus-daemon", "--session", f"--address={self.address}", "--nofork"]
             self.bus_process = subprocess.Popen(
-                [*bus, "--nopidfile"],
+                [
+                    "dbus-daemon",
+                    f"--config-file={config}",
+                    f"--address={self.address}",
+                    "--nofork",
+                    "--nopidfile",
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -70,6 +101,7 @@ class SecretService:
 
     def start_keyring(self, password: str) -> None:
         """Start gnome-keyring on the bus with `password` on stdin (creates or unlocks `login`)."""
+        self.password = password
         env = {
             **scrubbed_environ(),
             "HOME": str(self.home),
@@ -94,6 +126,15 @@ class SecretService:
             self.keyring_process,
             KEYRING_STARTUP_SECONDS,
         )
+
+    def restart_if_dead(self) -> Optional[int]:
+        """Start gnome-keyring again, with its password, if it has exited (see the module's
+        docstring); the exit status it had, or None if it was running."""
+        if self.keyring_process is None or self.keyring_process.poll() is None:
+            return None
+        status = self.keyring_process.returncode
+        self.start_keyring(self.password)
+        return status
 
     def stop_keyring(self) -> None:
         """Stop gnome-keyring and wait until the bus has forgotten its name."""

@@ -9,6 +9,7 @@ are in the `support` package too (tests/support/__init__.py says which module ho
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,14 @@ def secret_service() -> Iterator[SecretService]:
 @pytest.fixture
 def helper_env(tmp_path: Path, secret_service: SecretService) -> dict[str, str]:
     """A fresh home for one test, with the session's Secret Service on its bus."""
+    status = secret_service.restart_if_dead()
+    if status is not None:
+        # gnome-keyring aborted during an earlier test (standins/secret_service.py says when):
+        # this one gets it back, unlocked and holding what it held, not a bus without one.
+        warnings.warn(
+            f"the session's gnome-keyring-daemon had exited ({status}); started again",
+            stacklevel=1,
+        )
     home = tmp_path / "home"
     home.mkdir()
     (home / ".docker").mkdir()

@@ -29,6 +29,11 @@ pytest_plugins = ["support.aws_emulator", "support.shared"]
 DEADLINE_SETTING = "DOCKER_CREDENTIAL_CONVOX_AWS_DEADLINE"
 DEADLINE = 3.0
 MARGIN = 3.0  # a loaded CI machine starts Python and imports botocore in well under this
+# From the `get`'s first AWS call to its end: what follows the deadline (one line written, the
+# interpreter's exit), far below the 2 s a second budget would add. Tests that failed under
+# load time from that call, not from the start: start-up, botocore's import and credential
+# resolution come before it, and a loaded machine stretched them past MARGIN (6.1 to 9.4 s).
+AFTER_DEADLINE = 1.5
 # Past this the helper is taken to be hung (the drip goes on for an hour): the test fails.
 HUNG_AFTER = DEADLINE + 20
 SERVER = "registry.example.com:5000"
@@ -55,6 +60,12 @@ def timed_get(
     return time.monotonic() - started, result
 
 
+def since_call(aws_proxy: AwsProxy, operation: str, earlier: int = 0) -> float:
+    """Seconds since the `get`'s first `operation` call reached the proxy (`earlier` calls of
+    it came before the `get`): its time under the deadline, start-up and imports left out."""
+    return time.monotonic() - aws_proxy.calls_of(operation)[earlier].at
+
+
 def assert_one_line_failure(result: subprocess.CompletedProcess[str], *parts: str) -> str:
     assert result.returncode == 1, result
     assert result.stdout.count("\n") == 1, result
@@ -70,6 +81,7 @@ def test_a_dripping_ecr_endpoint_ends_a_get_within_the_deadline(
     aws_proxy.drip(GET_TOKEN)  # FAULT INJECTION: headers, then one byte per second
 
     took, result = timed_get(ecr_env, host)
+    under_deadline = since_call(aws_proxy, GET_TOKEN)
 
     print(f"ECR get against a drip: {took:.1f} s, {aws_proxy.dripped(GET_TOKEN)} bytes dripped")
     print(result.stdout + result.stderr)
@@ -77,7 +89,7 @@ def test_a_dripping_ecr_endpoint_ends_a_get_within_the_deadline(
         result, f"cannot get an ECR token for {host}", "ecr:GetAuthorizationToken", aws_proxy.url
     )
     assert f"{DEADLINE:g} s" in line
-    assert took < DEADLINE + MARGIN
+    assert under_deadline < DEADLINE + AFTER_DEADLINE, took
     assert aws_proxy.dripped(GET_TOKEN) >= 1  # the drip was under way: no other failure
 
 
@@ -87,11 +99,12 @@ def test_a_dripping_ecr_public_endpoint_ends_a_get_within_the_deadline_as_not_fo
     aws_proxy.drip(GET_PUBLIC_TOKEN)  # FAULT INJECTION: headers, then one byte per second
 
     took, result = timed_get(ecr_env, "public.ecr.aws")
+    under_deadline = since_call(aws_proxy, GET_PUBLIC_TOKEN)
 
     # ECR Public falls back to anonymous pulls: not found, with the cause on stderr.
     assert (result.returncode, result.stdout) == (1, NOT_FOUND + "\n"), result
     assert f"{DEADLINE:g} s" in result.stderr
-    assert took < DEADLINE + MARGIN
+    assert under_deadline < DEADLINE + AFTER_DEADLINE, took
     assert aws_proxy.dripped(GET_PUBLIC_TOKEN) >= 1
 
 
@@ -105,10 +118,16 @@ def test_the_deadline_is_one_budget_for_assume_role_and_the_token(
     aws_proxy.delay(ASSUME_ROLE, DEADLINE - 1)
     aws_proxy.drip(GET_TOKEN)
 
+    earlier = aws_proxy.count(ASSUME_ROLE)  # the store's
+
     took, result = timed_get(ecr_env, host)
+    under_deadline = since_call(aws_proxy, ASSUME_ROLE, earlier)
+    print(f"slow STS, then a drip: {took:.1f} s, {under_deadline:.1f} s from AssumeRole on")
 
     assert_one_line_failure(result, f"cannot get an ECR token for {host}", "GetAuthorizationToken")
-    assert took < DEADLINE + MARGIN
+    # One budget ends about DEADLINE after the first call; a budget per call would add the STS
+    # delay (2 s), past DEADLINE + AFTER_DEADLINE.
+    assert under_deadline < DEADLINE + AFTER_DEADLINE, took
     assert aws_proxy.dripped(GET_TOKEN) >= 1
 
 
@@ -143,14 +162,16 @@ def test_a_shared_value_is_served_stale_while_secrets_manager_drips(
     assert run_helper_in(env, "get", stdin=SERVER).returncode == 0  # the cache is warm
     time.sleep(1.1)  # past the max age
     aws_proxy.drip(GET_SECRET)  # FAULT INJECTION: headers, then one byte per second
+    earlier = aws_proxy.count(GET_SECRET)  # the warming get's
 
     took, result = timed_get(env, SERVER)
+    under_deadline = since_call(aws_proxy, GET_SECRET, earlier)
 
     # A deadline is a transient cause, as a timeout is: the cached value stands in.
     assert result.returncode == 0, result
     assert PASSWORD in result.stdout
     assert "Secrets Manager endpoint unreachable" in result.stderr
-    assert took < DEADLINE + MARGIN
+    assert under_deadline < DEADLINE + AFTER_DEADLINE, took
     assert aws_proxy.dripped(GET_SECRET) >= 1
 
 
@@ -221,11 +242,12 @@ def test_a_dripping_sts_ends_a_workloads_kubelet_request_within_the_deadline(
     except subprocess.TimeoutExpired:
         pytest.fail(f"`kubelet` still running after {HUNG_AFTER:g} s against a dripping STS")
     took = time.monotonic() - started
+    under_deadline = since_call(aws_proxy, WEB_IDENTITY)
 
     assert result.returncode == 1, result
     assert result.stdout == "", result
     assert WEB_IDENTITY in result.stderr, result
     assert "Traceback" not in result.stderr, result
     assert token not in result.stderr
-    assert took < DEADLINE + MARGIN
+    assert under_deadline < DEADLINE + AFTER_DEADLINE, took
     assert aws_proxy.dripped(WEB_IDENTITY) >= 1

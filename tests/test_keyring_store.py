@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import uuid
@@ -85,6 +86,31 @@ def relock(service: SecretService) -> None:
     """Restart the keyring daemon with the wrong password: the login keyring stays locked."""
     service.stop_keyring()
     service.start_keyring(password="wrong-password")
+
+
+def test_a_secret_service_that_died_is_not_replaced_on_demand_and_is_started_again(
+    tmp_path: Path, own_secret_service: SecretService, host: str
+) -> None:
+    env = hermetic_env(tmp_path, own_secret_service.env)
+    assert run_helper_in(env, "store", stdin=store_request(host)).returncode == 0
+    daemon = own_secret_service.keyring_process
+    assert daemon is not None
+    # FAULT INJECTION: gnome-keyring 42 aborts (SIGABRT) when a client hangs up before its
+    # property Get is answered (standins/secret_service.py); that race is not on demand.
+    daemon.send_signal(signal.SIGABRT)
+    daemon.wait(timeout=30)
+
+    gone = run_helper_in(env, "get", stdin=host, timeout=30)
+    # No gnome-keyring started by the bus in its place, without the password or `login`
+    # (which answers every request "Prompt dismissed"): the real cause, in one line.
+    assert gone.returncode == 1, gone
+    assert gone.stdout.count("\n") == 1, gone
+    assert gone.stdout.startswith("no usable OS keyring: no Secret Service answers"), gone
+    assert "Prompt dismissed" not in gone.stdout + gone.stderr
+
+    assert own_secret_service.restart_if_dead() == -signal.SIGABRT
+    assert own_secret_service.restart_if_dead() is None  # running: left alone
+    assert json.loads(run_helper_in(env, "get", stdin=host).stdout)["Secret"] == "pw"
 
 
 def test_locked_keyring_is_reported_as_locked_and_nothing_is_indexed(

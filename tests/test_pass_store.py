@@ -336,6 +336,11 @@ sys.exit(cli.main(["get"]))
 """
 
 
+# /proc states of a thread that cannot run: stopped (T), stopped under a tracer (t), ended.
+STOPPED_OR_ENDED = ("T", "t", "Z", "X")
+STOP_WITHIN = 30.0  # seconds to get gpg-agent stopped for good
+
+
 def agent_pid(env: Mapping[str, str]) -> int:
     """The process id of the gpg-agent serving `env`'s GNUPGHOME."""
     result = run_tool(env, "gpg-connect-agent", "--no-autostart", "getinfo pid", "/bye")
@@ -343,13 +348,49 @@ def agent_pid(env: Mapping[str, str]) -> int:
     return int(line.split()[1])
 
 
+def thread_states(pid: int) -> list[str]:
+    """The scheduler state (R, S, T...) of every thread of process `pid`."""
+    states = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        states.append(stat.rpartition(")")[2].split()[0])
+    return states
+
+
+def all_stopped(pid: int) -> bool:
+    """Whether no thread of process `pid` can run (each stopped, or ended)."""
+    states = thread_states(pid)
+    return "T" in states and all(state in STOPPED_OR_ENDED for state in states)
+
+
+def stop_agent(pid: int) -> None:
+    """SIGSTOP gpg-agent `pid` and wait until every thread of it has stopped."""
+    # A connection thread of gpg-agent ends by waking the agent's main loop with SIGCONT to its
+    # own process (gnupg 2.2's interrupt_main_thread_loop), which undoes a pending stop: a
+    # SIGSTOP sent before the thread of the connection `agent_pid` just closed has finished is
+    # lost (1 in 30 on a loaded machine), and the agent answers the get. Once every thread is
+    # stopped none is left to send one, so the stop holds until the test's SIGCONT.
+    deadline = time.monotonic() + STOP_WITHIN
+    while time.monotonic() < deadline:
+        os.kill(pid, signal.SIGSTOP)  # again, if the agent's own SIGCONT undid the last one
+        settled = time.monotonic() + 0.5
+        while time.monotonic() < settled:
+            if all_stopped(pid):
+                return
+            time.sleep(0.01)
+    pytest.fail(f"gpg-agent {pid} did not stay stopped within {STOP_WITHIN:g} s")
+
+
 def test_a_hung_gpg_agent_is_one_line_after_the_bound(pass_env: dict[str, str]) -> None:
     stored = run_helper_in(pass_env, "store", stdin=store_request(REGISTRY, "alice", "pw"))
     assert stored.returncode == 0, stored
     assert ours_get(pass_env, REGISTRY)["Secret"] == "pw"  # the agent that decrypts is up
     pid = agent_pid(pass_env)
-    os.kill(pid, signal.SIGSTOP)  # a real agent, alive but not answering
     try:
+        stop_agent(pid)  # a real agent, alive but not answering
         started = time.monotonic()
         result = subprocess.run(
             [sys.executable, "-c", BOUNDED_GET],
@@ -361,6 +402,7 @@ def test_a_hung_gpg_agent_is_one_line_after_the_bound(pass_env: dict[str, str]) 
             check=False,
         )
         elapsed = time.monotonic() - started
+        assert all_stopped(pid), thread_states(pid)  # hung for the whole get
     finally:
         os.kill(pid, signal.SIGCONT)
     assert result.returncode == 1, result
