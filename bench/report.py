@@ -123,13 +123,18 @@ class Report:
             "- Each install form (wheel in a venv, .deb, single file) beside the floor of its own "
             'interpreter: the table "Install forms beside the floor of their interpreter" in '
             "[bench/RESULTS.md](../bench/RESULTS.md).",
+            "- A pip-installed copy's cached ECR `get` and `get` of a registry nobody stored "
+            "beside `python -I -S -c pass` (callgrind instructions, and 25th percentiles of 40 "
+            "interleaved runs): [bench/RATIO.md](../bench/RATIO.md), written by "
+            "`python -m bench.ratio`.",
             "",
             "Reproduce with `make bench` (a few minutes; it installs `hyperfine` and the Go "
             "helpers from Debian and runs loopback-only). To compare this tree with an earlier "
             "revision on every hot path (callgrind instructions, CPU time, wall time, modules "
             "loaded), run `scripts/isolated.sh .venv/bin/python -m bench.compare --base REV`; "
             "[bench/REDESIGN.md](../bench/REDESIGN.md) is its run against the commit before the "
-            "redesign.",
+            "redesign, [bench/COMPARE.md](../bench/COMPARE.md) against the one before its second "
+            "step.",
             "",
             FLEET_SECTION_LINE,
             "",
