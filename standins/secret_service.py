@@ -5,19 +5,29 @@ collection); nothing of the user's keyring or session bus is ever reached. The b
 default alias at the in-memory `session` collection, so that seeding a thousand items takes
 seconds (gnome-keyring rewrites the whole `login` file on every change).
 
-The bus starts no service on demand (BUS_CONFIG has no service directories). gnome-keyring 42
-aborts when a client hangs up before its property Get is answered (gdbusconnection.c:
-"invoke_get_property_in_idle_cb: assertion failed: (error != NULL)"), as a client that gave
-up on a slow daemon does; a session bus would then start another gnome-keyring from
-/usr/share/dbus-1/services, in the bus's HOME and without the password, which answers every
-later request with "Prompt dismissed" (it has no `login` collection and asks to create one).
-Here the name stays unowned instead, and `restart_if_dead` starts ours again.
+gnome-keyring 42 aborts when a client hangs up before its property Get is answered
+(gdbusconnection.c: "invoke_get_property_in_idle_cb: assertion failed: (error != NULL)"), as a
+client that gave up on a slow daemon does, and now and then under load with no client at fault
+that a test can point to. A user's session bus then starts gnome-keyring again when the next
+client asks (D-Bus activation). The system's service file would start it in the bus's HOME and
+without the password, answering every later request with "Prompt dismissed" (no `login`
+collection; it asks to create one), so BUS_CONFIG never reads the system's service directories.
+Two ways instead:
+- `restart_on_demand=True` (the test session's Secret Service): the bus's only service file
+  starts gnome-keyring as `start` did, in the same HOME and unlocked with the same password (a
+  file of its own, 0600), so a client that arrives after an abort is answered as before it;
+  `restarts()` counts the starts on demand.
+- otherwise (a test's own Secret Service, stopped and hung on purpose): nothing is started on
+  demand, the name stays unowned, and `restart_if_dead` starts ours again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -33,7 +43,18 @@ DEFAULT_PASSWORD = "standins-keyring-password"
 SECRETS_NAME = "org.freedesktop.secrets"
 SESSION_COLLECTION = "/org/freedesktop/secrets/collection/session"
 KEYRING_STARTUP_SECONDS = 20.0
-# The session bus of dbus's session.conf, without <standard_session_servicedirs/>: no activation.
+KEYRING_COMMAND = ("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
+# Started by the bus (restart_on_demand): the start `start_keyring` makes, its pid noted first.
+ON_DEMAND_SCRIPT = """#!/bin/sh
+echo $$ >> {started}
+exec env {environment} {command} < {password}
+"""
+ON_DEMAND_SERVICE = """[D-BUS Service]
+Name={name}
+Exec=/bin/sh {script}
+"""
+# The session bus of dbus's session.conf, without <standard_session_servicedirs/>: nothing of the
+# system's is started on demand; {service_dirs} is ours for `restart_on_demand`, or nothing.
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -41,6 +62,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <keep_umask/>
   <listen>unix:tmpdir=/tmp</listen>
   <auth>EXTERNAL</auth>
+  {service_dirs}
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
@@ -66,17 +88,30 @@ class SecretService:
         self.bus_process: Optional[subprocess.Popen[bytes]] = None
         self.keyring_process: Optional[subprocess.Popen[bytes]] = None
         self.password = DEFAULT_PASSWORD
+        self.restart_on_demand = False
+        self.started_on_demand = root / "started-on-demand"  # a pid per line
+        self.restarts_reported = 0
 
     @property
     def env(self) -> dict[str, str]:
         """What a client process needs to reach this Secret Service."""
         return {"DBUS_SESSION_BUS_ADDRESS": self.address}
 
-    def start(self, password: str = DEFAULT_PASSWORD) -> SecretService:
-        """Start the bus, then gnome-keyring on it; stop both if either fails."""
+    def start(
+        self, password: str = DEFAULT_PASSWORD, *, restart_on_demand: bool = False
+    ) -> SecretService:
+        """Start the bus, then gnome-keyring on it; stop both if either fails.
+
+        With `restart_on_demand`, the bus starts gnome-keyring again, unlocked, when a client
+        asks after it has exited (the module's docstring says why)."""
         self.home.mkdir(parents=True, exist_ok=True)
+        self.password = password
+        self.restart_on_demand = restart_on_demand
+        service_dirs = ""
+        if restart_on_demand:
+            service_dirs = f"<servicedir>{self.write_on_demand_service()}</servicedir>"
         config = self.root / "bus.conf"
-        config.write_text(BUS_CONFIG)
+        config.write_text(BUS_CONFIG.format(service_dirs=service_dirs))
         try:
             self.bus_process = subprocess.Popen(
                 [
@@ -99,22 +134,63 @@ class SecretService:
             raise
         return self
 
-    def start_keyring(self, password: str) -> None:
-        """Start gnome-keyring on the bus with `password` on stdin (creates or unlocks `login`)."""
-        self.password = password
-        env = {
-            **scrubbed_environ(),
+    def keyring_environment(self) -> dict[str, str]:
+        """Where gnome-keyring keeps `login` and finds the bus: the same for every start."""
+        return {
             "HOME": str(self.home),
             "XDG_DATA_HOME": str(self.home / ".local" / "share"),
             "XDG_RUNTIME_DIR": str(self.root),
             **self.env,
         }
+
+    def write_on_demand_service(self) -> Path:
+        """The bus's service directory for `restart_on_demand`: gnome-keyring as
+        `start_keyring` starts it, with the password from a file only its owner reads."""
+        password_file = self.root / "keyring-password"
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as stream:
+            stream.write(self.password)
+        script = self.root / "start-keyring-on-demand"
+        script.write_text(
+            ON_DEMAND_SCRIPT.format(
+                started=shlex.quote(str(self.started_on_demand)),
+                environment=" ".join(
+                    shlex.quote(f"{name}={value}")
+                    for name, value in self.keyring_environment().items()
+                ),
+                command=shlex.join(KEYRING_COMMAND),
+                password=shlex.quote(str(password_file)),
+            )
+        )
+        services = self.root / "services"
+        services.mkdir()
+        (services / f"{SECRETS_NAME}.service").write_text(
+            ON_DEMAND_SERVICE.format(name=SECRETS_NAME, script=script)
+        )
+        return services
+
+    def restarts(self) -> int:
+        """How many times the bus has started gnome-keyring on demand (`restart_on_demand`)."""
+        try:
+            return len(self.started_on_demand.read_text().split())
+        except FileNotFoundError:
+            return 0
+
+    def unreported_restarts(self) -> int:
+        """`restarts()` since the last time this was asked."""
+        restarts = self.restarts()
+        unreported, self.restarts_reported = restarts - self.restarts_reported, restarts
+        return unreported
+
+    def start_keyring(self, password: str) -> None:
+        """Start gnome-keyring on the bus with `password` on stdin (creates or unlocks `login`)."""
+        self.password = password
         self.keyring_process = subprocess.Popen(
-            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            list(KEYRING_COMMAND),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env=env,
+            env={**scrubbed_environ(), **self.keyring_environment()},
             start_new_session=True,
         )
         assert self.keyring_process.stdin is not None
@@ -129,11 +205,15 @@ class SecretService:
 
     def restart_if_dead(self) -> Optional[int]:
         """Start gnome-keyring again, with its password, if it has exited (see the module's
-        docstring); the exit status it had, or None if it was running."""
+        docstring); the exit status it had, or None if it was running. With
+        `restart_on_demand` the bus starts the next one when a client asks: only reported."""
         if self.keyring_process is None or self.keyring_process.poll() is None:
             return None
         status = self.keyring_process.returncode
-        self.start_keyring(self.password)
+        if self.restart_on_demand:
+            self.keyring_process = None  # reported once; `restarts` counts what the bus started
+        else:
+            self.start_keyring(self.password)
         return status
 
     def stop_keyring(self) -> None:
@@ -143,8 +223,13 @@ class SecretService:
             wait_until("the Secret Service name", lambda: not self.name_has_owner(SECRETS_NAME))
 
     def stop(self) -> None:
-        """Stop gnome-keyring, then the bus: exactly the processes started here."""
+        """Stop gnome-keyring (and what the bus started on demand), then the bus: exactly the
+        processes started here."""
         stop_process(self.keyring_process)
+        with contextlib.suppress(FileNotFoundError):
+            for pid in self.started_on_demand.read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGTERM)
         stop_process(self.bus_process)
 
     def name_has_owner(self, name: str) -> bool:
@@ -198,7 +283,9 @@ class SecretService:
 
 
 @contextlib.contextmanager
-def private_secret_service(password: str = DEFAULT_PASSWORD) -> Iterator[SecretService]:
+def private_secret_service(
+    password: str = DEFAULT_PASSWORD, *, restart_on_demand: bool = False
+) -> Iterator[SecretService]:
     """A Secret Service in a fresh directory, stopped and removed afterwards."""
     missing = missing_tools()
     if missing:
@@ -207,7 +294,7 @@ def private_secret_service(password: str = DEFAULT_PASSWORD) -> Iterator[SecretS
     root = Path(tempfile.mkdtemp(prefix="dccx-secrets-"))
     service = SecretService(root)
     try:
-        yield service.start(password)
+        yield service.start(password, restart_on_demand=restart_on_demand)
     finally:
         service.stop()
         shutil.rmtree(root, ignore_errors=True)

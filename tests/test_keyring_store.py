@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -14,7 +15,8 @@ import pytest
 from support import NOT_FOUND, RunHelper, hermetic_env, keyring_usernames, run_helper_in
 
 from docker_credential_convox.settings import Settings
-from standins.secret_service import SecretService, private_secret_service
+from standins.processes import wait_until
+from standins.secret_service import SECRETS_NAME, SecretService, private_secret_service
 
 SECRET_SERVICE_CLASS = "keyring.backends.SecretService.Keyring"
 
@@ -111,6 +113,49 @@ def test_a_secret_service_that_died_is_not_replaced_on_demand_and_is_started_aga
     assert own_secret_service.restart_if_dead() == -signal.SIGABRT
     assert own_secret_service.restart_if_dead() is None  # running: left alone
     assert json.loads(run_helper_in(env, "get", stdin=host).stdout)["Secret"] == "pw"
+
+
+def test_a_secret_service_restarting_on_demand_answers_after_each_abort_unlocked(
+    tmp_path: Path, host: str
+) -> None:
+    # The test session's Secret Service (tests/conftest.py): as a user's session bus does,
+    # the bus starts gnome-keyring again when the next client asks, here unlocked as before.
+    with private_secret_service(password="right-password", restart_on_demand=True) as service:
+        env = hermetic_env(tmp_path, service.env)
+        assert run_helper_in(env, "store", stdin=store_request(host)).returncode == 0
+        daemon = service.keyring_process
+        assert daemon is not None
+        # FAULT INJECTION: gnome-keyring's abort (standins/secret_service.py), not on demand.
+        daemon.send_signal(signal.SIGABRT)
+        daemon.wait(timeout=30)
+        assert not service.name_has_owner(SECRETS_NAME)
+
+        for restarts in (1, 2):
+            got = run_helper_in(env, "get", stdin=host, timeout=30)
+            assert json.loads(got.stdout)["Secret"] == "pw", got
+            assert service.restarts() == restarts
+            started = int(service.started_on_demand.read_text().split()[-1])
+            os.kill(started, signal.SIGABRT)  # and the one the bus started aborts in turn
+            wait_until("its name unowned", lambda: not service.name_has_owner(SECRETS_NAME))
+
+        assert service.restart_if_dead() == -signal.SIGABRT  # ours: reported once, not started
+        assert service.restart_if_dead() is None
+        assert service.unreported_restarts() == 2
+        assert service.unreported_restarts() == 0
+        got = run_helper_in(env, "get", stdin=host, timeout=30)
+        assert json.loads(got.stdout)["Secret"] == "pw", got
+        last = int(service.started_on_demand.read_text().split()[-1])
+    # Stopped with the rest: nothing the bus started outlives the Secret Service.
+    wait_until("the daemon the bus started to exit", lambda: not running(last))
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` is a process that has not exited (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def test_locked_keyring_is_reported_as_locked_and_nothing_is_indexed(

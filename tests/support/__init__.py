@@ -148,6 +148,8 @@ def keyring_usernames(env: Mapping[str, str], key: str) -> list[str]:
         env=dict(env),
         check=False,
     )
+    # 0 with no items too; 1 only when no Secret Service answered, which is not "none filed".
+    assert result.returncode == 0, result
     return [
         line.split(" = ", 1)[1]
         for line in (result.stdout + result.stderr).splitlines()
