@@ -206,6 +206,26 @@ def test_hot_paths_that_write_nothing_do_not_import_os(
     assert loaded == "LOADED="
 
 
+# What writes the helper's files: an `erase` that finds nothing to erase writes nothing.
+FILE_WRITERS = (
+    "docker_credential_convox.backends.records",
+    "docker_credential_convox.pending_marker_writes",
+    "docker_credential_convox.registry_index_writer",
+    "docker_credential_convox.file_writes",
+)
+
+
+def test_an_erase_of_a_registry_never_stored_loads_no_writer_and_not_os(
+    helper_env: dict[str, str],
+) -> None:
+    # podman and skopeo `logout` erase from every helper they know: as fast as a `get` of it.
+    stdout, loaded = imported_without_site(
+        helper_env, "erase", b"unknown.example", (*FILE_WRITERS, *NO_OS)
+    )
+    assert stdout == b""
+    assert loaded == "LOADED="
+
+
 def test_a_cached_ecr_get_loads_neither_json_nor_re_nor_os(ecr_env: dict[str, str]) -> None:
     host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
     assert run_helper_in(ecr_env, "get", stdin=host).returncode == 0  # mints, fills the cache
