@@ -151,6 +151,12 @@ class Helper:
         store = self.secrets.store
         return store if isinstance(store, PassStore) else None
 
+    def _may_hold(self, key: str) -> bool:
+        """Whether an erase of `key` may find anything, read without a writer or a lock."""
+        from docker_credential_convox.pending_markers import PendingMarkers, may_hold
+
+        return may_hold(self.index, PendingMarkers.beside(self.index.path), key)
+
     def entries(self) -> Mapping[str, Entry]:
         """The registry index as `get` and `list` read it: with the pass store, as its logins
         make it (stores/pass_index.py)."""
@@ -339,9 +345,11 @@ class Helper:
     def erase_server(self, server: Server) -> None:
         """Erase exactly `server`'s key: its backend's entry (an ECR registry's cached tokens,
         even without one), and with the pass store the logins filed outside the index."""
+        store = self._pass_store()
+        if server.kind == REGISTRY and store is None and not self._may_hold(server.key):
+            return  # podman and skopeo `logout` of a registry never stored: nothing loaded
         name = sources.STORED if server.kind == REGISTRY else sources.MINTED
         self._backend(name).erase(server, self._writer())
-        store = self._pass_store()
         if store is not None:
             from docker_credential_convox.stores.pass_index import erase_outside_index
 

@@ -13,17 +13,23 @@ A marker is a file in `pending/` beside the index (0700 directory, 0600 file, wr
 atomically), named by the key's UTF-8 bytes in hex (no hashlib: the check is on `erase`'s fast
 path) and holding the key; never a secret. A key too long for a file name has no marker: its
 `erase` always sweeps, as does one whose marker cannot be checked.
+
+This module is the read side, which an `erase` of a registry never stored needs alone (through
+minios, like a `get`); pending_marker_writes.py makes and removes markers, for `store` and an
+`erase` with something to erase.
 """
 
 from __future__ import annotations
 
-import os
-
-from docker_credential_convox import TYPE_CHECKING, file_writes, fileio
+from docker_credential_convox import TYPE_CHECKING, fileio, minios
 from docker_credential_convox.errors import StateError
 
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Optional, TypeVar
+
+    from docker_credential_convox.registry_index import RegistryIndex
+
+    Markers = TypeVar("Markers", bound="PendingMarkers")
 
 PENDING_DIR = "pending"
 # A file name holds 255 bytes on the usual file systems; hex doubles the key's length.
@@ -39,12 +45,12 @@ class PendingMarkers:
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        self._parent, self._name = os.path.split(directory)
+        self._parent, self._name = minios.split(directory)
 
     @classmethod
-    def beside(cls, index_path: str) -> PendingMarkers:
+    def beside(cls: type[Markers], index_path: str) -> Markers:
         """The markers of the registry index at `index_path`."""
-        return cls(os.path.join(os.path.dirname(index_path), PENDING_DIR))
+        return cls(minios.join(minios.dirname(index_path), PENDING_DIR))
 
     def _file_name(self, key: str) -> Optional[str]:
         name = key.encode("utf-8")
@@ -52,21 +58,18 @@ class PendingMarkers:
             return None
         return name.hex()
 
-    def _located(self, create: bool = False) -> Optional[str]:
-        """The markers' directory where fileio's rule puts it (made if `create`); None: there
-        is none yet. StateError (Untrusted) where others may write."""
-        if create:
-            parent: Optional[str] = file_writes.ensure_private_dir(self._parent)
-        else:
-            parent = fileio.trusted_dir(self._parent)
+    def _located(self) -> Optional[str]:
+        """The markers' directory where fileio's rule puts it; None: there is none yet.
+        StateError (Untrusted) where others may write."""
+        parent = fileio.trusted_dir(self._parent)
         if parent is None:
             return None
-        return os.path.join(parent, self._name)
+        return minios.join(parent, self._name)
 
     def path(self, key: str) -> Optional[str]:
         """The marker file of `key` as configured, or None for a key too long to name one."""
         name = self._file_name(key)
-        return os.path.join(self.directory, name) if name is not None else None
+        return minios.join(self.directory, name) if name is not None else None
 
     def may_exist(self, key: str) -> bool:
         """Whether `key` has a marker, or one cannot be ruled out (no name, an unreadable or
@@ -82,41 +85,21 @@ class PendingMarkers:
         if directory is None:
             return False
         try:
-            os.lstat(os.path.join(directory, name))
+            minios.lstat(minios.join(directory, name))
         except FileNotFoundError:
             return False
         except OSError:
             return True
         return True
 
-    def mark(self, key: str) -> bool:
-        """Record `key` as pending; True if this call made the marker (False: one was there
-        already, left by a process killed mid-write, or the key has no marker name). The
-        caller holds the registry's lock. StateError if it cannot be written."""
-        name = self._file_name(key)
-        if name is None:
-            return False
-        directory = self._located(create=True)
-        assert directory is not None
-        path = os.path.join(directory, name)
-        if os.path.lexists(path):
-            return False
-        file_writes.ensure_private_dir(directory)
-        file_writes.atomic_write(path, key)
-        return True
 
-    def clear(self, key: str) -> None:
-        """Remove `key`'s marker (best effort: one left behind costs the next erase a sweep)."""
-        name = self._file_name(key)
-        if name is None:
-            return
-        try:
-            directory = self._located()
-        except StateError:
-            return
-        if directory is None:
-            return
-        try:  # noqa: SIM105 - contextlib costs milliseconds at start-up
-            os.unlink(os.path.join(directory, name))
-        except OSError:
-            pass
+def may_hold(index: RegistryIndex, markers: PendingMarkers, key: str) -> bool:
+    """Whether an erase of `key` may have anything to do: an index entry, or a pending marker
+    (an interrupted store or erase may have left a secret). Reads two files; no lock, no
+    secret store, no writer loaded."""
+    try:
+        if index.lookup(key) is not None:
+            return True
+    except StateError:
+        return True  # the locked path reports it as before
+    return markers.may_exist(key)

@@ -33,7 +33,8 @@ import os
 
 from docker_credential_convox import TYPE_CHECKING, sources
 from docker_credential_convox.errors import StateError, StoreUnavailable
-from docker_credential_convox.pending_markers import PendingMarkers
+from docker_credential_convox.pending_marker_writes import PendingMarkerWriter
+from docker_credential_convox.pending_markers import may_hold
 
 if TYPE_CHECKING:
     from typing import Optional
@@ -57,12 +58,12 @@ class Records:
         index: RegistryIndexWriter,
         secrets: LocalSecrets,
         diagnostics: Diagnostics,
-        pending: Optional[PendingMarkers] = None,
+        pending: Optional[PendingMarkerWriter] = None,
     ) -> None:
         self.index = index
         self.secrets = secrets  # opened on first use: an erase of an unknown key never opens it
         self.diagnostics = diagnostics
-        self.pending = pending or PendingMarkers.beside(index.path)
+        self.pending = pending or PendingMarkerWriter.beside(index.path)
 
     @property
     def store(self) -> SecretStore:
@@ -116,15 +117,8 @@ class Records:
             return removed
 
     def may_hold(self, key: str) -> bool:
-        """Whether an erase of `key` may have anything to do: an index entry, or a pending
-        marker (an interrupted store or erase may have left a secret). Reads two files; no
-        lock, no secret store."""
-        try:
-            if self.index.lookup(key) is not None:
-                return True
-        except StateError:
-            return True  # the locked path reports it as before
-        return self.pending.may_exist(key)
+        """Whether an erase of `key` may have anything to do (pending_markers.may_hold)."""
+        return may_hold(self.index, self.pending, key)
 
     def sweep_orphans(self, key: str) -> bool:
         """Delete secrets filed under `key` that no index entry points to (best effort); True
