@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -224,6 +225,26 @@ def test_an_erase_of_a_registry_never_stored_loads_no_writer_and_not_os(
     )
     assert stdout == b""
     assert loaded == "LOADED="
+
+
+def test_a_secret_service_get_reads_without_jeepney_or_the_socket_module(
+    helper_env: dict[str, str],
+) -> None:
+    # jeepney's import (typing, enum, socket, selectors, re) is two thirds of a keyring `get`;
+    # the plain read's three calls need a Unix socket and D-Bus's marshalling alone.
+    request = json.dumps({"ServerURL": "reg.example", "Username": "u", "Secret": "s3cret"})
+    assert run_helper_in(helper_env, "store", stdin=request).returncode == 0
+    layers = ("jeepney", "socket", "selectors", "enum", "typing", "keyring", "secretstorage")
+    result = subprocess.run(
+        [sys.executable, "-c", LAYERS_PROBE.format(layers=layers), "get"],
+        input=b"reg.example",
+        capture_output=True,
+        env=helper_env,
+        check=False,
+    )
+    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
+    assert json.loads(result.stdout)["Secret"] == "s3cret"
+    assert line == "LOADED="
 
 
 def test_a_cached_ecr_get_loads_neither_json_nor_re_nor_os(ecr_env: dict[str, str]) -> None:
