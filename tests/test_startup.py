@@ -234,16 +234,10 @@ def test_a_secret_service_get_reads_without_jeepney_or_the_socket_module(
     # the plain read's three calls need a Unix socket and D-Bus's marshalling alone.
     request = json.dumps({"ServerURL": "reg.example", "Username": "u", "Secret": "s3cret"})
     assert run_helper_in(helper_env, "store", stdin=request).returncode == 0
-    layers = ("jeepney", "socket", "selectors", "enum", "typing", "keyring", "secretstorage")
-    result = subprocess.run(
-        [sys.executable, "-c", LAYERS_PROBE.format(layers=layers), "get"],
-        input=b"reg.example",
-        capture_output=True,
-        env=helper_env,
-        check=False,
-    )
-    line = [x for x in result.stderr.decode().splitlines() if x.startswith("LOADED=")][-1]
-    assert json.loads(result.stdout)["Secret"] == "s3cret"
+    # In `python -S`: no site-packages, so a fallback to jeepney or keyring would fail the get.
+    layers = (*LEAN, "jeepney", "socket", "selectors", "typing", "keyring", "secretstorage")
+    stdout, line = imported_without_site(helper_env, "get", b"reg.example", layers)
+    assert json.loads(stdout)["Secret"] == "s3cret"
     assert line == "LOADED="
 
 

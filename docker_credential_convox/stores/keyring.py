@@ -14,13 +14,11 @@ unlock prompt (a wait for a signal, not a call) all the time they need.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Optional
 
-from docker_credential_convox import APP, fileio
+from docker_credential_convox import APP, TYPE_CHECKING, fileio
 from docker_credential_convox.diagnostics import Diagnostics
 from docker_credential_convox.errors import (
     NO_KEYRING_HINT,
@@ -34,6 +32,8 @@ from docker_credential_convox.stores import StoreNotAnswering
 from docker_credential_convox.stores.secretservice import read_plain
 
 if TYPE_CHECKING:
+    from typing import Any, Optional
+
     from keyring.backend import KeyringBackend
 
     from docker_credential_convox.settings import Settings
@@ -150,8 +150,10 @@ def read_secret_service(
     except Exception:
         return None
     finally:
-        with contextlib.suppress(Exception):
+        try:  # noqa: SIM105 - contextlib (and what it imports) stays off a keyring `get`
             connection.close()
+        except Exception:  # noqa: S110 - closing what may be broken already
+            pass
 
 
 class KeyringStore:
@@ -290,17 +292,21 @@ class KeyringStore:
             return
         name = f"{type(backend).__module__}.{type(backend).__qualname__}"
         directory, file_name = os.path.split(self._pin_path)
-        with contextlib.suppress(Exception):  # only a speed-up: never fail a request over it
+        try:  # only a speed-up: never fail a request over it
             from docker_credential_convox import file_writes  # a read of the pin writes nothing
 
             found = file_writes.ensure_private_dir(directory)  # refuses what others may write
             file_writes.atomic_write(os.path.join(found, file_name), name + "\n")
+        except Exception:  # noqa: S110
+            pass
 
     def _forget_pin(self) -> None:
         path = self._trusted_pin_path()
         if path:
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105
                 os.unlink(path)
+            except OSError:
+                pass
         self._backend = None
         self._pinned = False
 
@@ -386,8 +392,10 @@ class KeyringStore:
         """Remove the secret for (key, username); a missing one is not an error."""
         from keyring import errors as kerrors
 
-        with contextlib.suppress(kerrors.PasswordDeleteError):
+        try:  # noqa: SIM105
             self._call("delete a secret", "delete_password", service_name(key), username)
+        except kerrors.PasswordDeleteError:
+            pass
 
     def location(self, key: str) -> str:
         """Where the secrets of `key` live, in words."""

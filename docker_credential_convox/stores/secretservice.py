@@ -15,11 +15,16 @@ trips where secretstorage makes five: it asks first whether the collection and t
 locked, and a locked one gives an error reply to `GetSecret` all the same. Anything unusual (no
 bus, no such collection, a locked collection or item, no item, an error reply) returns None, and
 the caller asks keyring, which handles and reports each case its own way.
+
+The calls go over the bus's socket through stores/dbus_wire.py, which imports nothing but
+`_socket`; jeepney (whose import costs more than the rest of a `get`) reads only where that
+module cannot (another transport, an unexpected reply).
 """
 
 from __future__ import annotations
 
-from docker_credential_convox import TYPE_CHECKING
+from docker_credential_convox import TYPE_CHECKING, minios
+from docker_credential_convox.stores import dbus_wire
 
 if TYPE_CHECKING:
     from typing import Any, Optional
@@ -43,6 +48,50 @@ def read_plain(attributes: dict[str, str], timeout: float) -> Optional[bytes]:
     TimeoutError (a call unanswered within `timeout` seconds) propagates: the caller reports
     a Secret Service that does not answer, as asking keyring next would only wait as long.
     """
+    try:
+        return _read_on_the_wire(attributes, timeout)
+    except dbus_wire.Unsupported:
+        return _read_with_jeepney(attributes, timeout)
+
+
+def _read_on_the_wire(attributes: dict[str, str], timeout: float) -> Optional[bytes]:
+    """read_plain through dbus_wire; Unsupported where it cannot tell."""
+    path = dbus_wire.session_bus_path(minios.environ().get("DBUS_SESSION_BUS_ADDRESS"))
+    connection = dbus_wire.Connection(path, timeout)
+    try:
+        (paths,) = connection.call(
+            BUS_NAME,
+            DEFAULT_COLLECTION,
+            COLLECTION_INTERFACE,
+            "SearchItems",
+            "a{ss}",
+            attributes,
+            timeout=timeout,
+        )
+        if not paths:
+            return None
+        _, session = connection.call(
+            BUS_NAME,
+            SERVICE_PATH,
+            SERVICE_INTERFACE,
+            "OpenSession",
+            "sv",
+            PLAIN,
+            ("s", ""),
+            timeout=timeout,
+        )
+        ((_, _, value, _),) = connection.call(
+            BUS_NAME, paths[0], ITEM_INTERFACE, "GetSecret", "o", session, timeout=timeout
+        )
+        return bytes(value)
+    except dbus_wire.ErrorReply:  # no such collection, a locked item, ...: keyring says which
+        return None
+    finally:
+        connection.close()
+
+
+def _read_with_jeepney(attributes: dict[str, str], timeout: float) -> Optional[bytes]:
+    """read_plain through jeepney."""
     try:
         from jeepney.io.blocking import open_dbus_connection
     except ImportError:  # no jeepney: no Secret Service through it either
