@@ -125,11 +125,13 @@ def test_a_keyring_store_loads_site_before_keyring_and_a_get_needs_none(
     assert "keyring" in modules
     assert "site" in modules
     assert modules.index("site") < modules.index("keyring")
-    # The get reads the item over jeepney (found beside the package) and loads no `site`.
+    # The get reads the item over the bus's socket itself (stores/dbus_wire.py): no `site`,
+    # nor jeepney.
     result, modules = run(exe, helper_env, "get", stdin="launched.example")
     assert result.returncode == 0, result
     assert json.loads(result.stdout)["Secret"] == "pw"
-    assert "jeepney" in modules
+    assert "docker_credential_convox.stores.dbus_wire" in modules
+    assert "jeepney" not in modules
     assert "site" not in modules
     assert "keyring" not in modules
 
