@@ -114,7 +114,7 @@ class Report:
             "botocore. Concurrent cold `get`s share one token through the cache lock.",
             f"- A keyring `get` costs {times(ratio(keyring.ours, keyring.floor))} Python plus the "
             "keyring library fetching the same secret: when keyring would use its Secret Service "
-            "backend, the helper reads that item directly over D-Bus with jeepney, in a plain "
+            "backend, the helper reads that item directly on the session bus's socket, in a plain "
             "session, and skips keyring's own start-up and secretstorage's cryptography (Python + "
             "secretstorage alone: "
             f"{ms(bench.secretstorage_floor.median if bench.secretstorage_floor else None)}).",

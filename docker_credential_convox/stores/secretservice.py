@@ -1,4 +1,4 @@
-"""One Secret Service item read over D-Bus with jeepney alone, in a `plain` session.
+"""One Secret Service item read over D-Bus without keyring or secretstorage, in a `plain` session.
 
 The direct read of stores/keyring.py (the item keyring's Secret Service backend filed, read
 without keyring) went through secretstorage, which imports cryptography to open an encrypted
@@ -6,7 +6,7 @@ session: about half of a keyring `get`. An encrypted session protects the secret
 from the keyring daemon to us, over the user's own session bus; but any process that can talk
 to that bus can ask the unlocked keyring for the same secret itself, so encryption there adds
 no protection. This module asks for a `plain` session (the Secret Service specification's
-other algorithm) and imports only jeepney, which secretstorage itself is built on.
+other algorithm), and needs no cryptography.
 DOCKER_CREDENTIAL_CONVOX_SECRET_SERVICE_SESSION=encrypted goes back to secretstorage.
 
 The calls: `SearchItems` with keyring's attributes on the default collection (its alias), as
