@@ -157,3 +157,11 @@ def test_a_reply_shorter_than_it_says_is_unsupported_not_misread() -> None:
     _, _, body, order = dbus_wire.parse_message(data)
     with pytest.raises(dbus_wire.Unsupported):
         dbus_wire._Reader(body[:-3], order).value("(oayays)")
+
+
+def test_an_array_whose_length_cuts_an_element_is_unsupported_not_misread() -> None:
+    data = reply("ao", (["/a/b", "/c"],), Endianness.little, 1)
+    _, _, body, order = dbus_wire.parse_message(data)
+    shortened = (int.from_bytes(body[:4], "little") - 3).to_bytes(4, "little") + body[4:]
+    with pytest.raises(dbus_wire.Unsupported):
+        dbus_wire._Reader(shortened, order).value("ao")

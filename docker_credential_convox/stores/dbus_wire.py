@@ -262,6 +262,8 @@ class _Reader:
         items = []
         while self.offset < end:
             items.append(self.value(element))
+        if self.offset != end:
+            raise Unsupported("an array element past its array's end")
         return items
 
 
