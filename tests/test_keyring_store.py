@@ -90,17 +90,21 @@ def relock(service: SecretService) -> None:
     service.start_keyring(password="wrong-password")
 
 
+def abort(daemon: subprocess.Popen[bytes] | None) -> None:
+    """SIGABRT gnome-keyring and wait for it to exit. FAULT INJECTION: gnome-keyring 42 aborts
+    when a client hangs up before its property Get is answered (standins/secret_service.py);
+    that race is not on demand."""
+    assert daemon is not None
+    daemon.send_signal(signal.SIGABRT)
+    daemon.wait(timeout=30)
+
+
 def test_a_secret_service_that_died_is_not_replaced_on_demand_and_is_started_again(
     tmp_path: Path, own_secret_service: SecretService, host: str
 ) -> None:
     env = hermetic_env(tmp_path, own_secret_service.env)
     assert run_helper_in(env, "store", stdin=store_request(host)).returncode == 0
-    daemon = own_secret_service.keyring_process
-    assert daemon is not None
-    # FAULT INJECTION: gnome-keyring 42 aborts (SIGABRT) when a client hangs up before its
-    # property Get is answered (standins/secret_service.py); that race is not on demand.
-    daemon.send_signal(signal.SIGABRT)
-    daemon.wait(timeout=30)
+    abort(own_secret_service.keyring_process)
 
     gone = run_helper_in(env, "get", stdin=host, timeout=30)
     # No gnome-keyring started by the bus in its place, without the password or `login`
@@ -123,11 +127,7 @@ def test_a_secret_service_restarting_on_demand_answers_after_each_abort_unlocked
     with private_secret_service(password="right-password", restart_on_demand=True) as service:
         env = hermetic_env(tmp_path, service.env)
         assert run_helper_in(env, "store", stdin=store_request(host)).returncode == 0
-        daemon = service.keyring_process
-        assert daemon is not None
-        # FAULT INJECTION: gnome-keyring's abort (standins/secret_service.py), not on demand.
-        daemon.send_signal(signal.SIGABRT)
-        daemon.wait(timeout=30)
+        abort(service.keyring_process)
         assert not service.name_has_owner(SECRETS_NAME)
 
         for restarts in (1, 2):
