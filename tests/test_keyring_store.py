@@ -335,6 +335,7 @@ def test_concurrent_stores_lose_no_index_entry(
             [str(HELPER), "store"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=helper_env,
         )
         for _ in range(12)
@@ -344,8 +345,12 @@ def test_concurrent_stores_lose_no_index_entry(
         assert process.stdin is not None
         process.stdin.write(json.dumps(payload).encode())
         process.stdin.close()
+    outcomes = []  # what each said, so that a failure shows why (a line or two: no pipe fills)
     for process in processes:
-        assert process.wait(timeout=60) == 0
+        assert process.stdout is not None and process.stderr is not None
+        said = process.stdout.read().decode(), process.stderr.read().decode()
+        outcomes.append((process.wait(timeout=60), *said))
+    assert [outcome for outcome in outcomes if outcome[0] != 0] == []
     listing = json.loads(run_helper("list").stdout)
     assert listing == {f"r{n}.example": f"u{n}" for n in range(12)}
 
