@@ -14,6 +14,7 @@ packages=(
   pass gnupg                            # the pass store, beside docker-credential-pass
   docker-compose                        # compose 1.29 (Python, on Debian's docker-py)
   iproute2 util-linux                   # `unshare -n` and `ip` for a loopback-only namespace
+  strace                                # fault injection: a slow disk (every fsync delayed)
   ca-certificates
 )
 if [[ "${WITH_BENCH:-}" == 1 ]]; then

@@ -44,7 +44,7 @@ tests/test_output_failures.py tests/test_error_text.py tests/test_shared_documen
 tests/test_shared_depth.py tests/test_kubelet.py tests/test_kubelet_aws_cases.py tests/test_trust.py \
 tests/test_conformance_pass.py tests/test_pass_store.py}"
 deselect=${ARTIFACT_DESELECT:-not killed_between and not interrupted_store and not loads_no_keyring \
-and not hung_gpg_agent and not overtaken and not killed_before_its_index}
+and not hung_gpg_agent and not overtaken and not killed_before_its_index and not slow_disk}
 # The wheel and pipx installs run packaging/launchers' script as pip installs it, as the dev venv
 # of `make test` does, on the newest libraries from the index, as the dev venv has them; what is
 # theirs alone is what the install puts in place, and the wheel's files are the single file's,

@@ -325,32 +325,54 @@ def test_secret_missing_from_keyring_is_not_found_with_a_warning(
     assert "secret is missing from the OS keyring" in result.stderr
 
 
-def test_concurrent_stores_lose_no_index_entry(
-    run_helper: RunHelper, helper_env: dict[str, str]
-) -> None:
+def run_concurrent_stores(env: dict[str, str], count: int, prefix: tuple[str, ...] = ()) -> None:
+    """`count` stores of registries r0.example... at once, all running before any reads; each
+    must succeed (what a failing one said is in the assertion)."""
     from support import HELPER
 
     processes = [
         subprocess.Popen(
-            [str(HELPER), "store"],
+            [*prefix, str(HELPER), "store"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=helper_env,
+            env=env,
         )
-        for _ in range(12)
+        for _ in range(count)
     ]
-    for number, process in enumerate(processes):  # all of them are running before any reads
+    for number, process in enumerate(processes):
         payload = {"ServerURL": f"r{number}.example", "Username": f"u{number}", "Secret": "s"}
         assert process.stdin is not None
         process.stdin.write(json.dumps(payload).encode())
         process.stdin.close()
     outcomes = []  # what each said, so that a failure shows why (a line or two: no pipe fills)
     for process in processes:
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
         said = process.stdout.read().decode(), process.stderr.read().decode()
-        outcomes.append((process.wait(timeout=60), *said))
+        outcomes.append((process.wait(timeout=180), *said))
     assert [outcome for outcome in outcomes if outcome[0] != 0] == []
+
+
+def test_concurrent_stores_lose_no_index_entry(
+    run_helper: RunHelper, helper_env: dict[str, str]
+) -> None:
+    run_concurrent_stores(helper_env, 12)
+    listing = json.loads(run_helper("list").stdout)
+    assert listing == {f"r{n}.example": f"u{n}" for n in range(12)}
+
+
+# FAULT INJECTION: strace makes every fsync of the stores take this long (a disk that slow, as a
+# busy CI machine's was, cannot be had on demand). Each store holds the index's lock across two
+# fsyncs, so twelve of them keep it busy for longer than its 30 s bound.
+SLOW_FSYNC = ("strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync")
+SLOW_FSYNC_DELAY = "inject=fsync:delay_exit=1500000"  # microseconds
+
+
+def test_concurrent_stores_on_a_slow_disk_all_finish(
+    run_helper: RunHelper, helper_env: dict[str, str]
+) -> None:
+    run_concurrent_stores(helper_env, 12, (*SLOW_FSYNC, "-e", SLOW_FSYNC_DELAY))
     listing = json.loads(run_helper("list").stdout)
     assert listing == {f"r{n}.example": f"u{n}" for n in range(12)}
 
