@@ -115,8 +115,11 @@ class exclusive_lock:  # used as `with exclusive_lock(path):`, like a function
     the helper create files elsewhere) and refused (Untrusted) unless it is a regular file the
     user owns that no one else may write.
 
-    With a `timeout`, give up with a StateError after that many seconds instead of waiting on a
-    holder that hangs. The kernel drops the lock when its holder dies, so no lock is ever stale.
+    With a `timeout`, give up with a StateError once one holder has kept the lock for that many
+    seconds, instead of waiting on a holder that hangs; a lock that keeps changing hands (a queue
+    of writers on a slow disk) is waited for however long the queue takes. Each holder stamps
+    the lock file when it takes it (`_stamp`), which is how a waiter sees the hands change. The
+    kernel drops the lock when its holder dies, so no lock is ever stale.
     (A class, not a contextlib.contextmanager: contextlib costs a cached `get` milliseconds.)
     """
 
@@ -155,17 +158,51 @@ def _acquire(fd: int, path: str, timeout: Optional[float]) -> None:
     import fcntl
     import time
 
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if deadline is None else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        if timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _stamp(fd)
             return
-        except BlockingIOError:
-            if deadline is not None and time.monotonic() >= deadline:
+        holder, deadline = _read_stamp(fd), time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _stamp(fd)
+                return
+            except BlockingIOError:
+                now, stamp = time.monotonic(), _read_stamp(fd)
+            if stamp != holder:  # the lock changed hands: the new holder's time starts now
+                holder, deadline = stamp, now + timeout
+            elif now >= deadline:
                 raise StateError(
                     f"another process has held the lock {path} for over {timeout:g} s; "
                     "giving up on it"
-                ) from None
+                )
             time.sleep(LOCK_POLL_SECONDS)
-        except OSError as exc:
-            raise StateError(f"cannot lock {path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise StateError(f"cannot lock {path}: {exc.strerror}") from None
+
+
+# A holder's stamp: its pid and the moment it took the lock, fixed width so that one pwrite
+# replaces the last holder's. Nothing else is ever written into a lock file.
+STAMP_WIDTH = 32
+
+
+def _stamp(fd: int) -> None:
+    """Say, in the lock file, that a new holder has the lock (best effort: a stamp that cannot
+    be written, on a full disk say, only makes waiters count from an older one)."""
+    import time
+
+    stamp = f"{os.getpid()} {time.monotonic_ns()}".encode()[: STAMP_WIDTH - 1]
+    try:  # noqa: SIM105 - contextlib costs milliseconds at start-up
+        os.pwrite(fd, stamp.ljust(STAMP_WIDTH - 1) + b"\n", 0)
+    except OSError:
+        pass
+
+
+def _read_stamp(fd: int) -> bytes:
+    """The stamp of the lock's latest holder (b"" for none, or none readable)."""
+    try:
+        return os.pread(fd, STAMP_WIDTH, 0)
+    except OSError:
+        return b""

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Callable, Optional
 
-# Index updates hold the lock for milliseconds; a longer wait means something is wrong.
+# An index update holds the lock for milliseconds (two fsyncs): one holder keeping it this long
+# is hung. A queue of holders is waited out however long it takes (file_writes.exclusive_lock).
 LOCK_TIMEOUT = 30.0
 # A registry's lock is held across secret-store calls (the keyring's each bounded by its timeout).
 REGISTRY_LOCK_TIMEOUT = 60.0
