@@ -59,6 +59,10 @@ MAX_CONFIG_BYTES = 64 * 1024
 # (a second or so when D-Bus starts it), so past this it is hung, and so would `docker pull` be.
 # Waiting for a person at an unlock prompt is not a call and is not bounded.
 DEFAULT_KEYRING_TIMEOUT = 5.0
+# A write (store, erase) waits longer: gnome-keyring writes its keyring file (two fsyncs) for
+# each item, one request after another, so a burst of writes on a slow disk queues in it for
+# seconds, busy and not hung. GDBus's default bound, which libsecret (and so the Go helper) waits.
+DEFAULT_KEYRING_WRITE_TIMEOUT = 25.0
 # botocore's connect and read timeouts for every AWS API call (at most two attempts each).
 DEFAULT_AWS_CONNECT_TIMEOUT = 2.0
 DEFAULT_AWS_READ_TIMEOUT = 10.0
@@ -362,8 +366,14 @@ class Settings:
 
     @property
     def keyring_timeout(self) -> float:
-        """Seconds each D-Bus call to the OS keyring's Secret Service may take."""
+        """Seconds each D-Bus call of a read from the OS keyring's Secret Service may take."""
         return seconds(self.environ, ENV_KEYRING_TIMEOUT, DEFAULT_KEYRING_TIMEOUT)
+
+    @property
+    def keyring_write_timeout(self) -> float:
+        """Seconds each D-Bus call of a write (a store, an erase) may take: the setting's value
+        when it is set, as for reads."""
+        return seconds(self.environ, ENV_KEYRING_TIMEOUT, DEFAULT_KEYRING_WRITE_TIMEOUT)
 
     @property
     def secret_service_session(self) -> str:

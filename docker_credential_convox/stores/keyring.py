@@ -9,7 +9,9 @@ backend and our direct read both go through secretstorage, which calls jeepney's
 `send_and_get_reply` without a timeout, so a daemon that is alive but stopped (SIGSTOP, a
 deadlock) would hang `get`, and `docker pull` with it, forever. jeepney's own per-call
 `timeout` is the bound: unlike an alarm around the whole operation, it leaves a person at an
-unlock prompt (a wait for a signal, not a call) all the time they need.
+unlock prompt (a wait for a signal, not a call) all the time they need. A read's bound is
+short (5 s: `get` must fail fast); a write's (store, erase) is GDBus's 25 s, as gnome-keyring
+answers writes one after another, each after writing its file.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ LOCKED_MESSAGE = (
 SECRET_SERVICE_NAME = "org.freedesktop.secrets"  # noqa: S105 - a D-Bus name
 DEFAULT_DBUS_TIMEOUT = DEFAULT_KEYRING_TIMEOUT
 _dbus_timeout = DEFAULT_DBUS_TIMEOUT
+# The backend methods that write: their D-Bus calls wait the write bound (settings.py says why).
+WRITES = frozenset({"set_password", "delete_password"})
 
 
 def not_answering(timeout: float) -> StoreNotAnswering:
@@ -176,10 +180,12 @@ class KeyringStore:
         config_path: Optional[str] = None,
         properties_set: bool = False,
         *,
+        write_timeout: Optional[float] = None,
         session: str = "plain",
         diagnostics: Optional[Diagnostics] = None,
     ) -> None:
         self._timeout = timeout
+        self._write_timeout = timeout if write_timeout is None else write_timeout
         self._session = session
         self._backend_name = backend_name
         self._pin_path = pin_path
@@ -198,6 +204,7 @@ class KeyringStore:
             settings.keyring_backend,
             pin_path=settings.keyring_pin_path,
             timeout=settings.keyring_timeout,
+            write_timeout=settings.keyring_write_timeout,
             config_path=settings.keyring_config_path,
             properties_set=settings.keyring_properties_set,
             session=settings.secret_service_session,
@@ -311,9 +318,10 @@ class KeyringStore:
         self._pinned = False
 
     def _call(self, what: str, method: str, *args: Optional[str]) -> Any:
-        bound_dbus_calls(self._timeout)
+        timeout = self._write_timeout if method in WRITES else self._timeout
+        bound_dbus_calls(timeout)
         try:
-            return self._call_once(what, method, *args)
+            return self._call_once(what, method, timeout, *args)
         except StoreNotAnswering:
             raise  # the backend is right, its daemon is hung: another try would hang as long
         except StoreUnavailable:
@@ -321,19 +329,19 @@ class KeyringStore:
                 raise
             # The remembered backend no longer works here: choose afresh, once.
             self._forget_pin()
-            return self._call_once(what, method, *args)
+            return self._call_once(what, method, timeout, *args)
 
-    def _call_once(self, what: str, method: str, *args: Optional[str]) -> Any:
+    def _call_once(self, what: str, method: str, timeout: float, *args: Optional[str]) -> Any:
         from keyring import errors as kerrors
 
         try:
             backend = self._keyring()
         except TimeoutError:  # keyring's discovery asks D-Bus too
-            raise not_answering(self._timeout) from None
+            raise not_answering(timeout) from None
         try:
             return getattr(backend, method)(*args)
         except TimeoutError:
-            raise not_answering(self._timeout) from None
+            raise not_answering(timeout) from None
         except kerrors.KeyringLocked:
             raise StoreUnavailable(LOCKED_MESSAGE) from None
         except kerrors.NoKeyringError:
