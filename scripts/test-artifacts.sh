@@ -62,7 +62,7 @@ fi
 # The single file's first run (unpacking, byte-compiling) in a fresh HOME for every test: the
 # round trip, and twelve concurrent first runs (each unpacks), on every interpreter.
 smoke=(tests/test_conformance.py tests/test_conformance_keyring.py tests/test_keyring_store.py
-       -k "store_then_get or erase_forgets or list_maps or version_forms or concurrent_stores")
+       -k "(store_then_get or erase_forgets or list_maps or version_forms or concurrent_stores) and not slow_disk")
 # Tests of what the single file does with the directory it unpacks into (whose owner and mode
 # they set): they run with a HOME of their own each, never with the shared unpack directory.
 first_run_files=(tests/test_trust.py tests/test_faults_edges.py)

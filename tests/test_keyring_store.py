@@ -373,7 +373,7 @@ SLOW_FSYNC_DELAY = "inject=fsync:delay_exit=1500000"  # microseconds
 def test_concurrent_stores_on_a_slow_disk_all_finish(
     run_helper: RunHelper, helper_env: dict[str, str]
 ) -> None:
-    run_concurrent_stores(helper_env, 12, (*SLOW_FSYNC, "-e", SLOW_FSYNC_DELAY))
+    run_concurrent_stores(helper_env, 12, (*SLOW_FSYNC, "--seccomp-bpf", "-e", SLOW_FSYNC_DELAY))
     listing = json.loads(run_helper("list").stdout)
     assert listing == {f"r{n}.example": f"u{n}" for n in range(12)}
 
