@@ -161,13 +161,13 @@ def _acquire(fd: int, path: str, timeout: Optional[float]) -> None:
     try:
         if timeout is None:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            _stamp(fd)
+            _stamp(fd, time.monotonic_ns())
             return
         holder, deadline = _read_stamp(fd), time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                _stamp(fd)
+                _stamp(fd, time.monotonic_ns())
                 return
             except BlockingIOError:
                 now, stamp = time.monotonic(), _read_stamp(fd)
@@ -188,12 +188,10 @@ def _acquire(fd: int, path: str, timeout: Optional[float]) -> None:
 STAMP_WIDTH = 32
 
 
-def _stamp(fd: int) -> None:
+def _stamp(fd: int, taken_ns: int) -> None:
     """Say, in the lock file, that a new holder has the lock (best effort: a stamp that cannot
     be written, on a full disk say, only makes waiters count from an older one)."""
-    import time
-
-    stamp = f"{os.getpid()} {time.monotonic_ns()}".encode()[: STAMP_WIDTH - 1]
+    stamp = f"{os.getpid()} {taken_ns}".encode()[: STAMP_WIDTH - 1]
     try:  # noqa: SIM105 - contextlib costs milliseconds at start-up
         os.pwrite(fd, stamp.ljust(STAMP_WIDTH - 1) + b"\n", 0)
     except OSError:
