@@ -237,6 +237,29 @@ def test_a_hung_secret_service_fails_each_action_in_seconds_naming_the_daemon(
     assert json.loads(run_helper_in(env, "get", stdin=stored).stdout)["Secret"] == "pw"
 
 
+def test_a_secret_service_busy_past_the_read_bound_is_waited_for_by_writes(
+    tmp_path: Path, own_secret_service: SecretService, tag: str
+) -> None:
+    """A store and an erase wait for a Secret Service that answers late (25 s a call, GDBus's
+    default): gnome-keyring answers a burst of writes one by one, each after writing its file,
+    so on a slow disk a write queues past the read bound (5 s), busy and not hung. FAULT
+    INJECTION: the daemon stopped for 7 s stands in for that queue (twelve stores against one
+    whose fsyncs strace delayed 0.3 s each failed 7 of 12 at 5 s the same way)."""
+    stored, new = f"busy-{tag}.example", f"busy-new-{tag}.example"
+    env = hermetic_env(tmp_path, own_secret_service.env)
+    assert run_helper_in(env, "store", stdin=store_request(stored)).returncode == 0
+    assert own_secret_service.keyring_process is not None
+    with stopped(own_secret_service.keyring_process):
+        started = time.monotonic()
+        children = start_all(env, [(["store"], store_request(new)), (["erase"], stored)])
+        time.sleep(7)
+    results = finish(children)
+    assert [code for code, _, _ in results] == [0, 0], results
+    assert time.monotonic() - started >= 7
+    assert helper_listing(env) == {new: "alice"}
+    assert json.loads(run_helper_in(env, "get", stdin=new).stdout)["Secret"] == "pw"
+
+
 @pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf"])
 def test_a_keyring_timeout_that_is_not_seconds_is_refused_in_one_line(
     helper_env: dict[str, str], tag: str, value: str
