@@ -228,7 +228,12 @@ class KeyringStore:
             backend = self._load(pinned, quiet=True) if pinned else None
             self._pinned = backend is not None
             if backend is None:
-                backend = keyring.core.get_keyring()
+                try:
+                    backend = keyring.core.get_keyring()
+                except TimeoutError:
+                    raise  # the caller names the daemon that did not answer
+                except Exception:  # a backend's priority raised (its daemon went away meanwhile)
+                    raise StoreUnavailable(NO_KEYRING_MESSAGE, NO_KEYRING_HINT) from None
                 self._write_pin(backend)
         from keyring.backends import fail
 
