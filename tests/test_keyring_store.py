@@ -362,9 +362,9 @@ def test_concurrent_stores_lose_no_index_entry(
     assert listing == {f"r{n}.example": f"u{n}" for n in range(12)}
 
 
-# FAULT INJECTION: strace makes every fsync of the stores take this long (a disk that slow, as a
-# busy CI machine's was, cannot be had on demand). Each store holds the index's lock across two
-# fsyncs, so twelve of them keep it busy for longer than its 30 s bound.
+# FAULT INJECTION: strace makes every fsync of the stores take this long (a disk that slow cannot
+# be had on demand; a store giving up on the lock is what stop 24's CI run showed). Each store
+# holds the index's lock across two fsyncs, so twelve keep it busy longer than its 30 s bound.
 SLOW_FSYNC = ("strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync")
 SLOW_FSYNC_DELAY = "inject=fsync:delay_exit=1500000"  # microseconds
 
