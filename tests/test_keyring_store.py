@@ -365,14 +365,16 @@ def test_concurrent_stores_lose_no_index_entry(
 # FAULT INJECTION: strace makes every fsync of the stores take this long (a disk that slow cannot
 # be had on demand; a store giving up on the lock is what stop 24's CI run showed). Each store
 # holds the index's lock across two fsyncs, so twelve keep it busy longer than its 30 s bound.
-SLOW_FSYNC = ("strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync")
-SLOW_FSYNC_DELAY = "inject=fsync:delay_exit=1500000"  # microseconds
+SLOW_FSYNC = (
+    *("strace", "-f", "--seccomp-bpf", "-qq", "-o", "/dev/null", "-e", "trace=fsync"),
+    *("-e", "inject=fsync:delay_exit=1500000"),  # microseconds
+)
 
 
 def test_concurrent_stores_on_a_slow_disk_all_finish(
     run_helper: RunHelper, helper_env: dict[str, str]
 ) -> None:
-    run_concurrent_stores(helper_env, 12, (*SLOW_FSYNC, "--seccomp-bpf", "-e", SLOW_FSYNC_DELAY))
+    run_concurrent_stores(helper_env, 12, SLOW_FSYNC)
     listing = json.loads(run_helper("list").stdout)
     assert listing == {f"r{n}.example": f"u{n}" for n in range(12)}
 
